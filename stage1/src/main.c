@@ -1,0 +1,84 @@
+/* initrd-provision: provisions a NixOS system closure from a binary cache
+ * inside the initrd.  This file only dispatches to the sub-commands. */
+#include "cmd/commands.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef IP_VERSION
+#define IP_VERSION "unknown"
+#endif
+
+static const struct command commands[] = {
+	{ "fetch", "fetch a store path's closure from binary caches into a root", cmd_fetch },
+	{ "net", "bring up the network with DHCPv4 (netlink)", cmd_net },
+	{ "check-user-data", "validate an EC2 user-data document offline", cmd_check_user_data },
+};
+
+static void print_help(FILE *out)
+{
+	fprintf(out,
+		"Usage: initrd-provision [--help] [--version] COMMAND [ARGS...]\n"
+		"\n"
+		"Provisions a NixOS system closure from a Nix binary cache in the initrd.\n"
+		"\n"
+		"Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-17s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out,
+		"\n"
+		"Run 'initrd-provision COMMAND --help' for a command's options.\n"
+		"Exit codes: 0 success, 1 the work failed, 2 usage or configuration error.\n");
+}
+
+int cmd_usage_error(const char *cmd, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "initrd-provision: %s%s%s; try 'initrd-provision %s%s--help'\n",
+		cmd ? cmd : "", cmd ? ": " : "", msg, cmd ? cmd : "", cmd ? " " : "");
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	/* '+': stop at the first non-option, which is the command. */
+	opterr = 0;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "+hV", options, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			print_help(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("initrd-provision %s\n", IP_VERSION);
+			return EXIT_OK;
+		default:
+			return cmd_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return cmd_usage_error(NULL, "no command given");
+
+	int command_index = optind;
+	const char *name = argv[command_index];
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(commands[i].name, name) == 0) {
+			/* 0 makes both glibc and musl reset getopt's state completely. */
+			optind = 0;
+			opterr = 0;
+			return commands[i].run(argc - command_index, argv + command_index);
+		}
+	}
+	return cmd_usage_error(NULL, "unknown command '%s'", name);
+}

@@ -1,0 +1,59 @@
+/* Streaming NAR (nix-archive-1) parser.
+ *
+ * A push parser: feed it bytes in chunks of any size, as they come out of the
+ * decompressor, and it calls the sink for every node.  File contents are
+ * passed through in pieces and never buffered whole.  Everything untrusted
+ * meets a named limit below; any violation is an error before the sink is
+ * told the archive is complete, so the caller never renames a bad tree into
+ * place.  See ../shared/reference/nix-binary-cache.md for the format.
+ */
+#ifndef IP_NIX_NAR_H
+#define IP_NIX_NAR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+#define NAR_MAX_NAME      255   /* bytes in one directory entry name */
+#define NAR_MAX_TARGET    4095  /* bytes in a symlink target */
+#define NAR_MAX_DEPTH     64    /* directory nesting */
+#define NAR_MAX_TOKEN     64    /* bytes of a syntax token ("type", "(", ...) */
+
+/* The sink receives the tree in order.  Every callback returns 0 or a
+ * negative errno (and may fill err); an error stops the parse.  `name` is
+ * NULL for the root node (the store path itself), otherwise one entry name,
+ * already checked (non-empty, not "." or "..", no '/' or NUL, sorted). */
+struct nar_sink_ops {
+	int (*directory_begin)(void *sink, const char *name, struct ip_error *err);
+	int (*directory_end)(void *sink, struct ip_error *err);
+	int (*file_begin)(void *sink, const char *name, bool executable, uint64_t size,
+			  struct ip_error *err);
+	int (*file_data)(void *sink, const void *data, size_t len, struct ip_error *err);
+	int (*file_end)(void *sink, struct ip_error *err);
+	int (*symlink)(void *sink, const char *name, const char *target, struct ip_error *err);
+};
+
+/* A sink that only validates (all callbacks succeed and do nothing). */
+extern const struct nar_sink_ops nar_null_sink_ops;
+
+struct nar_parser;
+
+struct nar_parser *nar_parser_new(const struct nar_sink_ops *ops, void *sink);
+void nar_parser_free(struct nar_parser *parser);
+
+/* Consumes `len` bytes.  Returns 0, or a negative errno (-EBADMSG for a
+ * malformed archive) with err saying what is wrong and at which byte offset.
+ * Bytes after the end of the archive are an error ("trailing data"). */
+int nar_parser_feed(struct nar_parser *parser, const void *data, size_t len,
+		    struct ip_error *err);
+
+/* Call at end of input: fails with -EBADMSG ("truncated") unless exactly one
+ * complete archive was fed. */
+int nar_parser_finish(struct nar_parser *parser, struct ip_error *err);
+
+/* Bytes consumed so far. */
+uint64_t nar_parser_offset(const struct nar_parser *parser);
+
+#endif

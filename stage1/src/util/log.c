@@ -1,0 +1,37 @@
+#include "util/log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+static enum log_level current_level = LOG_INFO;
+static int with_timestamps;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void log_set_level(enum log_level level) { current_level = level; }
+enum log_level log_get_level(void) { return current_level; }
+void log_set_timestamps(int on) { with_timestamps = on; }
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	if (level < current_level)
+		return;
+	static const char *const tags[] = { "debug: ", "", "warning: ", "error: " };
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+
+	/* One write per line, under a lock, so lines from worker threads never
+	 * interleave on the console. */
+	pthread_mutex_lock(&log_lock);
+	if (with_timestamps) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		fprintf(stderr, "[%5ld.%03ld] ", (long)now.tv_sec, now.tv_nsec / 1000000);
+	}
+	fprintf(stderr, "initrd-provision: %s%s\n", tags[level], line);
+	pthread_mutex_unlock(&log_lock);
+}
