@@ -473,7 +473,41 @@ static void message_type_names(void)
 	CHECK_STR(dhcp_message_type_name(200), "unknown DHCP message");
 }
 
+/* The crafted bad inputs shared with the fuzzer's corpus. */
+static void crafted_packets(void)
+{
+	const uint8_t *msg;
+	size_t len;
+	struct dhcp_options o;
+	struct dhcp_lease l;
+	unsigned char *pkt = fixture_payload("dhcp/overload.bin", &msg, &len);
+	CHECK(pkt);
+	int ro = dhcp_options_parse(msg, len, &o);
+	int rl = ro ? ro : dhcp_lease_from_options(&o, ip("192.0.2.67"), &l);
+	free(pkt);
+	CHECK_INT(rl, ==, 0);
+	CHECK_INT(o.overload, ==, 3);
+	CHECK(l.prefixlen == 24 && l.mtu == 9001 && l.n_dns == 1 && l.lease_time == 3600);
+
+	pkt = fixture_payload("dhcp/bad-option-length.bin", &msg, &len);
+	CHECK(pkt);
+	ro = dhcp_options_parse(msg, len, &o);
+	free(pkt);
+	CHECK_INT(ro, ==, -EBADMSG);
+
+	pkt = fixture_payload("dhcp/split-and-bad-route.bin", &msg, &len);
+	CHECK(pkt);
+	ro = dhcp_options_parse(msg, len, &o);
+	rl = ro ? ro : dhcp_lease_from_options(&o, ip("192.0.2.67"), &l);
+	free(pkt);
+	CHECK_INT(rl, ==, 0);
+	CHECK_INT(l.n_dns, ==, 2);
+	CHECK(!l.has_classless_routes);
+	CHECK_INT(l.ignored, ==, 1);
+}
+
 TEST_MAIN("dhcp-option",
+	TEST_CASE(crafted_packets),
 	TEST_CASE(dnsmasq_ack_gives_the_whole_lease),
 	TEST_CASE(dnsmasq_nak_has_type_and_message),
 	TEST_CASE(option_area_table),

@@ -225,12 +225,14 @@ static int budget_exhausted(struct dhcp_client *c, uint64_t now_ms, struct ip_er
 	if (c->state == DHCP_STATE_REQUESTING) {
 		ip4_str(c->server_id, server);
 		ip_fail(err, -ETIMEDOUT,
-			"%s: DHCP REQUESTING: no DHCPACK from server %s within %.1f s (%u DHCPREQUESTs sent%s%s)",
-			c->cfg.ifname, server, secs, c->n_requests, naks, drops);
+			"%s: DHCP REQUESTING: no DHCPACK from server %s within %.1f s (%u DHCPREQUEST%s sent%s%s)",
+			c->cfg.ifname, server, secs, c->n_requests, c->n_requests == 1 ? "" : "s",
+			naks, drops);
 	} else {
 		ip_fail(err, -ETIMEDOUT,
-			"%s: DHCP %s: no DHCPOFFER within %.1f s (%u DHCPDISCOVERs sent%s%s)",
-			c->cfg.ifname, dhcp_state_name(c->state), secs, c->n_discovers, naks, drops);
+			"%s: DHCP %s: no DHCPOFFER within %.1f s (%u DHCPDISCOVER%s sent%s%s)",
+			c->cfg.ifname, dhcp_state_name(c->state), secs, c->n_discovers,
+			c->n_discovers == 1 ? "" : "s", naks, drops);
 	}
 	return fail(c, -ETIMEDOUT, now_ms);
 }
