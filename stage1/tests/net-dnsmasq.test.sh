@@ -170,6 +170,36 @@ no_server_fails_bounded() {
 	[ ! -e "$DIR/unused.conf" ] || { fail_because "resolv.conf written without a lease"; return 1; }
 }
 
+# dnsmasq only NAKs requests our client never sends (INIT-REBOOT, renewal),
+# so a scripted server NAKs the first REQUEST: the client must go back to
+# INIT, wait its restart delay (1 s) and then get the lease.
+nak_restarts_and_recovers() {
+	stop_dnsmasq
+	ip -n "$CLI" addr flush dev ipc0
+	local log=$DIR/nak.log
+	ip netns exec "$SRV" /usr/bin/python3 "$REPO_ROOT/stage1/tests/net-nak-server.py" ips0 "$log" \
+		>"$DIR/nak.stderr" 2>&1 &
+	local pid=$! i
+	for i in $(seq 50); do grep -q ready "$log" 2>/dev/null && break; sleep 0.1; done
+	run_client --interface ipc0 --timeout 10 --resolv-conf - --verbose
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+	[ "$RC" = 0 ] || { fail_because "exit $RC: $(tail -n 3 "$DIR/err")"; return 1; }
+	grep -q 'lease obtained in [0-9]* ms after link up (after 1 DHCPNAK): address 192.0.2.77/24' <<<"$OUT" ||
+		{ fail_because "output: $OUT"; return 1; }
+	grep -q 'DHCP REQUESTING -> INIT' <<<"$ERR" && grep -q 'scripted NAK' <<<"$ERR" ||
+		{ fail_because "no NAK restart in the debug log: $ERR"; return 1; }
+	local events
+	events=$(awk '{ print $2 }' "$log" | tr '\n' ' ')
+	[ "$events" = "ready DISCOVER REQUEST DISCOVER REQUEST " ] ||
+		{ fail_because "server saw: $events"; return 1; }
+	local nak_at again_at gap
+	nak_at=$(awk '$2 == "REQUEST" { print $1; exit }' "$log")
+	again_at=$(awk '$2 == "DISCOVER" { n++; if (n == 2) print $1 }' "$log")
+	gap=$((again_at - nak_at))
+	echo "info: NAK -> new DISCOVER after $gap ms; total $MS ms"
+	[ "$gap" -ge 900 ] && [ "$gap" -le 3000 ] || { fail_because "restart after $gap ms, want about 1000"; return 1; }
+}
+
 auto_detect_skips_virtual_links() {
 	run_client --timeout 2 --resolv-conf -
 	[ "$RC" = 1 ] || { fail_because "exit $RC, want 1: $ERR"; return 1; }
@@ -190,5 +220,6 @@ run_case ipv6_link_local ipv6_link_local
 run_case rerun_keeps_state rerun_keeps_state
 run_case flush_removes_address_and_routes flush_removes_address_and_routes
 run_case no_server_fails_bounded no_server_fails_bounded
+run_case nak_restarts_and_recovers nak_restarts_and_recovers
 run_case auto_detect_skips_virtual_links auto_detect_skips_virtual_links
 run_case usage_and_unknown_interface usage_and_unknown_interface

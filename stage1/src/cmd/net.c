@@ -77,10 +77,14 @@ static void print_lease(const struct net_result *res)
 		snprintf(lease, sizeof(lease), "infinite");
 	else
 		snprintf(lease, sizeof(lease), "%u s", l->lease_time);
-	printf("net: %s: lease obtained in %llu ms after link up: address %s/%u, router %s, "
+	char naks[48] = "";
+	if (res->dhcp_naks)
+		snprintf(naks, sizeof(naks), " (after %u DHCPNAK%s)", res->dhcp_naks,
+			 res->dhcp_naks == 1 ? "" : "s");
+	printf("net: %s: lease obtained in %llu ms after link up%s: address %s/%u, router %s, "
 	       "dns %s, mtu %u, lease %s, server %s%s%s\n",
-	       res->ifname, (unsigned long long)res->lease_ms, ip4(l->address, addr), l->prefixlen,
-	       routers, dns, l->mtu, lease, ip4(l->server_id, server),
+	       res->ifname, (unsigned long long)res->lease_ms, naks, ip4(l->address, addr),
+	       l->prefixlen, routers, dns, l->mtu, lease, ip4(l->server_id, server),
 	       l->domain[0] ? ", domain " : "", l->domain);
 
 	char routes[512];
