@@ -46,12 +46,15 @@ at_exit remove_namespaces
 if ! { ip netns add "$SRV" && ip netns add "$CLI" &&
 	ip -n "$SRV" link add ips0 type veth peer name ipc0 netns "$CLI" &&
 	ip -n "$SRV" addr add 192.0.2.1/24 dev ips0 &&
-	ip -n "$SRV" link set ips0 up; } 2>"$DIR/netns.err"; then
+	ip -n "$SRV" link set ips0 up &&
+	ip -n "$SRV" link add ips1 type veth peer name ipc1 netns "$CLI" &&
+	ip -n "$SRV" link set ips1 up; } 2>"$DIR/netns.err"; then
 	echo "SKIP: $SUITE: all: cannot create network namespaces here: $(head -n1 "$DIR/netns.err")"
 	exit 0
 fi
 
 start_dnsmasq() {
+	stop_dnsmasq
 	rm -f "$DIR/dnsmasq.log"
 	# --no-ping: dnsmasq would otherwise ping the address for 3 s before
 	# offering it, which measures dnsmasq, not the client.
@@ -68,6 +71,7 @@ start_dnsmasq() {
 	DNSMASQ_PID=$!
 	local i
 	for i in $(seq 50); do
+		kill -0 "$DNSMASQ_PID" 2>/dev/null || return 1
 		grep -q 'sockets bound exclusively' "$DIR/dnsmasq.log" 2>/dev/null && return 0
 		sleep 0.1
 	done
@@ -170,6 +174,20 @@ no_server_fails_bounded() {
 	[ ! -e "$DIR/unused.conf" ] || { fail_because "resolv.conf written without a lease"; return 1; }
 }
 
+# Two links, a server on only one of them (ipc0): the first complete lease
+# wins and the command says which; the other link gets no address.
+two_links_first_lease_wins() {
+	ip -n "$CLI" addr flush dev ipc0
+	start_dnsmasq || { fail_because "dnsmasq did not start"; return 1; }
+	run_client --interface ipc1 --interface ipc0 --timeout 10 --resolv-conf -
+	[ "$RC" = 0 ] || { fail_because "exit $RC: $ERR"; return 1; }
+	grep -q 'net: ipc0: won the race among 2 interfaces' <<<"$OUT" ||
+		{ fail_because "output: $OUT"; return 1; }
+	ip -n "$CLI" -4 -o addr show dev ipc0 | grep -q 'inet 192.0.2.' ||
+		{ fail_because "ipc0 has no address"; return 1; }
+	[ -z "$(ip -n "$CLI" -4 addr show dev ipc1)" ] || { fail_because "ipc1 got an address"; return 1; }
+}
+
 # dnsmasq only NAKs requests our client never sends (INIT-REBOOT, renewal),
 # so a scripted server NAKs the first REQUEST: the client must go back to
 # INIT, wait its restart delay (1 s) and then get the lease.
@@ -203,7 +221,7 @@ nak_restarts_and_recovers() {
 auto_detect_skips_virtual_links() {
 	run_client --timeout 2 --resolv-conf -
 	[ "$RC" = 1 ] || { fail_because "exit $RC, want 1: $ERR"; return 1; }
-	grep -q 'no physical Ethernet interface found (seen: lo (loopback), ipc0 (virtual))' <<<"$ERR" ||
+	grep -q 'no physical Ethernet interface found (seen: lo (loopback), ipc0 (virtual), ipc1 (virtual))' <<<"$ERR" ||
 		{ fail_because "message: $ERR"; return 1; }
 }
 
@@ -213,12 +231,16 @@ usage_and_unknown_interface() {
 	run_client --interface nosuch0 --timeout 1 --resolv-conf -
 	[ "$RC" = 1 ] && grep -q 'nosuch0: no such interface' <<<"$ERR" ||
 		{ fail_because "unknown interface: exit $RC: $ERR"; return 1; }
+	run_client --interface lo --timeout 1 --resolv-conf -
+	[ "$RC" = 1 ] && grep -q 'lo: not an Ethernet interface' <<<"$ERR" ||
+		{ fail_because "loopback: exit $RC: $ERR"; return 1; }
 }
 
 run_case lease_applied lease_applied
 run_case ipv6_link_local ipv6_link_local
 run_case rerun_keeps_state rerun_keeps_state
 run_case flush_removes_address_and_routes flush_removes_address_and_routes
+run_case two_links_first_lease_wins two_links_first_lease_wins
 run_case no_server_fails_bounded no_server_fails_bounded
 run_case nak_restarts_and_recovers nak_restarts_and_recovers
 run_case auto_detect_skips_virtual_links auto_detect_skips_virtual_links

@@ -71,6 +71,9 @@ static void print_lease(const struct net_result *res)
 {
 	const struct dhcp_lease *l = &res->lease;
 	char addr[INET_ADDRSTRLEN], server[INET_ADDRSTRLEN], routers[80], dns[160], lease[32];
+	char mtu[24] = "not offered";
+	if (l->mtu)
+		snprintf(mtu, sizeof(mtu), "%u", l->mtu);
 	list_addresses(routers, sizeof(routers), l->routers, l->n_routers);
 	list_addresses(dns, sizeof(dns), l->dns, l->n_dns);
 	if (l->lease_time == DHCP_LEASE_INFINITE)
@@ -82,9 +85,9 @@ static void print_lease(const struct net_result *res)
 		snprintf(naks, sizeof(naks), " (after %u DHCPNAK%s)", res->dhcp_naks,
 			 res->dhcp_naks == 1 ? "" : "s");
 	printf("net: %s: lease obtained in %llu ms after link up%s: address %s/%u, router %s, "
-	       "dns %s, mtu %u, lease %s, server %s%s%s\n",
+	       "dns %s, mtu %s, lease %s, server %s%s%s\n",
 	       res->ifname, (unsigned long long)res->lease_ms, naks, ip4(l->address, addr),
-	       l->prefixlen, routers, dns, l->mtu, lease, ip4(l->server_id, server),
+	       l->prefixlen, routers, dns, mtu, lease, ip4(l->server_id, server),
 	       l->domain[0] ? ", domain " : "", l->domain);
 
 	char routes[512];

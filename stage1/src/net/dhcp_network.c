@@ -1,7 +1,6 @@
 #include "net/dhcp_network.h"
 
 #include "net/dhcp_packet.h"
-#include "util/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -132,10 +131,8 @@ int dhcp_network_receive(int fd, uint8_t *buf, size_t cap, const uint8_t **msg, 
 	}
 	struct udp_datagram d;
 	int r = udp_packet_parse(buf, (size_t)n, verify, &d);
-	if (r < 0) {
-		log_debug("ignoring a packet on port 68: %s", r == -EPROTO ? "not UDP" : "malformed IP/UDP");
-		return -ENOMSG;
-	}
+	if (r < 0)
+		return -EBADMSG;
 	if (d.sport != DHCP_SERVER_PORT || d.dport != DHCP_CLIENT_PORT)
 		return -ENOMSG;
 	*msg = d.payload;

@@ -21,9 +21,9 @@ int dhcp_network_send(int fd, int ifindex, const uint8_t *msg, size_t len);
 
 /* Reads one packet.  Returns 0 and points *msg into buf at a DHCP message
  * that arrived for port 68 from port 67; -EAGAIN when nothing is queued;
- * -ENOMSG for a packet that is not one (ours going out, truncated,
- * malformed IP/UDP, wrong ports: the caller just reads on); other negative
- * errno for socket errors. */
+ * -ENOMSG for a packet that is not for us (ours going out, wrong ports) and
+ * -EBADMSG for a malformed or truncated one: the caller reads on; other
+ * negative errno for socket errors. */
 int dhcp_network_receive(int fd, uint8_t *buf, size_t cap, const uint8_t **msg, size_t *msg_len);
 
 #endif

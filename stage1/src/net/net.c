@@ -7,6 +7,7 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <net/if_arp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ struct iface {
 	enum iface_phase phase;
 	uint64_t up_ms, carrier_ms;
 	int fd;
+	unsigned bad_packets;          /* malformed IP/UDP, logged once */
 	uint32_t seed;
 	struct dhcp_client client;
 	struct ip_error err;
@@ -88,8 +90,11 @@ static int find_links(struct link_ctx *lk, const struct net_config *cfg, struct 
 			int r = link_get(lk, cfg->interfaces[i], &ifs[i].info, err);
 			if (r < 0)
 				return r;
-			if (!ifs[i].info.has_mac)
-				return ip_fail(err, -EINVAL, "%s: has no Ethernet address; DHCP needs one",
+			/* Named links skip the "physical" test (a veth is fine)
+			 * but DHCP over Ethernet needs Ethernet. */
+			if ((ifs[i].info.flags & IFF_LOOPBACK) || ifs[i].info.arptype != ARPHRD_ETHER ||
+			    !ifs[i].info.has_mac)
+				return ip_fail(err, -EINVAL, "%s: not an Ethernet interface; DHCP needs one",
 					       cfg->interfaces[i]);
 			(*n)++;
 		}
@@ -193,6 +198,12 @@ static bool drain(struct iface *ifc, uint64_t now)
 			return false;
 		if (r == -ENOMSG)
 			continue;
+		if (r == -EBADMSG) {
+			if (ifc->bad_packets++ == 0)
+				log_debug("%s: ignoring a malformed IP/UDP packet to port 68 (logged once)",
+					  ifc->info.name);
+			continue;
+		}
 		if (r < 0) {
 			ip_fail(&ifc->err, r, "%s: receiving (DHCP %s): %s", ifc->info.name,
 				dhcp_state_name(ifc->client.state), strerror(-r));
@@ -267,7 +278,8 @@ static int acquire(struct link_ctx *lk, const struct net_config *cfg, struct ifa
 			pfds[nfds] = (struct pollfd){ .fd = ifs[i].fd, .events = POLLIN };
 			owner[nfds++] = i;
 		}
-		int timeout = wake > now ? (int)(wake - now) : 0;
+		uint64_t wait = wake > now ? wake - now : 0;
+		int timeout = wait > 60000 ? 60000 : (int)wait;
 		int r = poll(pfds, nfds, timeout);
 		if (r < 0 && errno != EINTR)
 			return ip_fail(err, -errno, "waiting for DHCP replies: %s", strerror(errno));
