@@ -38,6 +38,11 @@ stop_dnsmasq() {
 }
 remove_namespaces() {
 	stop_dnsmasq
+	# Anything else still running in our namespaces was started here.
+	local ns pid
+	for ns in "$SRV" "$CLI"; do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+	done
 	ip netns del "$SRV" 2>/dev/null || true
 	ip netns del "$CLI" 2>/dev/null || true
 }
