@@ -24,7 +24,6 @@
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
-REPO_ROOT=$PWD
 
 # --- pinned source packages ------------------------------------------------
 # Build order (a package may use the ones above it).  Versions are the ones in
@@ -114,15 +113,31 @@ if [ "$(complete_key)" = "$KEY" ]; then
 fi
 
 # --- machine-level cache -------------------------------------------------------
-cached=${MACHINE_CACHE:+$MACHINE_CACHE/static-deps-$KEY}
+# One builder per key on the machine (other clones, parallel CI jobs): the
+# others wait on the lock, then restore what it saved.  Only entries whose
+# .complete names the key are used; they are moved into place whole.
+cached=""
+if [ -n "$MACHINE_CACHE" ] && mkdir -p "$MACHINE_CACHE" 2>/dev/null && [ -w "$MACHINE_CACHE" ]; then
+	cached=$MACHINE_CACHE/static-deps-$KEY
+	exec 8>"$MACHINE_CACHE/.lock-$KEY"
+	if ! flock -n 8; then
+		log "waiting for another build of the same deps (lock $MACHINE_CACHE/.lock-$KEY)"
+		flock 8
+	fi
+elif [ -n "$MACHINE_CACHE" ] && [ -d "$MACHINE_CACHE/static-deps-$KEY" ]; then
+	cached=$MACHINE_CACHE/static-deps-$KEY # readable, not writable: restore only
+fi
 if [ -n "$cached" ] && [ "$(cat "$cached/.complete" 2>/dev/null)" = "$KEY" ]; then
 	log "restoring the prefix from $cached (key $KEY)"
 	rm -rf "$PREFIX.tmp"
-	cp -a "$cached" "$PREFIX.tmp"
-	rm -rf "$PREFIX"
-	mv "$PREFIX.tmp" "$PREFIX"
-	touch "$PREFIX/.complete"
-	exit 0
+	if cp -a "$cached" "$PREFIX.tmp" && [ "$(cat "$PREFIX.tmp/.complete" 2>/dev/null)" = "$KEY" ]; then
+		rm -rf "$PREFIX"
+		mv "$PREFIX.tmp" "$PREFIX"
+		touch "$PREFIX/.complete"
+		exit 0
+	fi
+	rm -rf "$PREFIX.tmp"
+	log "restoring from $cached failed; building instead"
 fi
 
 # --- sources ------------------------------------------------------------------
@@ -149,20 +164,22 @@ ensure_deb_src() {
 		return 0
 	fi
 	[ "$(id -u)" = 0 ] || die "no deb-src entry in apt's sources and not root to add $SRC_LIST"
-	. /etc/os-release
-	log "adding deb-src entries for Debian ${VERSION_CODENAME:?} in $SRC_LIST"
+	local codename
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	[ -n "$codename" ] || die "no VERSION_CODENAME in /etc/os-release"
+	log "adding deb-src entries for Debian $codename in $SRC_LIST"
 	cat >"$SRC_LIST" <<-EOF
 	# Added by initrd-provision tools/build-static-deps.sh: Debian source
 	# packages for the static (musl) build of its dependencies.
 	Types: deb-src
 	URIs: http://deb.debian.org/debian
-	Suites: $VERSION_CODENAME $VERSION_CODENAME-updates
+	Suites: $codename $codename-updates
 	Components: main
 	Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 	Types: deb-src
 	URIs: http://deb.debian.org/debian-security
-	Suites: $VERSION_CODENAME-security
+	Suites: $codename-security
 	Components: main
 	Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 	EOF
@@ -404,7 +421,7 @@ pkg-config --exists --print-errors --static \
 echo "$KEY" >"$PREFIX/.complete"
 log "all built in $(($(date +%s) - start_all)) s (key $KEY)"
 
-if [ -n "$cached" ] && mkdir -p "$MACHINE_CACHE" 2>/dev/null && [ -w "$MACHINE_CACHE" ]; then
+if [ -n "$cached" ] && [ -w "$MACHINE_CACHE" ]; then
 	tmp=$(mktemp -d "$MACHINE_CACHE/.static-deps-$KEY.XXXXXX")
 	cp -a "$PREFIX/." "$tmp/"
 	rm -rf "$cached"
