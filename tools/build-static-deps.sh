@@ -2,7 +2,7 @@
 # Builds the libraries of the static (musl) initrd-provision binary from
 # Debian's source packages, pinned to exact versions, into a prefix:
 #
-#   tools/build-static-deps.sh [DEPS_DIR]        (default: build/deps)
+#   tools/build-static-deps.sh [DEPS_DIR]     (default: build/deps of this checkout)
 #
 #   DEPS_DIR/prefix/          include/, lib/*.a, lib/pkgconfig/*.pc (relocatable),
 #                             bin/curl-config; .stamps/ and .complete
@@ -23,7 +23,13 @@
 # prints more of a failing log.
 set -euo pipefail
 export LC_ALL=C
-cd "$(dirname "$0")/.."
+SELF=$(readlink -f "$0")
+DEPS_DIR=
+if [ $# -gt 0 ]; then
+	mkdir -p "$1"
+	DEPS_DIR=$(cd "$1" && pwd)
+fi
+cd "$(dirname "$SELF")/.."
 
 # --- pinned source packages ------------------------------------------------
 # Build order (a package may use the ones above it).  Versions are the ones in
@@ -42,9 +48,8 @@ PINS=(
 	"libsodium   libsodium   1.0.18-1+deb12u1        2c23c57b5a9385dab5a1916014c9b5f2cdd7dadeb8a35b28c1bfb603ce7095c4"
 )
 
-DEPS_DIR=${1:-build/deps}
+: "${DEPS_DIR:=$PWD/build/deps}"
 mkdir -p "$DEPS_DIR"
-DEPS_DIR=$(cd "$DEPS_DIR" && pwd)
 PREFIX=$DEPS_DIR/prefix
 KHDR=$DEPS_DIR/kernel-headers
 SRC=$DEPS_DIR/src
@@ -80,7 +85,7 @@ exec 9>"$DEPS_DIR/.lock"
 flock 9
 
 KEY=$( {
-	cat "$0"
+	cat "$SELF"
 	[ -d tools/static ] && find tools/static -type f | sort | xargs -r cat
 	dpkg-query -W -f='${Package} ${Version}\n' musl-dev gcc linux-libc-dev 2>/dev/null || true
 	musl-gcc -dumpfullversion
@@ -202,7 +207,7 @@ fetch() {
 				(cd "$SRC/dl" && apt-get source -q --download-only "$pkg=$version") >>"$LOGS/download.log" 2>&1 ||
 					die "apt-get source $pkg=$version failed; see $LOGS/download.log"
 			else
-				die "apt-get source $pkg=$version failed (is it still in the archive? update the pin in $0); see $LOGS/download.log"
+				die "apt-get source $pkg=$version failed (is it still in the archive? update the pin in $SELF); see $LOGS/download.log"
 			fi
 		fi
 	fi
@@ -429,4 +434,5 @@ if [ -n "$cached" ] && [ -w "$MACHINE_CACHE" ]; then
 	log "saved to $cached"
 	# Keep the three most recent keys.
 	ls -1dt "$MACHINE_CACHE"/static-deps-* | tail -n +4 | xargs -r rm -rf
+	find "$MACHINE_CACHE" -maxdepth 1 -name '.lock-*' -mtime +30 -delete
 fi
