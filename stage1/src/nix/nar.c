@@ -404,7 +404,7 @@ static int length_done(struct nar_parser *p, struct ip_error *err)
 		return n ? 0 : start_pad(p, 0, err);
 	}
 	uint64_t limit = NAR_MAX_TOKEN;
-	const char *what = "token";
+	const char *what = NULL;
 	if (p->expect == X_NAME) {
 		limit = NAR_MAX_NAME;
 		what = "entry name";
@@ -412,11 +412,15 @@ static int length_done(struct nar_parser *p, struct ip_error *err)
 		limit = NAR_MAX_TARGET;
 		what = "symlink target";
 	} else if (p->expect == X_EXEC_VALUE && n != 0) {
-		return bad(p, err, p->item_start, "\"executable\" followed by a non-empty string (%" PRIu64 " bytes)", n);
+		return bad(p, err, p->item_start, "\"executable\" must be followed by \"\", got a string of %" PRIu64 " bytes", n);
 	}
+	if (n > limit && limit == NAR_MAX_TOKEN)
+		return bad(p, err, p->item_start,
+			   "token of %" PRIu64 " bytes (limit %d) where %s was expected", n,
+			   NAR_MAX_TOKEN, expect_text[p->expect]);
 	if (n > limit)
-		return bad(p, err, p->item_start, "%s of %" PRIu64 " bytes (limit %" PRIu64 ") where %s was expected",
-			   what, n, limit, expect_text[p->expect]);
+		return bad(p, err, p->item_start, "%s of %" PRIu64 " bytes (limit %" PRIu64 ")", what,
+			   n, limit);
 	p->want = n;
 	p->have = 0;
 	p->raw = R_BYTES;
