@@ -164,6 +164,11 @@ int fs_mkdir_p_at(int dirfd, const char *path, mode_t mode, struct ip_error *err
 		}
 		int next = openat(fd, comp, oflags);
 		int e = errno;
+		struct stat st;
+		/* O_DIRECTORY|O_NOFOLLOW on a symlink says ENOTDIR or ELOOP. */
+		if (next < 0 && (e == ENOTDIR || e == ELOOP) &&
+		    fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+			e = ELOOP;
 		close(fd);
 		if (next < 0)
 			return ip_fail(err, -e, "creating %s: opening \"%s\": %s", path, comp,
