@@ -245,36 +245,42 @@ static void malformed_nars_fail_with_the_right_message(void)
 	}
 }
 
-/* The bad NARs under data/nars/bad/ are the table above, byte for byte, so
- * the fuzzer's seeds and the tests cannot drift apart. */
+/* The bad NARs under data/nars/bad/ (and their copies in the fuzzer's seed
+ * corpus, fuzz/corpus/nar/bad-<name>.nar) are the table above, byte for
+ * byte, so the fuzzer's seeds and the tests cannot drift apart. */
 static void bad_nar_files_match_the_table(void)
 {
 	const char *write = getenv("IP_WRITE_BAD_NARS");
 	for (size_t i = 0; i < N_BAD; i++) {
 		struct nar_builder b;
 		CHECK(build_case(&bad_cases[i], &b));
-		char rel[128];
-		snprintf(rel, sizeof(rel), "nars/bad/%s.nar", bad_cases[i].name);
-		if (write && *write == '1') {
-			char path[4096];
-			snprintf(path, sizeof(path), "%s/nars/bad", test_data_dir());
-			mkdir(path, 0755);
-			snprintf(path, sizeof(path), "%s/%s", test_data_dir(), rel);
-			FILE *f = fopen(path, "wb");
-			CHECK(f);
-			CHECK(fwrite(b.buf ? (void *)b.buf : "", 1, b.len, f) == b.len);
-			CHECK(fclose(f) == 0);
+		char rels[2][160];
+		snprintf(rels[0], sizeof(rels[0]), "nars/bad/%s.nar", bad_cases[i].name);
+		snprintf(rels[1], sizeof(rels[1]), "../fuzz/corpus/nar/bad-%s.nar", bad_cases[i].name);
+		for (int k = 0; k < 2; k++) {
+			if (write && *write == '1') {
+				char path[4096];
+				snprintf(path, sizeof(path), "%s/nars/bad", test_data_dir());
+				mkdir(path, 0755);
+				snprintf(path, sizeof(path), "%s/%s", test_data_dir(), rels[k]);
+				FILE *f = fopen(path, "wb");
+				CHECK(f);
+				CHECK(fwrite(b.buf ? (void *)b.buf : "", 1, b.len, f) == b.len);
+				CHECK(fclose(f) == 0);
+			}
+			size_t len = 0;
+			unsigned char *have = test_read_data(rels[k], &len);
+			bool same = have && len == b.len && (len == 0 || memcmp(have, b.buf, len) == 0);
+			free(have);
+			if (!same) {
+				test_record_failure(__FILE__, __LINE__,
+						    "%s differs from the table; rewrite with IP_WRITE_BAD_NARS=1 %s",
+						    rels[k], "build/asan/tests/test-nar bad_nar_files_match_the_table");
+				nb_free(&b);
+				return;
+			}
 		}
-		size_t len = 0;
-		unsigned char *have = test_read_data(rel, &len);
-		bool same = have && len == b.len && (len == 0 || memcmp(have, b.buf, len) == 0);
-		free(have);
 		nb_free(&b);
-		if (!same)
-			test_record_failure(__FILE__, __LINE__,
-					    "%s differs from the table; rewrite with IP_WRITE_BAD_NARS=1 %s",
-					    rel, "build/asan/tests/test-nar bad_nar_files_match_the_table");
-		CHECK(same);
 	}
 }
 
