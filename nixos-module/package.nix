@@ -144,9 +144,12 @@ stdenv.mkDerivation (finalAttrs: {
 
   makeFlags = [
     "CC=${stdenv.cc.targetPrefix}cc"
-    "PKG_CONFIG=${stdenv.cc.targetPrefix}pkg-config --static"
     "BUILD=build"
   ];
+  # One make argument with a space in it: makeFlags would be split on it.
+  preBuild = ''
+    makeFlagsArray+=("PKG_CONFIG=${stdenv.cc.targetPrefix}pkg-config --static")
+  '';
   buildFlags = [ "all" ];
 
   env = lib.optionalAttrs (!werror) { NIX_CFLAGS_COMPILE = "-Wno-error"; };

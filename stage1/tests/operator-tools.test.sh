@@ -294,12 +294,12 @@ case_push_s3rver() {
 	[ -n "$AWS_REAL" ] || { skip_because "aws (AWS CLI) not installed"; return 0; }
 	build_closure
 	[ "$CLOSURE" != none ] || { skip_because "$CLOSURE_WHY"; return 0; }
-	local port dir i
+	local port dir
 	port=$(free_port)
 	dir=$(make_tmpdir)
 	"$S3RVER" -d "$dir/s3" -a 127.0.0.1 -p "$port" -s --configure-bucket nixcache >"$dir/s3rver.log" 2>&1 &
 	s3rver_pid=$!
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
 		sleep 0.1
 	done
