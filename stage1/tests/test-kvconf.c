@@ -53,7 +53,7 @@ static void good_documents(void)
 		const struct good_case *t = &good_cases[i];
 		struct collect c = { .len = 0 };
 		struct ip_error err = { 0 };
-		int r = kvconf_parse(t->doc, strlen(t->doc), NULL, collect_fn, &c, &err);
+		int r = kvconf_parse(t->doc, strlen(t->doc), NULL, collect_fn, &c, NULL, &err);
 		if (r != t->count) {
 			test_record_failure(__FILE__, __LINE__, "%s: returned %d (%s), want %d", t->name,
 					    r, ip_error_str(&err), t->count);
@@ -95,7 +95,7 @@ static void bad_documents(void)
 		struct collect c = { .len = 0 };
 		struct ip_error err = { 0 };
 		size_t len = t->len ? t->len : strlen(t->doc);
-		int r = kvconf_parse(t->doc, len, NULL, collect_fn, &c, &err);
+		int r = kvconf_parse(t->doc, len, NULL, collect_fn, &c, NULL, &err);
 		if (r != t->code || !strstr(ip_error_str(&err), t->msg)) {
 			test_record_failure(__FILE__, __LINE__, "%s: returned %d \"%s\", want %d \"%s\"",
 					    t->name, r, ip_error_str(&err), t->code, t->msg);
@@ -109,8 +109,10 @@ static void callback_error_stops(void)
 	struct collect c = { .stop_at_line = 2 };
 	struct ip_error err = { 0 };
 	const char *doc = "a = 1\nbogus = 2\nc = 3\n";
-	CHECK_INT(kvconf_parse(doc, strlen(doc), NULL, collect_fn, &c, &err), ==, -EINVAL);
+	unsigned line = 99;
+	CHECK_INT(kvconf_parse(doc, strlen(doc), NULL, collect_fn, &c, &line, &err), ==, -EINVAL);
 	CHECK_STR(ip_error_str(&err), "line 2: unknown key 'bogus'");
+	CHECK_INT(line, ==, 2);
 	CHECK_STR(c.out, "1:a=1;");
 }
 
@@ -119,32 +121,38 @@ static void limits(void)
 	struct collect c = { .len = 0 };
 	struct ip_error err = { 0 };
 	struct kvconf_limits lim = { .line_max = 8, .keys_max = 2, .size_max = 32 };
+	unsigned line = 0;
 
 	const char *long_line = "a = 123456\n";
-	CHECK_INT(kvconf_parse(long_line, strlen(long_line), &lim, collect_fn, &c, &err), ==, -E2BIG);
+	CHECK_INT(kvconf_parse(long_line, strlen(long_line), &lim, collect_fn, &c, &line, &err), ==,
+		  -E2BIG);
 	CHECK_STR(ip_error_str(&err), "line 1: line longer than 8 bytes");
+	CHECK_INT(line, ==, 1);
 
 	/* A CR before the LF does not count against the line length. */
 	ip_error_clear(&err);
 	const char *crlf = "a = 1234\r\n";
-	CHECK_INT(kvconf_parse(crlf, strlen(crlf), &lim, collect_fn, &c, &err), ==, 1);
+	CHECK_INT(kvconf_parse(crlf, strlen(crlf), &lim, collect_fn, &c, NULL, &err), ==, 1);
 
 	ip_error_clear(&err);
 	const char *three = "a = 1\nb = 2\nc = 3\n";
-	CHECK_INT(kvconf_parse(three, strlen(three), &lim, collect_fn, &c, &err), ==, -E2BIG);
+	CHECK_INT(kvconf_parse(three, strlen(three), &lim, collect_fn, &c, &line, &err), ==, -E2BIG);
 	CHECK_STR(ip_error_str(&err), "line 3: more than 2 settings");
+	CHECK_INT(line, ==, 3);
 
 	ip_error_clear(&err);
 	char big[40];
 	memset(big, '\n', sizeof(big));
-	CHECK_INT(kvconf_parse(big, sizeof(big), &lim, collect_fn, &c, &err), ==, -E2BIG);
+	line = 99;
+	CHECK_INT(kvconf_parse(big, sizeof(big), &lim, collect_fn, &c, &line, &err), ==, -E2BIG);
+	CHECK_INT(line, ==, 0);
 	CHECK_STR(ip_error_str(&err), "document is 40 bytes, over the limit of 32");
 
 	ip_error_clear(&err);
 	char key[KVCONF_KEY_MAX + 8];
 	memset(key, 'k', sizeof(key));
 	memcpy(key + KVCONF_KEY_MAX + 1, " = v\n", 5);
-	CHECK_INT(kvconf_parse(key, KVCONF_KEY_MAX + 6, NULL, collect_fn, &c, &err), ==, -E2BIG);
+	CHECK_INT(kvconf_parse(key, KVCONF_KEY_MAX + 6, NULL, collect_fn, &c, NULL, &err), ==, -E2BIG);
 	CHECK_CONTAINS(ip_error_str(&err), "key longer than");
 }
 

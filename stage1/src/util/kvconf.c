@@ -108,8 +108,10 @@ static int parse_line(const char *p, size_t n, unsigned line, size_t *nkeys,
 }
 
 int kvconf_parse(const char *buf, size_t len, const struct kvconf_limits *limits,
-		 kvconf_fn fn, void *ctx, struct ip_error *err)
+		 kvconf_fn fn, void *ctx, unsigned *error_line, struct ip_error *err)
 {
+	if (error_line)
+		*error_line = 0;
 	struct kvconf_limits lim = {
 		.line_max = KVCONF_DEFAULT_LINE_MAX,
 		.keys_max = KVCONF_DEFAULT_KEYS_MAX,
@@ -138,12 +140,16 @@ int kvconf_parse(const char *buf, size_t len, const struct kvconf_limits *limits
 		off += n + (lf ? 1 : 0);
 		if (n > 0 && p[n - 1] == '\r')
 			n--;
+		int r;
 		if (n > lim.line_max)
-			return kvconf_fail(err, line, -E2BIG, "line longer than %zu bytes",
-					   lim.line_max);
-		int r = parse_line(p, n, line, &nkeys, &lim, fn, ctx, err);
-		if (r < 0)
+			r = kvconf_fail(err, line, -E2BIG, "line longer than %zu bytes", lim.line_max);
+		else
+			r = parse_line(p, n, line, &nkeys, &lim, fn, ctx, err);
+		if (r < 0) {
+			if (error_line)
+				*error_line = line;
 			return r;
+		}
 	}
 	return (int)nkeys;
 }

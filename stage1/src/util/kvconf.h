@@ -58,9 +58,10 @@ typedef int (*kvconf_fn)(const struct kvconf_entry *entry, void *ctx, struct ip_
 /* Parses buf[0..len).  limits may be NULL (all defaults).  Returns the number
  * of entries (>= 0), or a negative errno: -EINVAL for a syntax error,
  * -E2BIG for a limit, or what the callback returned.  Errors start with
- * "line N: ". */
+ * "line N: "; error_line (may be NULL) gets N, or 0 for an error about the
+ * whole document. */
 int kvconf_parse(const char *buf, size_t len, const struct kvconf_limits *limits,
-		 kvconf_fn fn, void *ctx, struct ip_error *err);
+		 kvconf_fn fn, void *ctx, unsigned *error_line, struct ip_error *err);
 
 /* ip_fail with "line N: " before the message, for callbacks. */
 int kvconf_fail(struct ip_error *err, unsigned line, int code, const char *fmt, ...)
