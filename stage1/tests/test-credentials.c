@@ -264,6 +264,30 @@ static void failure_remembered(void)
 	aws_creds_provider_free(p);
 }
 
+static void imds_failure_keeps_valid_creds(void)
+{
+	env_id = env_secret = env_token = NULL;
+	reset(0, 3600);
+	struct aws_creds_config cfg = { .imds = FAKE_IMDS, .getenv_fn = fake_getenv, .now_fn = now_fn };
+	struct aws_creds_provider *p;
+	struct ip_error err = { 0 };
+	CHECK_INT(aws_creds_provider_new(&cfg, &p, &err), ==, 0);
+	CHECK_INT(aws_creds_get(p, &creds, NULL, &err), ==, 0);
+	/* Inside the refresh margin, IMDS fails: the old ones still hold. */
+	fake_now = imds_expiration - 100;
+	imds_result = -ETIMEDOUT;
+	CHECK_INT(aws_creds_get(p, &creds, NULL, &err), ==, 0);
+	CHECK_STR(creds.access_key_id, "ASIAFAKE0001");
+	CHECK_INT(imds_calls, ==, 2);
+	CHECK_INT(aws_creds_get(p, &creds, NULL, &err), ==, 0); /* failure remembered */
+	CHECK_INT(imds_calls, ==, 2);
+	/* Past Expiration (and the retry delay): the failure shows. */
+	fake_now = imds_expiration + AWS_CREDS_RETRY_AFTER;
+	CHECK_INT(aws_creds_get(p, &creds, NULL, &err), ==, -ETIMEDOUT);
+	CHECK_INT(imds_calls, ==, 3);
+	aws_creds_provider_free(p);
+}
+
 TEST_MAIN("credentials",
 	TEST_CASE(explicit_first),
 	TEST_CASE(environment_second),
@@ -272,4 +296,5 @@ TEST_MAIN("credentials",
 	TEST_CASE(expired_on_arrival_not_per_request),
 	TEST_CASE(refresh_once),
 	TEST_CASE(no_role_is_unsigned),
-	TEST_CASE(failure_remembered))
+	TEST_CASE(failure_remembered),
+	TEST_CASE(imds_failure_keeps_valid_creds))

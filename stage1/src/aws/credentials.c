@@ -203,12 +203,18 @@ int aws_creds_get(struct aws_creds_provider *p, struct aws_credentials *creds,
 		goto out;
 	}
 	if (!imds_creds_fresh(p)) {
-		if (p->imds_error && p->now_fn() < p->retry_at) {
+		if (p->imds_error && p->now_fn() < p->retry_at)
 			r = ip_fail(err, p->imds_error, "instance role credentials: %s",
 				    ip_error_str(&p->imds_err));
-			goto out;
+		else
+			r = fetch_imds(p, err);
+		if (r < 0 && p->have_imds && p->now_fn() < p->imds_creds.expiration) {
+			/* IMDS is unwell but the credentials we have still hold. */
+			log_debug("credentials: keeping the current ones until they expire: %s",
+				  err ? ip_error_str(err) : "IMDS failed");
+			ip_error_clear(err);
+			r = 0;
 		}
-		r = fetch_imds(p, err);
 		if (r < 0)
 			goto out;
 		if (p->imds_none) {
@@ -241,8 +247,15 @@ int aws_creds_refresh(struct aws_creds_provider *p, unsigned rejected,
 	}
 	if (!(p->have_imds && p->imds_creds.generation != rejected)) {
 		r = fetch_imds(p, err);
-		if (r < 0)
+		if (r < 0 && p->have_imds && p->now_fn() < p->imds_creds.expiration) {
+			/* IMDS is unwell but the credentials we have still hold. */
+			log_debug("credentials: keeping the current ones until they expire: %s",
+				  ip_error_str(err));
+			ip_error_clear(err);
+			r = 0;
+		} else if (r < 0) {
 			goto out;
+		}
 		if (p->imds_none) {
 			r = ip_fail(err, -EKEYEXPIRED, "the instance role is gone");
 			goto out;
