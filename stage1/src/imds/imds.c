@@ -225,6 +225,119 @@ static bool token_ok(const struct body *b)
 	return true;
 }
 
+/* What one attempt leads to. */
+enum step {
+	STEP_DONE,    /* *result is final: 0 (body in b) or a negative errno */
+	STEP_AGAIN,   /* try again at once (a fresh token after a 401) */
+	STEP_BACKOFF, /* try again after the backoff delay; last[] says why */
+};
+
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* Gets a token (unless one is valid or v1 is in use).  STEP_AGAIN here
+ * means "got one, go on with the GET". */
+static enum step get_token(struct imds_client *c, uint64_t deadline, struct body *b, char *last,
+			   size_t last_size, int *result, struct ip_error *err)
+{
+	uint64_t now = now_ms();
+	if (c->v1_mode || (c->token_valid_until_ms && now < c->token_valid_until_ms))
+		return STEP_AGAIN;
+	c->token_valid_until_ms = 0;
+	long status = 0;
+	char why[200];
+	body_reset(b);
+	enum outcome o = exchange(c, true, TOKEN_PATH, min_u64(deadline - now, c->request_timeout_ms),
+				  &status, b, why, sizeof(why));
+	if (o == OUT_FATAL || o == OUT_TOO_BIG) {
+		*result = ip_fail(err, o == OUT_FATAL ? -ENOMEM : -EPROTO, "IMDS: token request: %s", why);
+		return STEP_DONE;
+	}
+	if (o == OUT_TRANSPORT) {
+		snprintf(last, last_size, "token request: %s", why);
+		return STEP_BACKOFF;
+	}
+	if (status == 200) {
+		if (!token_ok(b)) {
+			*result = ip_fail(err, -EPROTO, "IMDS: token request: the token is empty, too "
+					  "long or not printable");
+			return STEP_DONE;
+		}
+		memcpy(c->token, b->buf, b->len);
+		c->token[b->len] = '\0';
+		/* Renew a little before IMDS would refuse it. */
+		uint64_t ttl_ms = (uint64_t)c->token_ttl_s * 1000;
+		c->token_valid_until_ms = now_ms() + ttl_ms - min_u64(ttl_ms / 2, 60000);
+		return STEP_AGAIN;
+	}
+	if (status == 403) {
+		*result = ip_fail(err, -EACCES, "IMDS is disabled for this instance (HTTP 403 to the "
+				  "token request); not retrying");
+		return STEP_DONE;
+	}
+	if ((status == 404 || status == 405) && c->allow_v1) {
+		log_debug("imds: no IMDSv2 token service (HTTP %ld); using IMDSv1", status);
+		c->v1_mode = true;
+		return STEP_AGAIN;
+	}
+	if (status == 404 || status == 405) {
+		*result = ip_fail(err, -EPROTO, "IMDS: no IMDSv2 token service (HTTP %ld to PUT %s) and "
+				  "IMDSv1 is not allowed", status, TOKEN_PATH);
+		return STEP_DONE;
+	}
+	if (retryable_status(status)) {
+		snprintf(last, last_size, "token request: HTTP %ld", status);
+		return STEP_BACKOFF;
+	}
+	*result = ip_fail(err, -EPROTO, "IMDS: token request: HTTP %ld", status);
+	return STEP_DONE;
+}
+
+static enum step attempt(struct imds_client *c, const char *path, uint64_t deadline,
+			 unsigned *rejections, struct body *b, char *last, size_t last_size,
+			 int *result, struct ip_error *err)
+{
+	enum step st = get_token(c, deadline, b, last, last_size, result, err);
+	if (st != STEP_AGAIN)
+		return st;
+	uint64_t now = now_ms();
+	if (now >= deadline)
+		return STEP_BACKOFF; /* the loop reports the spent budget */
+	long status = 0;
+	char why[200];
+	body_reset(b);
+	enum outcome o = exchange(c, false, path, min_u64(deadline - now, c->request_timeout_ms),
+				  &status, b, why, sizeof(why));
+	if (o == OUT_FATAL || o == OUT_TOO_BIG) {
+		*result = ip_fail(err, o == OUT_FATAL ? -ENOMEM : -EMSGSIZE, "IMDS: GET %s: %s", path,
+				  why);
+		return STEP_DONE;
+	}
+	if (o == OUT_TRANSPORT) {
+		snprintf(last, last_size, "GET: %s", why);
+		return STEP_BACKOFF;
+	}
+	if (status == 200) {
+		*result = 0;
+		return STEP_DONE;
+	}
+	if (status == 404) {
+		*result = ip_fail(err, -ENOENT, "IMDS: %s: not found", path);
+		return STEP_DONE;
+	}
+	if (status == 401 && !c->v1_mode) {
+		c->token_valid_until_ms = 0;
+		snprintf(last, last_size, "GET: token rejected (HTTP 401)");
+		/* A fresh token at once the first time (seen right after boot). */
+		return ++*rejections == 1 ? STEP_AGAIN : STEP_BACKOFF;
+	}
+	if (retryable_status(status)) {
+		snprintf(last, last_size, "GET: HTTP %ld", status);
+		return STEP_BACKOFF;
+	}
+	*result = ip_fail(err, -EPROTO, "IMDS: GET %s: HTTP %ld", path, status);
+	return STEP_DONE;
+}
+
 int imds_get(struct imds_client *c, const char *path, uint8_t **buf, size_t *len,
 	     struct ip_error *err)
 {
@@ -238,123 +351,35 @@ int imds_get(struct imds_client *c, const char *path, uint8_t **buf, size_t *len
 	unsigned rejections = 0, attempts = 0;
 	char last[256] = "";
 	struct body b = { 0 };
-	int r;
-
+	int r = 0;
 	for (;;) {
 		uint64_t now = now_ms();
 		if (now >= deadline) {
 			r = ip_fail(err, -ETIMEDOUT, "IMDS: GET %s: gave up after %llu ms and %u "
 				    "attempts; last: %s", path, (unsigned long long)(now - start),
 				    attempts, last[0] ? last : "none");
-			goto out;
+			break;
 		}
-		uint64_t remaining = deadline - now;
-		uint64_t timeout = remaining < c->request_timeout_ms ? remaining : c->request_timeout_ms;
-		long status = 0;
-		char why[200];
 		attempts++;
-
-		if (!c->v1_mode && (c->token_valid_until_ms == 0 || now >= c->token_valid_until_ms)) {
-			c->token_valid_until_ms = 0;
-			body_reset(&b);
-			enum outcome o = exchange(c, true, TOKEN_PATH, timeout, &status, &b, why,
-						  sizeof(why));
-			if (o == OUT_FATAL || o == OUT_TOO_BIG) {
-				r = ip_fail(err, o == OUT_FATAL ? -ENOMEM : -EPROTO,
-					    "IMDS: token request: %s", why);
-				goto out;
-			}
-			if (o == OUT_TRANSPORT) {
-				snprintf(last, sizeof(last), "token request: %s", why);
-				goto wait;
-			}
-			if (status == 200) {
-				if (!token_ok(&b)) {
-					r = ip_fail(err, -EPROTO, "IMDS: token request: the token is empty, "
-						    "too long or not printable");
-					goto out;
-				}
-				memcpy(c->token, b.buf, b.len);
-				c->token[b.len] = '\0';
-				/* Renew a little before IMDS would refuse it. */
-				uint64_t ttl_ms = (uint64_t)c->token_ttl_s * 1000;
-				uint64_t margin = ttl_ms / 2 < 60000 ? ttl_ms / 2 : 60000;
-				c->token_valid_until_ms = now_ms() + ttl_ms - margin;
-			} else if (status == 403) {
-				r = ip_fail(err, -EACCES, "IMDS is disabled for this instance (HTTP 403 to "
-					    "the token request); not retrying");
-				goto out;
-			} else if ((status == 404 || status == 405) && c->allow_v1) {
-				log_debug("imds: no IMDSv2 token service (HTTP %ld); using IMDSv1", status);
-				c->v1_mode = true;
-			} else if (status == 404 || status == 405) {
-				r = ip_fail(err, -EPROTO, "IMDS: no IMDSv2 token service (HTTP %ld to PUT %s) "
-					    "and IMDSv1 is not allowed", status, TOKEN_PATH);
-				goto out;
-			} else if (retryable_status(status)) {
-				snprintf(last, sizeof(last), "token request: HTTP %ld", status);
-				goto wait;
-			} else {
-				r = ip_fail(err, -EPROTO, "IMDS: token request: HTTP %ld", status);
-				goto out;
-			}
+		enum step st = attempt(c, path, deadline, &rejections, &b, last, sizeof(last), &r, err);
+		if (st == STEP_DONE)
+			break;
+		if (st == STEP_BACKOFF) {
 			now = now_ms();
-			if (now >= deadline)
-				continue;
-			remaining = deadline - now;
-			timeout = remaining < c->request_timeout_ms ? remaining : c->request_timeout_ms;
+			if (now < deadline)
+				sleep_ms(min_u64(backoff, deadline - now));
+			backoff = min_u64(backoff * 2, IMDS_BACKOFF_MAX_MS);
 		}
-
-		body_reset(&b);
-		enum outcome o = exchange(c, false, path, timeout, &status, &b, why, sizeof(why));
-		if (o == OUT_FATAL || o == OUT_TOO_BIG) {
-			r = ip_fail(err, o == OUT_FATAL ? -ENOMEM : -EMSGSIZE, "IMDS: GET %s: %s", path,
-				    why);
-			goto out;
-		}
-		if (o == OUT_TRANSPORT) {
-			snprintf(last, sizeof(last), "GET: %s", why);
-			goto wait;
-		}
-		if (status == 200) {
-			if (!b.buf) { /* empty body */
-				b.buf = calloc(1, 1);
-				if (!b.buf) {
-					r = ip_fail(err, -ENOMEM, "out of memory");
-					goto out;
-				}
-			}
-			*buf = b.buf;
-			*len = b.len;
-			b.buf = NULL;
-			r = 0;
-			goto out;
-		}
-		if (status == 404) {
-			r = ip_fail(err, -ENOENT, "IMDS: %s: not found", path);
-			goto out;
-		}
-		if (status == 401 && !c->v1_mode) {
-			c->token_valid_until_ms = 0;
-			snprintf(last, sizeof(last), "GET: token rejected (HTTP 401)");
-			if (++rejections == 1)
-				continue; /* a fresh token at once, the first time */
-			goto wait;
-		}
-		if (retryable_status(status)) {
-			snprintf(last, sizeof(last), "GET: HTTP %ld", status);
-			goto wait;
-		}
-		r = ip_fail(err, -EPROTO, "IMDS: GET %s: HTTP %ld", path, status);
-		goto out;
-wait:
-		now = now_ms();
-		if (now >= deadline)
-			continue;
-		sleep_ms(backoff < deadline - now ? backoff : deadline - now);
-		backoff = backoff * 2 > IMDS_BACKOFF_MAX_MS ? IMDS_BACKOFF_MAX_MS : backoff * 2;
 	}
-out:
+	if (r == 0) {
+		if (!b.buf) /* an empty body */
+			b.buf = calloc(1, 1);
+		if (!b.buf)
+			return ip_fail(err, -ENOMEM, "out of memory");
+		*buf = b.buf;
+		*len = b.len;
+		return 0;
+	}
 	body_reset(&b);
 	return r;
 }
