@@ -11,8 +11,6 @@
 
 #define STORE_PREFIX NIX_STORE_DIR "/"
 
-static const char nix_base32_chars[] = "0123456789abcdfghijklmnpqrsvwxyz";
-
 static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 static void add_warning(struct userdata_result *out, const char *fmt, ...)
@@ -39,56 +37,20 @@ static int not_ours(struct userdata_result *out, const char *fmt, ...)
 	return 0;
 }
 
-/* Store path syntax (reference: src/libstore/path.cc).  Kept local and
- * static on purpose; nix/store_path.h's checker lives on another branch.
+/* Store path syntax is nix/store_path.c's; user-data only adds a hint for
+ * the commonest mistake, pasting <system>/init instead of <system>.
  * Writes a reason into why (no line number) and returns false if invalid. */
 static bool userdata_store_path_valid(const char *p, size_t n, char *why, size_t why_size)
 {
+	struct ip_error path_err = { 0 };
+	if (nix_store_path_check(p, n, &path_err) == 0)
+		return true;
 	size_t plen = strlen(STORE_PREFIX);
-	if (n < plen || memcmp(p, STORE_PREFIX, plen) != 0) {
-		snprintf(why, why_size, "does not start with %s", STORE_PREFIX);
-		return false;
-	}
-	p += plen;
-	n -= plen;
-	if (n < NIX_STORE_HASH_LEN + 2) {
-		snprintf(why, why_size, "too short for <hash>-<name>");
-		return false;
-	}
-	for (size_t i = 0; i < NIX_STORE_HASH_LEN; i++) {
-		if (!p[i] || !strchr(nix_base32_chars, p[i])) {
-			snprintf(why, why_size, "hash character %zu is not Nix base-32", i + 1);
-			return false;
-		}
-	}
-	if (p[NIX_STORE_HASH_LEN] != '-') {
-		snprintf(why, why_size, "expected '-' after the %d-character hash", NIX_STORE_HASH_LEN);
-		return false;
-	}
-	const char *name = p + NIX_STORE_HASH_LEN + 1;
-	size_t nl = n - NIX_STORE_HASH_LEN - 1;
-	if (nl > NIX_STORE_NAME_MAX) {
-		snprintf(why, why_size, "name longer than %d characters", NIX_STORE_NAME_MAX);
-		return false;
-	}
-	for (size_t i = 0; i < nl; i++) {
-		char c = name[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			  strchr("+._?=-", c) != NULL;
-		if (!ok || c == '\0') {
-			if (c == '/')
-				snprintf(why, why_size, "a path inside a store path, not the store path itself");
-			else
-				snprintf(why, why_size, "character %zu of the name is not allowed", i + 1);
-			return false;
-		}
-	}
-	if ((nl == 1 && name[0] == '.') || (nl == 2 && memcmp(name, "..", 2) == 0) ||
-	    (nl >= 2 && memcmp(name, ".-", 2) == 0) || (nl >= 3 && memcmp(name, "..-", 3) == 0)) {
-		snprintf(why, why_size, "name '%.*s' is not allowed", (int)nl, name);
-		return false;
-	}
-	return true;
+	if (n > plen && memcmp(p, STORE_PREFIX, plen) == 0 && memchr(p + plen, '/', n - plen))
+		snprintf(why, why_size, "a path inside a store path, not the store path itself");
+	else
+		snprintf(why, why_size, "%s", ip_error_str(&path_err));
+	return false;
 }
 
 /* Printable excerpt of untrusted bytes for a reason line. */
