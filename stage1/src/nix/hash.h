@@ -26,9 +26,18 @@ void nix_base32_encode(const uint8_t *bytes, size_t n, char *out);
 /* Decodes exactly nix_base32_len(n) characters into n bytes.  -EINVAL on a
  * character outside the alphabet or bits set beyond n bytes. */
 int nix_base32_decode(const char *text, size_t text_len, uint8_t *out, size_t n);
+/* True for the 32 characters of Nix's base-32 alphabet. */
+bool nix_base32_valid_char(char c);
 
-/* Parses "sha256:<base32|hex>", "sha256-<base64>" (SRI), or a bare 64-char
- * hex / 52-char base-32 hash.  -EINVAL with err on anything else. */
+/* Standard base64 (RFC 4648 section 4, with or without '=' padding) of
+ * exactly n bytes: -EINVAL on bad characters, bad padding or another length.
+ * Used for SRI hashes, signatures and public keys. */
+int nix_base64_decode(const char *text, size_t text_len, uint8_t *out, size_t n);
+
+/* Parses "sha256:<base32|hex|base64>" (told apart by length: 52, 64, 44),
+ * "sha256-<base64>" (SRI), or a bare 64-char hex / 52-char base-32 hash.
+ * -EINVAL with err on anything else: another algorithm ("md5:", "sha512-"),
+ * a wrong length, a bad character.  The message quotes (part of) the text. */
 int nix_hash_parse(const char *text, size_t len, struct nix_hash *out, struct ip_error *err);
 /* "sha256:<base32>" into out[NIX_HASH_TEXT_MAX]. */
 void nix_hash_format(const struct nix_hash *hash, char *out);

@@ -18,13 +18,19 @@
 
 #define NAR_MAX_NAME      255   /* bytes in one directory entry name */
 #define NAR_MAX_TARGET    4095  /* bytes in a symlink target */
-#define NAR_MAX_DEPTH     64    /* directory nesting */
+#define NAR_MAX_DEPTH     64    /* directories open at once, the root included */
 #define NAR_MAX_TOKEN     64    /* bytes of a syntax token ("type", "(", ...) */
 
 /* The sink receives the tree in order.  Every callback returns 0 or a
  * negative errno (and may fill err); an error stops the parse.  `name` is
  * NULL for the root node (the store path itself), otherwise one entry name,
- * already checked (non-empty, not "." or "..", no '/' or NUL, sorted). */
+ * already checked (non-empty, not "." or "..", no '/' or NUL, sorted).
+ * Order: directory_begin, its entries, directory_end; file_begin, file_data
+ * zero or more times (slices of the input, in order, never empty), file_end;
+ * symlink once (target non-empty, no NUL, at most NAR_MAX_TARGET bytes).
+ * The strings passed are valid only during the call.  A NULL callback is
+ * treated as one that does nothing and succeeds.  When a callback fails
+ * without filling err, the parser fills it with strerror and the offset. */
 struct nar_sink_ops {
 	int (*directory_begin)(void *sink, const char *name, struct ip_error *err);
 	int (*directory_end)(void *sink, struct ip_error *err);
@@ -40,12 +46,16 @@ extern const struct nar_sink_ops nar_null_sink_ops;
 
 struct nar_parser;
 
+/* NULL when out of memory.  The parser holds about 21 KiB (the limits above). */
 struct nar_parser *nar_parser_new(const struct nar_sink_ops *ops, void *sink);
 void nar_parser_free(struct nar_parser *parser);
 
 /* Consumes `len` bytes.  Returns 0, or a negative errno (-EBADMSG for a
- * malformed archive) with err saying what is wrong and at which byte offset.
- * Bytes after the end of the archive are an error ("trailing data"). */
+ * malformed archive, the sink's code when a callback failed) with err
+ * saying what is wrong and at which byte offset, e.g.
+ *   NAR: entry names not sorted ("b" after "c") at byte 312
+ * Bytes after the end of the archive are an error ("trailing data").  After
+ * a failure the parser only repeats that failure. */
 int nar_parser_feed(struct nar_parser *parser, const void *data, size_t len,
 		    struct ip_error *err);
 

@@ -1,0 +1,31 @@
+/* Filesystem helpers that work relative to directory file descriptors and
+ * never follow a symbolic link. */
+#ifndef IP_UTIL_FS_H
+#define IP_UTIL_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+/* Deepest tree fs_remove_tree_at descends into (one open directory per level). */
+#define FS_REMOVE_MAX_DEPTH 256
+
+/* Writes all of buf, looping over partial writes and EINTR.  0 or -errno. */
+int fs_write_all(int fd, const void *buf, size_t len);
+
+/* Removes `name` (one path component) inside dirfd and everything under it.
+ * Never follows a symlink: a symlink is removed, not what it points to.
+ * Directories without write permission (the 0555 of a store path) are made
+ * writable first.  0 when it is gone, including when it was never there;
+ * otherwise a negative errno and err names the entry that could not go. */
+int fs_remove_tree_at(int dirfd, const char *name, struct ip_error *err);
+
+/* Creates every missing directory of `path` (relative to dirfd, or absolute)
+ * with `mode`, and returns an O_DIRECTORY|O_CLOEXEC descriptor of the last
+ * one (the caller closes it), or a negative errno with err.  A component that
+ * is a symlink is refused (-ELOOP), not followed: open a root that may be a
+ * symlink yourself and pass its descriptor with a relative path. */
+int fs_mkdir_p_at(int dirfd, const char *path, mode_t mode, struct ip_error *err);
+
+#endif

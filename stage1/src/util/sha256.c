@@ -1,0 +1,17 @@
+#include "util/sha256.h"
+
+/* libsodium's portable SHA-256 (see the header for why one wrapper). */
+void sha256_init(struct sha256 *ctx)
+{
+	crypto_hash_sha256_init(&ctx->state);
+}
+
+void sha256_update(struct sha256 *ctx, const void *data, size_t len)
+{
+	crypto_hash_sha256_update(&ctx->state, data, len);
+}
+
+void sha256_final(struct sha256 *ctx, uint8_t out[32])
+{
+	crypto_hash_sha256_final(&ctx->state, out);
+}
