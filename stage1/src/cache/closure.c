@@ -238,6 +238,16 @@ struct resolver {
 	struct ip_error *err;
 };
 
+/* snprintf that may cut long messages (URLs can be long). */
+static void fmt(char *out, size_t size, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static void fmt(char *out, size_t size, const char *f, ...)
+{
+	va_list ap;
+	va_start(ap, f);
+	vsnprintf(out, size, f, ap);
+	va_end(ap);
+}
+
 static void nreq_done(void *ctx, struct http_request *req, const struct http_result *res)
 {
 	(void)req;
@@ -583,17 +593,17 @@ static void handle_cache_info(struct resolver *rv, struct nreq *nr)
 	struct ip_error e = { 0 };
 	if (res->outcome == HTTP_OK) {
 		if (nix_cache_info_parse(res->body, res->body_len, &ci, &e) < 0)
-			snprintf(s->reason, sizeof(s->reason), "%s: bad nix-cache-info: %s", url,
+			fmt(s->reason, sizeof(s->reason), "%s: bad nix-cache-info: %s", url,
 				 ip_error_str(&e));
 		else if (strcmp(ci.store_dir, NIX_STORE_DIR) != 0)
-			snprintf(s->reason, sizeof(s->reason), "%s: its StoreDir is '%s', not %s", url,
+			fmt(s->reason, sizeof(s->reason), "%s: its StoreDir is '%s', not %s", url,
 				 ci.store_dir, NIX_STORE_DIR);
 	} else if (res->outcome == HTTP_NOT_FOUND) {
-		snprintf(s->reason, sizeof(s->reason),
+		fmt(s->reason, sizeof(s->reason),
 			 "%s does not appear to be a binary cache (%s for nix-cache-info)", url,
 			 res->message);
 	} else {
-		snprintf(s->reason, sizeof(s->reason), "%s: fetching nix-cache-info: %s%s", url,
+		fmt(s->reason, sizeof(s->reason), "%s: fetching nix-cache-info: %s%s", url,
 			 res->message, res->outcome == HTTP_TRANSIENT ? " (gave up after retries)" : "");
 	}
 	if (s->reason[0]) {

@@ -1,11 +1,13 @@
 #include "cache/http.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -216,27 +218,10 @@ static void body_append(struct http_request *req, const char *data, size_t len, 
 	res->body[res->body_len] = '\0';
 }
 
-static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+/* A piece of a 2xx (or file) body: to the buffer or the consumer. */
+static size_t take_body(struct http_request *req, const char *ptr, size_t len)
 {
-	struct http_request *req = userdata;
 	struct http_client *c = req->client;
-	size_t len = size * nmemb;
-	long status = 0;
-	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
-	req->res.status = status;
-	req->window_bytes += len;
-
-	bool ok_status = (status >= 200 && status < 300) || (status == 0 && is_file_url(req));
-	if (!ok_status) {
-		/* Keep the start of an error body for classify_error. */
-		bool overflow = false;
-		if (req->res.body_len < HTTP_ERROR_BODY_MAX)
-			body_append(req, ptr,
-				    len < HTTP_ERROR_BODY_MAX - req->res.body_len
-					    ? len : HTTP_ERROR_BODY_MAX - req->res.body_len,
-				    HTTP_ERROR_BODY_MAX, &overflow);
-		return len;
-	}
 	if (is_buffered(req)) {
 		bool overflow = false;
 		body_append(req, ptr, len, req->max_body, &overflow);
@@ -248,7 +233,6 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 		size_t r = req->ops->on_data(req->ctx, ptr, len);
 		if (r == HTTP_PAUSE) {
 			set_state(c, req, HTTP_REQ_PAUSED);
-			req->window_bytes -= len; /* delivered again after the resume */
 			return r;
 		}
 		if (r != len)
@@ -259,6 +243,31 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	c->stats.bytes += len;
 	pthread_mutex_unlock(&c->lock);
 	return len;
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct http_request *req = userdata;
+	size_t len = size * nmemb;
+	long status = 0;
+	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+	req->res.status = status;
+
+	if (status < 200 || status >= 300) {
+		/* Keep the start of an error body for classify_error. */
+		bool overflow = false;
+		req->window_bytes += len;
+		if (req->res.body_len < HTTP_ERROR_BODY_MAX)
+			body_append(req, ptr,
+				    len < HTTP_ERROR_BODY_MAX - req->res.body_len
+					    ? len : HTTP_ERROR_BODY_MAX - req->res.body_len,
+				    HTTP_ERROR_BODY_MAX, &overflow);
+		return len;
+	}
+	size_t r = take_body(req, ptr, len);
+	if (r == len)
+		req->window_bytes += len;
+	return r;
 }
 
 static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -321,8 +330,11 @@ static void queue_remove_locked(struct http_client *c, struct http_request *req)
 	req->next = req->prev = NULL;
 }
 
+static void file_close(struct http_request *req);
+
 static void release_easy(struct http_client *c, struct http_request *req)
 {
+	file_close(req);
 	if (req->easy) {
 		curl_multi_remove_handle(c->multi, req->easy);
 		curl_easy_cleanup(req->easy);
@@ -367,15 +379,24 @@ static double next_jitter(struct http_client *c)
 	return (double)(x >> 11) / (double)(1ull << 53);
 }
 
-static int start_transfer(struct http_client *c, struct http_request *req)
+/* "file:///a/b" -> "/a/b" */
+static const char *file_path(const char *url)
 {
-	struct ip_error err = { 0 };
-	CURL *e = curl_easy_init();
-	if (!e) {
-		fail_request(c, req, HTTP_FATAL, "curl_easy_init failed");
-		return -ENOMEM;
-	}
-	req->easy = e;
+	return url + strlen("file://");
+}
+
+static void file_close(struct http_request *req)
+{
+	if (req->file_fd >= 0)
+		close(req->file_fd);
+	req->file_fd = -1;
+	free(req->file_buf);
+	req->file_buf = NULL;
+	req->file_pending = 0;
+}
+
+static void reset_attempt(struct http_request *req)
+{
 	req->errbuf[0] = '\0';
 	req->res.status = 0;
 	req->res.bytes = 0;
@@ -387,6 +408,118 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 	if (req->res.body)
 		req->res.body[0] = '\0';
 	req->res.attempts++;
+}
+
+static void make_active(struct http_client *c, struct http_request *req)
+{
+	list_push(&c->active, req);
+	c->n_active++;
+	pthread_mutex_lock(&c->lock);
+	c->stats.requests++;
+	if (req->res.attempts > 1)
+		c->stats.retries++;
+	set_state_locked(req, HTTP_REQ_ACTIVE);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void start_file(struct http_client *c, struct http_request *req)
+{
+	const char *path = file_path(req->url);
+	int fd = path[0] == '/' ? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) : -1;
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		bool missing = fd >= 0 || errno == ENOENT || errno == ENOTDIR || errno == EISDIR;
+		char msg[300];
+		snprintf(msg, sizeof(msg), "%s: %s", path, fd >= 0 ? "not a regular file" : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fail_request(c, req, missing ? HTTP_NOT_FOUND : HTTP_FATAL, msg);
+		return;
+	}
+	req->file_buf = malloc(HTTP_RECV_BUFFER);
+	if (!req->file_buf) {
+		close(fd);
+		fail_request(c, req, HTTP_FATAL, "out of memory");
+		return;
+	}
+	req->file_fd = fd;
+	req->file_pending = 0;
+	make_active(c, req);
+}
+
+/* Moves file:// bodies along; true when one of them can go on at once. */
+static bool pump_files(struct http_client *c)
+{
+	bool busy = false;
+	for (struct http_request *req = c->active, *next; req; req = next) {
+		next = req->next;
+		if (req->file_fd < 0 || req->state != HTTP_REQ_ACTIVE)
+			continue;
+		/* a few chunks per turn, so sockets are not starved */
+		for (int i = 0; i < 16; i++) {
+			if (req->file_pending == 0) {
+				ssize_t k = read(req->file_fd, req->file_buf, HTTP_RECV_BUFFER);
+				if (k < 0 && errno == EINTR)
+					continue;
+				if (k <= 0) {
+					list_remove(&c->active, req);
+					c->n_active--;
+					bool ok = k == 0;
+					char msg[300];
+					snprintf(msg, sizeof(msg), "reading %s: %s", file_path(req->url),
+						 ok ? "" : strerror(errno));
+					file_close(req);
+					if (req->too_large) {
+						req->too_large = false;
+						snprintf(msg, sizeof(msg), "answer larger than %zu bytes", req->max_body);
+						fail_request(c, req, HTTP_FATAL, msg);
+					} else if (ok) {
+						req->res.outcome = HTTP_OK;
+						deliver(c, req);
+					} else {
+						fail_request(c, req, HTTP_FATAL, msg);
+					}
+					break;
+				}
+				req->file_pending = (size_t)k;
+			}
+			size_t r = take_body(req, (const char *)req->file_buf, req->file_pending);
+			if (r == HTTP_PAUSE)
+				break;
+			if (r != req->file_pending) {
+				list_remove(&c->active, req);
+				c->n_active--;
+				bool too_large = req->too_large;
+				req->too_large = false;
+				file_close(req);
+				char msg[64];
+				snprintf(msg, sizeof(msg), "answer larger than %zu bytes", req->max_body);
+				fail_request(c, req, too_large ? HTTP_FATAL : HTTP_ABORTED,
+					     too_large ? msg : "refused by the consumer");
+				break;
+			}
+			req->file_pending = 0;
+			if (i == 15)
+				busy = true;
+		}
+	}
+	return busy;
+}
+
+static int start_transfer(struct http_client *c, struct http_request *req)
+{
+	struct ip_error err = { 0 };
+	reset_attempt(req);
+	if (is_file_url(req)) {
+		start_file(c, req);
+		return 0;
+	}
+	CURL *e = curl_easy_init();
+	if (!e) {
+		fail_request(c, req, HTTP_FATAL, "curl_easy_init failed");
+		return -ENOMEM;
+	}
+	req->easy = e;
 
 	curl_easy_setopt(e, CURLOPT_URL, req->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, req);
@@ -397,10 +530,10 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS | CURLPROTO_FILE));
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
@@ -436,14 +569,7 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 		fail_request(c, req, HTTP_FATAL, "curl_multi_add_handle failed");
 		return -EIO;
 	}
-	list_push(&c->active, req);
-	c->n_active++;
-	pthread_mutex_lock(&c->lock);
-	c->stats.requests++;
-	if (req->res.attempts > 1)
-		c->stats.retries++;
-	set_state_locked(req, HTTP_REQ_ACTIVE);
-	pthread_mutex_unlock(&c->lock);
+	make_active(c, req);
 	return 0;
 }
 
@@ -517,7 +643,7 @@ static void check_stalls(struct http_client *c, uint64_t now)
 	struct http_request *req = c->active, *next;
 	for (; req; req = next) {
 		next = req->next;
-		if (req->state != HTTP_REQ_ACTIVE)
+		if (req->state != HTTP_REQ_ACTIVE || req->file_fd >= 0)
 			continue;
 		if (now - req->window_start_ms < window)
 			continue;
@@ -615,7 +741,8 @@ static void *http_thread(void *arg)
 				req->window_start_ms = now_ms();
 				req->window_bytes = 0;
 				/* may call write_cb at once, which may pause again */
-				curl_easy_pause(req->easy, CURLPAUSE_CONT);
+				if (req->easy)
+					curl_easy_pause(req->easy, CURLPAUSE_CONT);
 			}
 		}
 		while (to_start) {
@@ -637,6 +764,7 @@ static void *http_thread(void *arg)
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req);
 			transfer_ended(c, req, msg->data.result);
 		}
+		bool files_busy = pump_files(c);
 		now = now_ms();
 		check_stalls(c, now);
 
@@ -644,8 +772,11 @@ static void *http_thread(void *arg)
 		if (next_due != UINT64_MAX)
 			timeout = next_due <= now ? 0 : (long)(next_due - now) < timeout ? (long)(next_due - now) : timeout;
 		/* A slot was freed (queued requests may start), or flags are left. */
-		if (c->n_active < active_before || more_flags)
+		if (c->n_active < active_before || more_flags || files_busy)
 			timeout = 0;
+		for (struct http_request *req = c->active; req && timeout; req = req->next)
+			if (req->file_fd >= 0 && req->state == HTTP_REQ_ACTIVE)
+				timeout = 0;
 		curl_multi_poll(c->multi, NULL, 0, (int)timeout, NULL);
 	}
 	return NULL;
@@ -741,6 +872,9 @@ void http_submit(struct http_client *c, struct http_request *req, unsigned delay
 	req->want_cancel = req->want_resume = false;
 	req->easy = NULL;
 	req->headers = NULL;
+	req->file_fd = -1;
+	req->file_buf = NULL;
+	req->file_pending = 0;
 	pthread_mutex_lock(&c->lock);
 	req->not_before_ms = now_ms() + delay_ms;
 	set_state_locked(req, HTTP_REQ_QUEUED);

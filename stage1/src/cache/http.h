@@ -16,6 +16,9 @@
  *     (the consumer has state to reset), it gets the outcome in on_done and
  *     decides with http_retry_delay_ms.
  *
+ * file:// URLs are read by this thread itself (curl's file protocol cannot
+ * pause), chunk by chunk between the network work, with the same callbacks.
+ *
  * Request states, changed only on the HTTP thread through one function that
  * logs at debug:  QUEUED -> ACTIVE <-> PAUSED -> DONE  (QUEUED -> DONE on a
  * cancel before start).  A stall (less than HTTP_STALL_MIN_BYTES received in
@@ -99,6 +102,9 @@ struct http_request {
 	enum http_req_state state;
 	bool want_resume, want_cancel, too_large;
 	CURL *easy;
+	int file_fd;                      /* file:// transfers (read here, not by curl) */
+	unsigned char *file_buf;
+	size_t file_pending;
 	struct curl_slist *headers;
 	uint64_t not_before_ms;
 	uint64_t window_start_ms, window_bytes;

@@ -29,6 +29,26 @@ static int open_or_create_dir(int parent_fd, const char *name, const char *shown
 	return fd;
 }
 
+/* mkdir -p for the root the operator named (symlinks in it are theirs). */
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		char c = buf[i];
+		buf[i] = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		buf[i] = c;
+	}
+	return 0;
+}
+
 static void remove_stale_temps(struct store *st)
 {
 	int fd = dup(st->store_fd);
@@ -61,6 +81,8 @@ int store_open(const char *root, bool sync, struct store *st, struct ip_error *e
 	st->stale_removed = 0;
 
 	st->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->root_fd < 0 && errno == ENOENT && mkdir_p(root) == 0)
+		st->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->root_fd < 0) {
 		r = ip_fail(err, -errno, "opening the root directory %s: %s", root, strerror(errno));
 		goto fail;
