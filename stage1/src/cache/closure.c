@@ -129,7 +129,7 @@ int closure_link(struct closure *c, struct ip_error *err)
 		for (size_t j = 0; j < p->n_refs; j++) {
 			p->refs[j] = closure_find(c, p->ref_names[j]);
 			if (p->refs[j] == CLOSURE_NONE)
-				return ip_fail(err, -EINVAL, "%s/%s refers to %s/%s, which is not in the closure",
+				return ip_fail(err, -EBADMSG, "%s/%s refers to %s/%s, which is not in the closure",
 					       NIX_STORE_DIR, p->basename, NIX_STORE_DIR, p->ref_names[j]);
 		}
 	}

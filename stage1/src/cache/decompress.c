@@ -263,7 +263,13 @@ int decompressor_feed(struct decompressor *d, const void *data, size_t len, deco
 	switch (d->method) {
 	case NIX_COMPRESSION_NONE:
 		d->any_stream = true;
-		return out(ctx, data, len, err);
+		for (size_t off = 0; off < len; off += DECOMPRESS_OUT_CHUNK) {
+			size_t n = len - off < DECOMPRESS_OUT_CHUNK ? len - off : DECOMPRESS_OUT_CHUNK;
+			int r = out(ctx, (const unsigned char *)data + off, n, err);
+			if (r < 0)
+				return r;
+		}
+		return 0;
 	case NIX_COMPRESSION_ZSTD:
 		return feed_zstd(d, data, len, out, ctx, err);
 	case NIX_COMPRESSION_XZ:

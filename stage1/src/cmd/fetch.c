@@ -96,8 +96,9 @@ static void on_progress(void *ctx, const struct fetch_progress *p)
 	if (con->quiet || p->paths_total == 0)
 		return;
 	double now = mono_now();
-	/* a terminal gets one line updated in place; a log at most a line a second */
-	if (!con->tty && now - con->last_print < 1.0)
+	/* a terminal gets one line updated in place; a log at most a line a
+	 * second, and none for a run shorter than that (the summary says it) */
+	if (!con->tty && (p->seconds < 1.0 || now - con->last_print < 1.0))
 		return;
 	con->last_print = now;
 	char line[160];
