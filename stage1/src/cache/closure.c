@@ -570,7 +570,12 @@ static void handle_narinfo(struct resolver *rv, struct nreq *nr)
 		return;
 	}
 	if (rv->env->check_sigs && narinfo_verify(&info, rv->env->keys, rv->env->n_keys, &e) < 0) {
-		reject(rv, nr, "%s (narinfo %s)", ip_error_str(&e), nr->url);
+		/* the message starts with the path, which the caller names already */
+		const char *msg = ip_error_str(&e);
+		size_t n = strlen(expect);
+		if (strncmp(msg, expect, n) == 0 && strncmp(msg + n, ": ", 2) == 0)
+			msg += n + 2;
+		reject(rv, nr, "%s (narinfo %s)", msg, nr->url);
 		narinfo_free(&info);
 		return;
 	}

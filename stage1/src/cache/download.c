@@ -50,7 +50,7 @@ struct job {
 	bool has_slot;                     /* decoder slot (under pl->lock) */
 
 	/* stage: only the worker holding the job touches these */
-	bool stage_open, broken;
+	bool stage_open, broken, err_in_nar;
 	struct decompressor *dec;
 	struct nar_parser *parser;
 	struct disk_sink *sink;
@@ -317,6 +317,7 @@ static int on_nar_bytes(void *ctx, const void *data, size_t len, struct ip_error
 {
 	(void)err;
 	struct job *j = ctx;
+	j->err_in_nar = true; /* errors from here on name the path already */
 	j->nar_bytes += len;
 	if (j->nar_bytes > j->info->nar_size)
 		return content_error(j, "NarSize mismatch for %s/%s (NAR %s): expected %" PRIu64
@@ -380,9 +381,12 @@ static int stage_feed(struct job *j, const unsigned char *data, size_t len)
 				     j->info->file_size);
 	if (j->info->has_file_hash)
 		sha256_update(&j->file_hash, data, len);
-	return decompressor_feed(j->dec, data, len, on_nar_bytes, j, &j->err) < 0
-		       ? (j->err.code ? j->err.code : -EBADMSG)
-		       : 0;
+	j->err_in_nar = false;
+	int r = decompressor_feed(j->dec, data, len, on_nar_bytes, j, &j->err);
+	if (r < 0 && !j->err_in_nar) /* the decompressor's own complaint */
+		return ip_fail_ctx(&j->err, r, "corrupt compressed data in NAR %s of %s/%s", j->url,
+				   NIX_STORE_DIR, j->basename);
+	return r;
 }
 
 static int hash_mismatch(struct job *j, const char *what, const struct nix_hash *want,
@@ -403,9 +407,13 @@ static int stage_finish(struct job *j)
 	int r;
 	if (!j->stage_open && (r = stage_open(j)) < 0) /* an empty body */
 		return r;
+	j->err_in_nar = false;
 	r = decompressor_finish(j->dec, on_nar_bytes, j, &j->err);
+	if (r < 0 && !j->err_in_nar)
+		return ip_fail_ctx(&j->err, r, "corrupt compressed data in NAR %s of %s/%s", j->url,
+				   NIX_STORE_DIR, j->basename);
 	if (r < 0)
-		return ip_fail_ctx(&j->err, r, "NAR %s of %s/%s", j->url, NIX_STORE_DIR, j->basename);
+		return r;
 	if (j->info->file_size && j->file_bytes != j->info->file_size)
 		return content_error(j, "FileSize mismatch for %s/%s (NAR %s): expected %" PRIu64
 				     " bytes, got %" PRIu64, NIX_STORE_DIR, j->basename, j->url,
@@ -589,8 +597,12 @@ static void job_finalize(struct job *j)
 			struct ip_error fe = j->err;
 			if (j->content_failures >= 2) {
 				size_t used = strlen(fe.msg);
-				snprintf(fe.msg + used, sizeof(fe.msg) - used,
-					 " (the second download; the first was from %s)", j->first_url);
+				if (strcmp(j->first_url, j->url) == 0)
+					snprintf(fe.msg + used, sizeof(fe.msg) - used,
+						 " (the same on a second download)");
+				else
+					snprintf(fe.msg + used, sizeof(fe.msg) - used,
+						 " (and the first download, from %s, failed too)", j->first_url);
 			}
 			job_fail(j, &fe);
 			return;
