@@ -3,9 +3,15 @@
  * A push parser: feed it bytes in chunks of any size, as they come out of the
  * decompressor, and it calls the sink for every node.  File contents are
  * passed through in pieces and never buffered whole.  Everything untrusted
- * meets a named limit below; any violation is an error before the sink is
- * told the archive is complete, so the caller never renames a bad tree into
- * place.  See ../shared/reference/nix-binary-cache.md for the format.
+ * meets a named limit below.  The archive is good only once
+ * nar_parser_finish returned 0: the root's directory_end (or file_end) comes
+ * before trailing garbage can be seen, so a caller renames the unpacked tree
+ * into place only after finish (and its hash checks) succeeded.
+ * Checked: the magic, token spellings, zero padding, entry names (non-empty,
+ * not "." or "..", no '/' or NUL, strictly increasing bytewise), the limits
+ * below, "executable" followed by "", file sizes < 2^63, symlink targets
+ * non-empty without NUL, truncation and trailing data.
+ * See ../shared/reference/nix-binary-cache.md for the format.
  */
 #ifndef IP_NIX_NAR_H
 #define IP_NIX_NAR_H
