@@ -19,7 +19,8 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DIP_VERSION='"$(VERSION)"' -Istage1/src -pthread \
 	$(WARNINGS)
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKG_LIBS) 2>/dev/null)
-PKG_LDLIBS = $(shell $(PKG_CONFIG) --libs $(PKG_LIBS) 2>/dev/null)
+# libbz2 has no pkg-config file; the engine decodes bzip2 NARs with it directly.
+PKG_LDLIBS = $(shell $(PKG_CONFIG) --libs $(PKG_LIBS) 2>/dev/null) -lbz2
 
 SRCS      := $(sort $(shell find stage1/src -name '*.c'))
 LIB_SRCS  := $(filter-out stage1/src/main.c,$(SRCS))

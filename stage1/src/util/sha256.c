@@ -1,6 +1,10 @@
 #include "util/sha256.h"
 
-/* libsodium's portable SHA-256 (see the header for why one wrapper). */
+#include "util/sha256_shani.h"
+
+/* libsodium's portable SHA-256 (see the header for why one wrapper); the
+ * blocks go through the CPU's SHA instructions when it has them (7x faster
+ * here, see util/sha256_shani.h). */
 void sha256_init(struct sha256 *ctx)
 {
 	crypto_hash_sha256_init(&ctx->state);
@@ -8,7 +12,10 @@ void sha256_init(struct sha256 *ctx)
 
 void sha256_update(struct sha256 *ctx, const void *data, size_t len)
 {
-	crypto_hash_sha256_update(&ctx->state, data, len);
+	if (sha256_shani_available())
+		sha256_shani_update(&ctx->state, data, len);
+	else
+		crypto_hash_sha256_update(&ctx->state, data, len);
 }
 
 void sha256_final(struct sha256 *ctx, uint8_t out[32])

@@ -1,0 +1,114 @@
+/* Closure resolution: from one store path to the narinfos of its whole
+ * closure, breadth-first with every known-but-unresolved path in flight at
+ * once (so sequential round trips ~ depth of the graph, not its size).
+ *
+ * Per path, the substituters are asked in order; 401/403/404/410 (and a
+ * narinfo that is malformed, names another path, or has no signature by a
+ * trusted key) moves on to the next one, like Nix's substitution goal.  A
+ * substituter's nix-cache-info is fetched once, before its first narinfo;
+ * a cache that has none, has another StoreDir, or cannot be reached is
+ * skipped with a warning.  Other errors (retries exhausted, TLS) end the run.
+ *
+ * A path already whole in the store (see store/store.h) and listed in the
+ * previous registration file needs no narinfo at all: its entry there has
+ * everything the new registration file needs.  So a second run over a
+ * complete closure makes no request. */
+#ifndef IP_CACHE_CLOSURE_H
+#define IP_CACHE_CLOSURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache/http.h"
+#include "cache/substituter.h"
+#include "nix/hash.h"
+#include "nix/narinfo.h"
+#include "store/store.h"
+#include "util/error.h"
+
+#define CLOSURE_NONE ((size_t)-1)
+
+struct closure_path {
+	char *basename;
+	struct nix_hash nar_hash;
+	uint64_t nar_size;
+	char *deriver;               /* basename or NULL */
+	char **ref_names;            /* basenames, as listed */
+	size_t n_refs;
+	size_t *refs;                /* ref_names as closure indices */
+	struct narinfo *narinfo;     /* verified narinfo of a path to fetch; NULL otherwise */
+	int sub_index;               /* who served the narinfo; -1 = registration file */
+	size_t referrer;             /* a path referring to it; CLOSURE_NONE for the root */
+	bool present;                /* already whole in the store */
+	bool resolved;
+	/* resolution bookkeeping */
+	int next_sub;
+	struct ip_error why_not;     /* last substituter's reason for refusing it */
+};
+
+struct closure {
+	struct closure_path *paths;
+	size_t n, cap;
+	size_t *index;               /* open addressing, basename -> paths index */
+	size_t index_cap;
+	size_t root;
+};
+
+struct substituter_stats {
+	unsigned narinfo_requests, narinfo_found, narinfo_not_found, narinfo_rejected;
+	unsigned nar_requests, nars;
+	uint64_t nar_bytes;          /* compressed bytes of NARs taken from it */
+	bool usable;                 /* nix-cache-info checked and fine */
+	bool skipped;                /* nix-cache-info missing/bad/unreachable */
+};
+
+/* Hands out the HTTP client on first use (so a run that needs no request
+ * starts no thread). */
+struct http_provider {
+	struct http_client *(*get)(void *ctx, struct ip_error *err);
+	void *ctx;
+};
+
+struct resolve_env {
+	struct substituter *subs;
+	size_t n_subs;
+	struct substituter_stats *stats;     /* n_subs of them */
+	const struct trusted_key *keys;
+	size_t n_keys;
+	bool check_sigs;
+	const struct store *store;
+	struct http_provider http;
+	const char *old_registration;        /* previous registration file or NULL */
+	size_t old_registration_len;
+	/* Called (main thread) with one line for things the operator should
+	 * see: a substituter skipped, a narinfo refused by one cache. */
+	void (*warn)(void *ctx, const char *line);
+	void *warn_ctx;
+	unsigned paths_from_registration;    /* out */
+};
+
+int closure_resolve(struct resolve_env *env, const char *root_path, struct closure *out,
+		    struct ip_error *err);
+void closure_free(struct closure *c);
+
+/* CLOSURE_NONE when absent. */
+size_t closure_find(const struct closure *c, const char *basename);
+/* Adds a path (no-op if present); its index in *index.  For tests and for
+ * the resolver. */
+int closure_add(struct closure *c, const char *basename, size_t referrer, size_t *index);
+/* Fills every path's refs[] from ref_names; -EINVAL if a reference is not in
+ * the closure. */
+int closure_link(struct closure *c, struct ip_error *err);
+/* All paths reachable from the root, references before referrers (a
+ * reverse topological order; ties in name order).  order[] gets c->n
+ * indices; returns how many were written. */
+size_t closure_topo_order(const struct closure *c, size_t *order);
+
+/* Fetches and verifies the narinfo of one path from substituter `sub`
+ * (blocking; used to re-fetch a NAR from another cache after a hash
+ * mismatch).  -ENOENT when that cache does not have it. */
+int closure_fetch_narinfo(struct resolve_env *env, int sub, const char *basename,
+			  struct narinfo **out, struct ip_error *err);
+
+#endif

@@ -1,0 +1,305 @@
+#include "cache/decompress.h"
+
+#include <bzlib.h>
+#include <errno.h>
+#include <lzma.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+
+struct decompressor {
+	enum nix_compression method;
+	bool in_stream;      /* inside a stream/frame/member (not at a boundary) */
+	bool any_stream;     /* at least one stream started */
+	union {
+		ZSTD_DStream *zstd;
+		lzma_stream xz;
+		z_stream gz;
+		bz_stream bz;
+	} u;
+	bool lib_init;
+	unsigned char *out;  /* DECOMPRESS_OUT_CHUNK */
+};
+
+const char *decompressor_name(enum nix_compression method)
+{
+	switch (method) {
+	case NIX_COMPRESSION_NONE: return "none";
+	case NIX_COMPRESSION_XZ: return "xz";
+	case NIX_COMPRESSION_ZSTD: return "zstd";
+	case NIX_COMPRESSION_BZIP2: return "bzip2";
+	case NIX_COMPRESSION_GZIP: return "gzip";
+	case NIX_COMPRESSION_UNSUPPORTED: break;
+	}
+	return "unsupported";
+}
+
+static int lib_init(struct decompressor *d, struct ip_error *err)
+{
+	switch (d->method) {
+	case NIX_COMPRESSION_ZSTD:
+		d->u.zstd = ZSTD_createDStream();
+		if (!d->u.zstd)
+			return ip_fail(err, -ENOMEM, "zstd: out of memory");
+		if (ZSTD_isError(ZSTD_DCtx_setParameter(d->u.zstd, ZSTD_d_windowLogMax,
+							DECOMPRESS_ZSTD_WINDOW_LOG_MAX)))
+			return ip_fail(err, -EINVAL, "zstd: cannot bound the window size");
+		break;
+	case NIX_COMPRESSION_XZ: {
+		lzma_stream init = LZMA_STREAM_INIT;
+		d->u.xz = init;
+		if (lzma_stream_decoder(&d->u.xz, DECOMPRESS_XZ_MEMLIMIT, LZMA_CONCATENATED) != LZMA_OK)
+			return ip_fail(err, -ENOMEM, "xz: cannot create a decoder");
+		break;
+	}
+	case NIX_COMPRESSION_GZIP:
+		memset(&d->u.gz, 0, sizeof(d->u.gz));
+		/* 15 + 16: gzip wrapper only (what Nix writes). */
+		if (inflateInit2(&d->u.gz, 15 + 16) != Z_OK)
+			return ip_fail(err, -ENOMEM, "gzip: cannot create a decoder");
+		break;
+	case NIX_COMPRESSION_BZIP2:
+		memset(&d->u.bz, 0, sizeof(d->u.bz));
+		if (BZ2_bzDecompressInit(&d->u.bz, 0, 0) != BZ_OK)
+			return ip_fail(err, -ENOMEM, "bzip2: cannot create a decoder");
+		break;
+	default:
+		break;
+	}
+	d->lib_init = true;
+	return 0;
+}
+
+static void lib_end(struct decompressor *d)
+{
+	if (!d->lib_init)
+		return;
+	switch (d->method) {
+	case NIX_COMPRESSION_ZSTD: ZSTD_freeDStream(d->u.zstd); break;
+	case NIX_COMPRESSION_XZ: lzma_end(&d->u.xz); break;
+	case NIX_COMPRESSION_GZIP: inflateEnd(&d->u.gz); break;
+	case NIX_COMPRESSION_BZIP2: BZ2_bzDecompressEnd(&d->u.bz); break;
+	default: break;
+	}
+	d->lib_init = false;
+}
+
+int decompressor_new(enum nix_compression method, const char *name, struct decompressor **out,
+		     struct ip_error *err)
+{
+	if (method == NIX_COMPRESSION_UNSUPPORTED || method < NIX_COMPRESSION_NONE ||
+	    method > NIX_COMPRESSION_UNSUPPORTED)
+		return ip_fail(err, -ENOTSUP,
+			       "compression '%s' is not supported (supported: zstd, xz, bzip2, gzip, none)",
+			       name ? name : "?");
+	struct decompressor *d = calloc(1, sizeof(*d));
+	if (!d)
+		return ip_fail(err, -ENOMEM, "out of memory");
+	d->method = method;
+	if (method != NIX_COMPRESSION_NONE) {
+		d->out = malloc(DECOMPRESS_OUT_CHUNK);
+		int r = d->out ? lib_init(d, err) : ip_fail(err, -ENOMEM, "out of memory");
+		if (r < 0) {
+			decompressor_free(d);
+			return r;
+		}
+	}
+	*out = d;
+	return 0;
+}
+
+void decompressor_free(struct decompressor *d)
+{
+	if (!d)
+		return;
+	lib_end(d);
+	free(d->out);
+	free(d);
+}
+
+static int feed_zstd(struct decompressor *d, const void *data, size_t len, decompress_out_fn out,
+		     void *ctx, struct ip_error *err)
+{
+	ZSTD_inBuffer in = { data, len, 0 };
+	for (;;) {
+		ZSTD_outBuffer ob = { d->out, DECOMPRESS_OUT_CHUNK, 0 };
+		size_t ret = ZSTD_decompressStream(d->u.zstd, &ob, &in);
+		if (ZSTD_isError(ret))
+			return ip_fail(err, -EBADMSG, "zstd: %s", ZSTD_getErrorName(ret));
+		d->any_stream = true;
+		d->in_stream = ret != 0; /* 0: a frame just ended */
+		if (ob.pos > 0) {
+			int r = out(ctx, d->out, ob.pos, err);
+			if (r < 0)
+				return r;
+		}
+		/* done when the input is used up and the decoder had room to spare
+		 * (a full output buffer may hide more output for the same input) */
+		if (in.pos == in.size && ob.pos < ob.size)
+			return 0;
+	}
+}
+
+static int feed_xz(struct decompressor *d, const void *data, size_t len, lzma_action action,
+		   decompress_out_fn out, void *ctx, struct ip_error *err)
+{
+	lzma_stream *s = &d->u.xz;
+	s->next_in = data;
+	s->avail_in = len;
+	for (;;) {
+		s->next_out = d->out;
+		s->avail_out = DECOMPRESS_OUT_CHUNK;
+		lzma_ret ret = lzma_code(s, action);
+		size_t produced = DECOMPRESS_OUT_CHUNK - s->avail_out;
+		if (produced > 0) {
+			int r = out(ctx, d->out, produced, err);
+			if (r < 0)
+				return r;
+		}
+		if (ret == LZMA_STREAM_END) {
+			d->in_stream = false;
+			if (s->avail_in > 0)
+				return ip_fail(err, -EBADMSG, "xz: data after the end of the stream");
+			return 0;
+		}
+		if (ret != LZMA_OK) {
+			const char *what = ret == LZMA_MEMLIMIT_ERROR ? "needs more memory than allowed"
+					   : ret == LZMA_FORMAT_ERROR ? "not xz data"
+					   : ret == LZMA_BUF_ERROR    ? "truncated"
+								      : "corrupt data";
+			return ip_fail(err, -EBADMSG, "xz: %s", what);
+		}
+		d->any_stream = true;
+		d->in_stream = true;
+		if (s->avail_in == 0 && s->avail_out > 0)
+			return action == LZMA_FINISH ? ip_fail(err, -EBADMSG, "xz: truncated") : 0;
+	}
+}
+
+static int feed_gzip(struct decompressor *d, const void *data, size_t len, decompress_out_fn out,
+		     void *ctx, struct ip_error *err)
+{
+	z_stream *z = &d->u.gz;
+	z->next_in = (Bytef *)data;
+	z->avail_in = (uInt)len;
+	while (z->avail_in > 0) {
+		if (!d->in_stream && d->any_stream) {
+			/* another gzip member follows */
+			if (inflateReset(z) != Z_OK)
+				return ip_fail(err, -EBADMSG, "gzip: cannot reset");
+		}
+		d->in_stream = true;
+		d->any_stream = true;
+		z->next_out = d->out;
+		z->avail_out = DECOMPRESS_OUT_CHUNK;
+		int ret = inflate(z, Z_NO_FLUSH);
+		size_t produced = DECOMPRESS_OUT_CHUNK - z->avail_out;
+		if (produced > 0) {
+			int r = out(ctx, d->out, produced, err);
+			if (r < 0)
+				return r;
+		}
+		if (ret == Z_STREAM_END) {
+			d->in_stream = false;
+			continue;
+		}
+		if (ret != Z_OK && !(ret == Z_BUF_ERROR && produced == 0 && z->avail_in == 0))
+			return ip_fail(err, -EBADMSG, "gzip: %s", z->msg ? z->msg : "corrupt data");
+		if (z->avail_in == 0 && z->avail_out > 0)
+			break;
+	}
+	return 0;
+}
+
+static int feed_bzip2(struct decompressor *d, const void *data, size_t len, decompress_out_fn out,
+		      void *ctx, struct ip_error *err)
+{
+	bz_stream *b = &d->u.bz;
+	b->next_in = (char *)data;
+	b->avail_in = (unsigned)len;
+	while (b->avail_in > 0) {
+		if (!d->in_stream && d->any_stream) {
+			/* a concatenated stream (pbzip2) */
+			BZ2_bzDecompressEnd(b);
+			char *next_in = b->next_in;
+			unsigned avail_in = b->avail_in;
+			memset(b, 0, sizeof(*b));
+			if (BZ2_bzDecompressInit(b, 0, 0) != BZ_OK)
+				return ip_fail(err, -ENOMEM, "bzip2: cannot create a decoder");
+			b->next_in = next_in;
+			b->avail_in = avail_in;
+		}
+		d->in_stream = true;
+		d->any_stream = true;
+		b->next_out = (char *)d->out;
+		b->avail_out = DECOMPRESS_OUT_CHUNK;
+		int ret = BZ2_bzDecompress(b);
+		size_t produced = DECOMPRESS_OUT_CHUNK - b->avail_out;
+		if (produced > 0) {
+			int r = out(ctx, d->out, produced, err);
+			if (r < 0)
+				return r;
+		}
+		if (ret == BZ_STREAM_END) {
+			d->in_stream = false;
+			continue;
+		}
+		if (ret != BZ_OK)
+			return ip_fail(err, -EBADMSG, "bzip2: %s",
+				       ret == BZ_DATA_ERROR_MAGIC ? "not bzip2 data" : "corrupt data");
+		if (b->avail_in == 0 && b->avail_out > 0)
+			break;
+	}
+	return 0;
+}
+
+int decompressor_feed(struct decompressor *d, const void *data, size_t len, decompress_out_fn out,
+		      void *ctx, struct ip_error *err)
+{
+	if (len == 0)
+		return 0;
+	switch (d->method) {
+	case NIX_COMPRESSION_NONE:
+		d->any_stream = true;
+		for (size_t off = 0; off < len; off += DECOMPRESS_OUT_CHUNK) {
+			size_t n = len - off < DECOMPRESS_OUT_CHUNK ? len - off : DECOMPRESS_OUT_CHUNK;
+			int r = out(ctx, (const unsigned char *)data + off, n, err);
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	case NIX_COMPRESSION_ZSTD:
+		return feed_zstd(d, data, len, out, ctx, err);
+	case NIX_COMPRESSION_XZ:
+		if (d->any_stream && !d->in_stream)
+			return ip_fail(err, -EBADMSG, "xz: data after the end of the stream");
+		return feed_xz(d, data, len, LZMA_RUN, out, ctx, err);
+	case NIX_COMPRESSION_GZIP:
+		return feed_gzip(d, data, len, out, ctx, err);
+	case NIX_COMPRESSION_BZIP2:
+		return feed_bzip2(d, data, len, out, ctx, err);
+	default:
+		return ip_fail(err, -ENOTSUP, "unsupported compression");
+	}
+}
+
+int decompressor_finish(struct decompressor *d, decompress_out_fn out, void *ctx,
+			struct ip_error *err)
+{
+	const char *name = decompressor_name(d->method);
+	if (d->method == NIX_COMPRESSION_NONE)
+		return 0;
+	if (d->method == NIX_COMPRESSION_XZ && d->any_stream && d->in_stream) {
+		/* LZMA_CONCATENATED: the decoder only knows the input ended when told */
+		int r = feed_xz(d, NULL, 0, LZMA_FINISH, out, ctx, err);
+		if (r < 0)
+			return r;
+	}
+	if (!d->any_stream)
+		return ip_fail(err, -EBADMSG, "%s: no compressed data", name);
+	if (d->in_stream)
+		return ip_fail(err, -EBADMSG, "%s: compressed data is truncated", name);
+	return 0;
+}

@@ -1,0 +1,993 @@
+#include "cache/download.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache/decompress.h"
+#include "nix/nar.h"
+#include "nix/store_path.h"
+#include "store/disk_sink.h"
+#include "util/log.h"
+#include "util/sha256.h"
+
+/* A worker hands a transfer back to the queue after this many bytes, so
+ * one fast NAR cannot starve the others. */
+#define WORKER_SLICE_BYTES (4u * 1024 * 1024)
+
+enum job_state {
+	JOB_PENDING,      /* not started */
+	JOB_RUNNING,      /* transfer (or a retry of it) under way */
+	JOB_VERIFIED,     /* whole under its temporary name, waiting for the commit */
+	JOB_DONE,         /* renamed into place */
+	JOB_FAILED,       /* gave up (the run fails) or cancelled */
+};
+
+struct pipeline;
+
+struct job {
+	struct pipeline *pl;
+	size_t path;                       /* closure index */
+	const char *basename;
+	const struct narinfo *info;        /* the path's narinfo, or alt_info */
+	struct narinfo *alt_info;          /* from another substituter, after a content error */
+	int sub;
+	char *url;
+	struct http_request req;
+	enum job_state state;              /* under pl->lock */
+
+	/* ring buffer, under lock */
+	pthread_mutex_t lock;
+	unsigned char *ring;
+	size_t rpos, fill;
+	bool paused, eof, scheduled, refuse;
+	bool has_slot;                     /* decoder slot (under pl->lock) */
+
+	/* stage: only the worker holding the job touches these */
+	bool stage_open, broken, err_in_nar;
+	struct decompressor *dec;
+	struct nar_parser *parser;
+	struct disk_sink *sink;
+	struct sha256 file_hash, nar_hash;
+	uint64_t file_bytes, nar_bytes;
+	unsigned attempt;                  /* transfers of this NAR from this substituter */
+	unsigned content_failures;
+	char first_url[320];
+	struct ip_error err;               /* the stage's error */
+
+	struct job *next;                  /* queue link (under pl->lock) */
+};
+
+struct queue {
+	struct job *head, *tail;
+};
+
+struct pipeline {
+	struct download_env *env;
+	struct closure *c;
+	struct http_client *http;
+	struct job *jobs;
+	size_t n_jobs;
+	size_t *start_order;               /* job indices, largest first */
+	size_t next_start;
+
+	pthread_mutex_t lock;
+	pthread_cond_t work_cond, main_cond;
+	struct queue ready, slot_wait, commit;
+	unsigned transfers, decoders;      /* running / holding a decoder */
+	unsigned max_transfers, max_decoders;
+	size_t finished;                   /* DONE or FAILED */
+	uint64_t commit_oldest_ms;
+	bool shutdown;
+	int failed;
+	struct ip_error err;
+	struct download_stats stats;
+	uint64_t bytes_done, bytes_total;
+	double worker_cpu;
+	uint64_t rng;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void queue_push(struct queue *q, struct job *j)
+{
+	j->next = NULL;
+	if (q->tail)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+}
+
+static struct job *queue_pop(struct queue *q)
+{
+	struct job *j = q->head;
+	if (j) {
+		q->head = j->next;
+		if (!q->head)
+			q->tail = NULL;
+		j->next = NULL;
+	}
+	return j;
+}
+
+/* First fatal error wins (lock held). */
+static void pipeline_fail_locked(struct pipeline *pl, const struct ip_error *e)
+{
+	if (pl->failed)
+		return;
+	pl->failed = e->code ? e->code : -EIO;
+	pl->err = *e;
+	/* jobs never started are over too */
+	for (; pl->next_start < pl->n_jobs; pl->next_start++) {
+		pl->jobs[pl->start_order[pl->next_start]].state = JOB_FAILED;
+		pl->finished++;
+	}
+	/* jobs waiting for a decoder need none to be cleaned up */
+	struct job *j;
+	while ((j = queue_pop(&pl->slot_wait)) != NULL)
+		queue_push(&pl->ready, j);
+	pthread_cond_broadcast(&pl->work_cond);
+	pthread_cond_broadcast(&pl->main_cond);
+}
+
+/* Puts a job that has work (data or the end of its transfer) on the ready
+ * queue, giving it a decoder slot first. */
+static void schedule(struct pipeline *pl, struct job *j)
+{
+	pthread_mutex_lock(&pl->lock);
+	if (j->has_slot || pl->failed) {
+		queue_push(&pl->ready, j);
+	} else if (pl->decoders < pl->max_decoders) {
+		j->has_slot = true;
+		pl->decoders++;
+		queue_push(&pl->ready, j);
+	} else {
+		queue_push(&pl->slot_wait, j);
+	}
+	pthread_cond_signal(&pl->work_cond);
+	pthread_mutex_unlock(&pl->lock);
+}
+
+static void release_slot_locked(struct pipeline *pl, struct job *j)
+{
+	if (!j->has_slot)
+		return;
+	j->has_slot = false;
+	pl->decoders--;
+	struct job *w = queue_pop(&pl->slot_wait);
+	if (w) {
+		w->has_slot = true;
+		pl->decoders++;
+		queue_push(&pl->ready, w);
+		pthread_cond_signal(&pl->work_cond);
+	}
+}
+
+/* ---- HTTP thread side ------------------------------------------------- */
+
+static size_t job_on_data(void *ctx, const void *data, size_t len)
+{
+	struct job *j = ctx;
+	bool wake = false;
+	pthread_mutex_lock(&j->lock);
+	if (j->refuse) {
+		pthread_mutex_unlock(&j->lock);
+		return 0;
+	}
+	if (DOWNLOAD_RING_SIZE - j->fill < len) {
+		j->paused = true;
+		pthread_mutex_unlock(&j->lock);
+		return HTTP_PAUSE;
+	}
+	size_t wpos = (j->rpos + j->fill) % DOWNLOAD_RING_SIZE;
+	size_t first = DOWNLOAD_RING_SIZE - wpos < len ? DOWNLOAD_RING_SIZE - wpos : len;
+	memcpy(j->ring + wpos, data, first);
+	memcpy(j->ring, (const unsigned char *)data + first, len - first);
+	j->fill += len;
+	if (!j->scheduled) {
+		j->scheduled = true;
+		wake = true;
+	}
+	pthread_mutex_unlock(&j->lock);
+	if (wake)
+		schedule(j->pl, j);
+	return len;
+}
+
+static void job_on_done(void *ctx, struct http_request *req, const struct http_result *res)
+{
+	(void)req;
+	(void)res;
+	struct job *j = ctx;
+	bool wake = false;
+	pthread_mutex_lock(&j->lock);
+	j->eof = true;
+	if (!j->scheduled) {
+		j->scheduled = true;
+		wake = true;
+	}
+	pthread_mutex_unlock(&j->lock);
+	if (wake)
+		schedule(j->pl, j);
+}
+
+static const struct http_request_ops job_ops = { .on_data = job_on_data, .on_done = job_on_done };
+
+/* ---- starting transfers ------------------------------------------------ */
+
+static int job_set_url(struct job *j, struct ip_error *err)
+{
+	struct substituter *sub = &j->pl->env->resolve->subs[j->sub];
+	free(j->url);
+	j->url = NULL;
+	int r = substituter_join(sub, j->info->url, &j->url, err);
+	if (r < 0)
+		return r;
+	j->req.url = j->url;
+	j->req.sub = sub;
+	j->req.use_hooks = strncmp(j->url, sub->base, strlen(sub->base)) == 0;
+	return 0;
+}
+
+static void job_submit(struct job *j, unsigned delay_ms)
+{
+	pthread_mutex_lock(&j->lock);
+	j->rpos = j->fill = 0;
+	j->paused = j->eof = j->refuse = false;
+	j->scheduled = false;
+	pthread_mutex_unlock(&j->lock);
+	pthread_mutex_lock(&j->pl->lock);
+	j->pl->stats.nar_requests++;
+	j->pl->env->resolve->stats[j->sub].nar_requests++;
+	pthread_mutex_unlock(&j->pl->lock);
+	http_submit(j->pl->http, &j->req, delay_ms);
+}
+
+/* Starts pending jobs while transfer slots are free.  Lock not held. */
+static void start_more(struct pipeline *pl)
+{
+	for (;;) {
+		struct job *j = NULL;
+		pthread_mutex_lock(&pl->lock);
+		if (!pl->failed && pl->transfers < pl->max_transfers && pl->next_start < pl->n_jobs) {
+			j = &pl->jobs[pl->start_order[pl->next_start++]];
+			j->state = JOB_RUNNING;
+			pl->transfers++;
+		}
+		pthread_mutex_unlock(&pl->lock);
+		if (!j)
+			return;
+		struct ip_error e = { 0 };
+		int r = 0;
+		j->ring = malloc(DOWNLOAD_RING_SIZE);
+		if (!j->ring)
+			r = ip_fail(&e, -ENOMEM, "out of memory");
+		if (r == 0)
+			r = job_set_url(j, &e);
+		if (r < 0) {
+			pthread_mutex_lock(&pl->lock);
+			pipeline_fail_locked(pl, &e);
+			j->state = JOB_FAILED;
+			pl->transfers--;
+			pl->finished++;
+			pthread_cond_broadcast(&pl->main_cond);
+			pthread_mutex_unlock(&pl->lock);
+			free(j->ring);
+			j->ring = NULL;
+			return;
+		}
+		snprintf(j->first_url, sizeof(j->first_url), "%s", j->url);
+		job_submit(j, 0);
+	}
+}
+
+/* ---- the stage: compressed bytes -> verified tree ------------------------ */
+
+static int content_error(struct job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int content_error(struct job *j, const char *fmt, ...)
+{
+	char msg[IP_ERROR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return ip_fail(&j->err, -EBADMSG, "%s", msg);
+}
+
+static int on_nar_bytes(void *ctx, const void *data, size_t len, struct ip_error *err)
+{
+	(void)err;
+	struct job *j = ctx;
+	j->err_in_nar = true; /* errors from here on name the path already */
+	j->nar_bytes += len;
+	if (j->nar_bytes > j->info->nar_size)
+		return content_error(j, "NarSize mismatch for %s/%s (NAR %s): expected %" PRIu64
+				     " bytes, got more", NIX_STORE_DIR, j->basename, j->url,
+				     j->info->nar_size);
+	sha256_update(&j->nar_hash, data, len);
+	int r = nar_parser_feed(j->parser, data, len, &j->err);
+	if (r < 0)
+		return ip_fail_ctx(&j->err, r, "bad NAR for %s/%s (%s)", NIX_STORE_DIR, j->basename, j->url);
+	return 0;
+}
+
+static void stage_close(struct job *j)
+{
+	decompressor_free(j->dec);
+	j->dec = NULL;
+	if (j->parser)
+		nar_parser_free(j->parser);
+	j->parser = NULL;
+	if (j->sink)
+		disk_sink_free(j->sink);
+	j->sink = NULL;
+	j->stage_open = false;
+}
+
+static int stage_open(struct job *j)
+{
+	const struct store *st = j->pl->env->resolve->store;
+	char tmp[STORE_TEMP_NAME_MAX];
+	int r = store_discard_temp(st, j->basename, &j->err);
+	if (r < 0)
+		return r;
+	store_temp_name(j->basename, tmp);
+	r = decompressor_new(j->info->compression, j->info->compression_name, &j->dec, &j->err);
+	if (r < 0)
+		return ip_fail_ctx(&j->err, r, "%s/%s", NIX_STORE_DIR, j->basename);
+	r = disk_sink_open(st->store_fd, tmp, 0, &j->sink, &j->err);
+	if (r < 0)
+		return r;
+	j->parser = nar_parser_new(&disk_sink_ops, j->sink);
+	if (!j->parser)
+		return ip_fail(&j->err, -ENOMEM, "out of memory");
+	sha256_init(&j->file_hash);
+	sha256_init(&j->nar_hash);
+	j->file_bytes = j->nar_bytes = 0;
+	j->stage_open = true;
+	return 0;
+}
+
+static int stage_feed(struct job *j, const unsigned char *data, size_t len)
+{
+	if (!j->stage_open) {
+		int r = stage_open(j);
+		if (r < 0)
+			return r;
+	}
+	j->file_bytes += len;
+	if (j->info->file_size && j->file_bytes > j->info->file_size)
+		return content_error(j, "FileSize mismatch for %s/%s (NAR %s): expected %" PRIu64
+				     " bytes, got more", NIX_STORE_DIR, j->basename, j->url,
+				     j->info->file_size);
+	if (j->info->has_file_hash)
+		sha256_update(&j->file_hash, data, len);
+	j->err_in_nar = false;
+	int r = decompressor_feed(j->dec, data, len, on_nar_bytes, j, &j->err);
+	if (r < 0 && !j->err_in_nar) /* the decompressor's own complaint */
+		return ip_fail_ctx(&j->err, r, "corrupt compressed data in NAR %s of %s/%s", j->url,
+				   NIX_STORE_DIR, j->basename);
+	return r;
+}
+
+static int hash_mismatch(struct job *j, const char *what, const struct nix_hash *want,
+			 const uint8_t got[32])
+{
+	struct nix_hash g;
+	char a[NIX_HASH_TEXT_MAX], b[NIX_HASH_TEXT_MAX];
+	memcpy(g.bytes, got, 32);
+	nix_hash_format(want, a);
+	nix_hash_format(&g, b);
+	return content_error(j, "%s mismatch for %s/%s (NAR %s): expected %s, got %s", what,
+			     NIX_STORE_DIR, j->basename, j->url, a, b);
+}
+
+/* End of a complete transfer: everything must add up. */
+static int stage_finish(struct job *j)
+{
+	int r;
+	if (!j->stage_open && (r = stage_open(j)) < 0) /* an empty body */
+		return r;
+	j->err_in_nar = false;
+	r = decompressor_finish(j->dec, on_nar_bytes, j, &j->err);
+	if (r < 0 && !j->err_in_nar)
+		return ip_fail_ctx(&j->err, r, "corrupt compressed data in NAR %s of %s/%s", j->url,
+				   NIX_STORE_DIR, j->basename);
+	if (r < 0)
+		return r;
+	if (j->info->file_size && j->file_bytes != j->info->file_size)
+		return content_error(j, "FileSize mismatch for %s/%s (NAR %s): expected %" PRIu64
+				     " bytes, got %" PRIu64, NIX_STORE_DIR, j->basename, j->url,
+				     j->info->file_size, j->file_bytes);
+	uint8_t digest[32];
+	if (j->info->has_file_hash) {
+		sha256_final(&j->file_hash, digest);
+		if (memcmp(digest, j->info->file_hash.bytes, 32) != 0)
+			return hash_mismatch(j, "FileHash", &j->info->file_hash, digest);
+	}
+	r = nar_parser_finish(j->parser, &j->err);
+	if (r < 0)
+		return ip_fail_ctx(&j->err, r, "bad NAR for %s/%s (%s)", NIX_STORE_DIR, j->basename, j->url);
+	if (j->nar_bytes != j->info->nar_size)
+		return content_error(j, "NarSize mismatch for %s/%s (NAR %s): expected %" PRIu64
+				     " bytes, got %" PRIu64, NIX_STORE_DIR, j->basename, j->url,
+				     j->info->nar_size, j->nar_bytes);
+	sha256_final(&j->nar_hash, digest);
+	if (memcmp(digest, j->info->nar_hash.bytes, 32) != 0)
+		return hash_mismatch(j, "NarHash", &j->info->nar_hash, digest);
+	r = disk_sink_finish(j->sink, &j->err);
+	if (r < 0)
+		return ip_fail_ctx(&j->err, r, "writing %s/%s", NIX_STORE_DIR, j->basename);
+	return 0;
+}
+
+/* ---- retries and the end of a job ----------------------------------------- */
+
+static double next_jitter(struct pipeline *pl)
+{
+	pthread_mutex_lock(&pl->lock);
+	uint64_t x = pl->rng;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	pl->rng = x;
+	pthread_mutex_unlock(&pl->lock);
+	return (double)(x >> 11) / (double)(1ull << 53);
+}
+
+static bool same_references(const struct narinfo *a, const struct closure_path *p)
+{
+	if (a->n_references != p->n_refs)
+		return false;
+	for (size_t i = 0; i < a->n_references; i++) {
+		bool found = false;
+		for (size_t k = 0; k < p->n_refs && !found; k++)
+			found = strcmp(a->references[i], p->ref_names[k]) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* After a content error or a missing NAR: the next substituter that has
+ * the path (with the same references), or -ENOENT. */
+static int switch_substituter(struct job *j)
+{
+	struct download_env *env = j->pl->env;
+	struct closure_path *p = &j->pl->c->paths[j->path];
+	for (int s = j->sub + 1; (size_t)s < env->resolve->n_subs; s++) {
+		struct narinfo *info = NULL;
+		struct ip_error e = { 0 };
+		if (closure_fetch_narinfo(env->resolve, s, j->basename, &info, &e) < 0) {
+			log_debug("download: %s: not taken from %s: %s", j->basename,
+				  env->resolve->subs[s].url, ip_error_str(&e));
+			continue;
+		}
+		if (!same_references(info, p)) {
+			narinfo_free(info);
+			free(info);
+			continue;
+		}
+		if (j->alt_info) {
+			narinfo_free(j->alt_info);
+			free(j->alt_info);
+		}
+		j->alt_info = info;
+		j->info = info;
+		j->sub = s;
+		/* the registration must describe what is on disk */
+		p->nar_hash = info->nar_hash;
+		p->nar_size = info->nar_size;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void job_end_locked(struct pipeline *pl, struct job *j, enum job_state state)
+{
+	j->state = state;
+	release_slot_locked(pl, j);
+	pl->transfers--;
+	if (state == JOB_VERIFIED) {
+		if (!pl->commit.head)
+			pl->commit_oldest_ms = now_ms();
+		queue_push(&pl->commit, j);
+	} else {
+		pl->finished++;
+	}
+	pthread_cond_broadcast(&pl->main_cond);
+}
+
+static void job_free_transfer(struct job *j)
+{
+	free(j->ring);
+	j->ring = NULL;
+	http_request_reset(&j->req);
+}
+
+static void job_fail(struct job *j, const struct ip_error *e)
+{
+	struct pipeline *pl = j->pl;
+	struct ip_error ce = { 0 };
+	stage_close(j);
+	store_discard_temp(pl->env->resolve->store, j->basename, &ce);
+	job_free_transfer(j);
+	pthread_mutex_lock(&pl->lock);
+	if (e)
+		pipeline_fail_locked(pl, e);
+	job_end_locked(pl, j, JOB_FAILED);
+	pthread_mutex_unlock(&pl->lock);
+}
+
+/* Starts the transfer again (the temporary tree is gone, the stage reset). */
+
+static void job_retry(struct job *j, unsigned delay_ms)
+{
+	struct pipeline *pl = j->pl;
+	pthread_mutex_lock(&pl->lock);
+	bool failed = pl->failed != 0;
+	release_slot_locked(pl, j);
+	pthread_mutex_unlock(&pl->lock);
+	if (failed)
+		job_fail(j, NULL);
+	else
+		job_submit(j, delay_ms);
+}
+
+static void job_finalize(struct job *j)
+{
+	struct pipeline *pl = j->pl;
+	struct download_env *env = pl->env;
+	const struct http_result *res = &j->req.res;
+	struct ip_error e = { 0 };
+
+	pthread_mutex_lock(&pl->lock);
+	bool failed = pl->failed != 0;
+	pthread_mutex_unlock(&pl->lock);
+	if (failed) {
+		job_fail(j, NULL);
+		return;
+	}
+
+	int r = 0;
+	if (!j->broken && res->outcome == HTTP_OK) {
+		r = stage_finish(j);
+		if (r == 0) {
+			stage_close(j);
+			job_free_transfer(j);
+			pthread_mutex_lock(&pl->lock);
+			pl->stats.file_bytes += j->file_bytes;
+			pl->stats.nar_bytes += j->nar_bytes;
+			env->resolve->stats[j->sub].nars++;
+			env->resolve->stats[j->sub].nar_bytes += j->file_bytes;
+			job_end_locked(pl, j, JOB_VERIFIED);
+			pthread_mutex_unlock(&pl->lock);
+			return;
+		}
+		j->broken = true;
+	}
+
+	if (j->broken) {
+		/* a content error is worth one more download; anything else
+		 * (disk full, permissions) is not */
+		if (j->err.code != -EBADMSG && j->err.code != -ENOTSUP) {
+			job_fail(j, &j->err);
+			return;
+		}
+		if (j->err.code == -ENOTSUP || ++j->content_failures >= 2) {
+			struct ip_error fe = j->err;
+			if (j->content_failures >= 2) {
+				size_t used = strlen(fe.msg);
+				if (strcmp(j->first_url, j->url) == 0)
+					snprintf(fe.msg + used, sizeof(fe.msg) - used,
+						 " (the same on a second download)");
+				else
+					snprintf(fe.msg + used, sizeof(fe.msg) - used,
+						 " (and the first download, from %s, failed too)", j->first_url);
+			}
+			job_fail(j, &fe);
+			return;
+		}
+		log_debug("download: %s: %s; fetching it again", j->basename, j->err.msg);
+		if (env->resolve->warn) {
+			char line[IP_ERROR_MSG_MAX + 32];
+			snprintf(line, sizeof(line), "%s; fetching it again", j->err.msg);
+			env->resolve->warn(env->resolve->warn_ctx, line);
+		}
+		stage_close(j);
+		if ((r = store_discard_temp(env->resolve->store, j->basename, &e)) < 0) {
+			job_fail(j, &e);
+			return;
+		}
+		ip_error_clear(&j->err);
+		j->broken = false;
+		if (switch_substituter(j) == 0 && (r = job_set_url(j, &e)) < 0) {
+			job_fail(j, &e);
+			return;
+		}
+		j->attempt = 0;
+		pthread_mutex_lock(&pl->lock);
+		pl->stats.content_retries++;
+		pthread_mutex_unlock(&pl->lock);
+		job_retry(j, 0);
+		return;
+	}
+
+	/* the transfer itself failed */
+	stage_close(j);
+	if ((r = store_discard_temp(env->resolve->store, j->basename, &e)) < 0) {
+		job_fail(j, &e);
+		return;
+	}
+	j->attempt++;
+	if (res->outcome == HTTP_TRANSIENT) {
+		long delay = http_retry_delay_ms(res, j->attempt, env->max_attempts, next_jitter(pl));
+		if (delay >= 0) {
+			log_debug("download: %s: %s; attempt %u in %ld ms", j->url, res->message,
+				  j->attempt + 1, delay);
+			pthread_mutex_lock(&pl->lock);
+			pl->stats.retries++;
+			pthread_mutex_unlock(&pl->lock);
+			job_retry(j, (unsigned)delay);
+			return;
+		}
+		ip_fail(&e, -EIO, "fetching %s for %s/%s: %s (gave up after %u attempts); check the "
+			"network and the cache", j->url, NIX_STORE_DIR, j->basename, res->message,
+			j->attempt);
+	} else if (res->outcome == HTTP_NOT_FOUND) {
+		char url[320];
+		snprintf(url, sizeof(url), "%s", j->url);
+		if (switch_substituter(j) == 0 && job_set_url(j, &e) == 0) {
+			j->attempt = 0;
+			job_retry(j, 0);
+			return;
+		}
+		ip_fail(&e, -ENOENT, "the NAR of %s/%s is missing: %s answered %s although its narinfo "
+			"lists it", NIX_STORE_DIR, j->basename, url, res->message);
+	} else {
+		ip_fail(&e, -EIO, "fetching %s for %s/%s: %s", j->url, NIX_STORE_DIR, j->basename,
+			res->message);
+	}
+	job_fail(j, &e);
+}
+
+/* ---- workers ---------------------------------------------------------- */
+
+/* Feeds what the ring holds; returns when it is empty, the slice is used,
+ * or the transfer ended (then the job is finalized). */
+static void process(struct job *j)
+{
+	struct pipeline *pl = j->pl;
+	size_t slice = 0;
+	for (;;) {
+		pthread_mutex_lock(&j->lock);
+		size_t avail = j->fill;
+		if (avail > DOWNLOAD_RING_SIZE - j->rpos)
+			avail = DOWNLOAD_RING_SIZE - j->rpos;
+		bool eof = j->eof;
+		pthread_mutex_unlock(&j->lock);
+
+		if (avail > 0) {
+			if (!j->broken) {
+				pthread_mutex_lock(&pl->lock);
+				bool failed = pl->failed != 0;
+				pthread_mutex_unlock(&pl->lock);
+				if (failed || stage_feed(j, j->ring + j->rpos, avail) < 0) {
+					/* stop the transfer; finalize when it has ended */
+					j->broken = true;
+					if (!j->err.msg[0] && failed)
+						ip_fail(&j->err, -ECANCELED, "cancelled");
+					pthread_mutex_lock(&j->lock);
+					j->refuse = true;
+					pthread_mutex_unlock(&j->lock);
+					http_cancel(pl->http, &j->req);
+				}
+			}
+			bool resume = false;
+			pthread_mutex_lock(&j->lock);
+			j->rpos = (j->rpos + avail) % DOWNLOAD_RING_SIZE;
+			j->fill -= avail;
+			if (j->paused && DOWNLOAD_RING_SIZE - j->fill >= DOWNLOAD_RING_SIZE / 2) {
+				j->paused = false;
+				resume = true;
+			}
+			pthread_mutex_unlock(&j->lock);
+			if (resume)
+				http_resume(pl->http, &j->req);
+			__atomic_fetch_add(&pl->bytes_done, avail, __ATOMIC_RELAXED);
+			slice += avail;
+			if (slice >= WORKER_SLICE_BYTES) {
+				/* back of the queue; still scheduled */
+				pthread_mutex_lock(&pl->lock);
+				queue_push(&pl->ready, j);
+				pthread_cond_signal(&pl->work_cond);
+				pthread_mutex_unlock(&pl->lock);
+				return;
+			}
+			continue;
+		}
+		if (eof) {
+			job_finalize(j);
+			return;
+		}
+		pthread_mutex_lock(&j->lock);
+		bool idle = j->fill == 0 && !j->eof;
+		if (idle)
+			j->scheduled = false;
+		pthread_mutex_unlock(&j->lock);
+		if (idle)
+			return;
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct pipeline *pl = arg;
+	for (;;) {
+		pthread_mutex_lock(&pl->lock);
+		while (!pl->ready.head && !pl->shutdown)
+			pthread_cond_wait(&pl->work_cond, &pl->lock);
+		struct job *j = queue_pop(&pl->ready);
+		pthread_mutex_unlock(&pl->lock);
+		if (!j)
+			break;
+		process(j);
+		start_more(pl);
+	}
+	struct timespec cpu;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+	pthread_mutex_lock(&pl->lock);
+	pl->worker_cpu += (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9;
+	pthread_mutex_unlock(&pl->lock);
+	return NULL;
+}
+
+/* ---- the main thread: commits, progress, the end ---------------------------- */
+
+static void report_progress(struct pipeline *pl)
+{
+	if (!pl->env->progress)
+		return;
+	struct download_progress p = { 0 };
+	pthread_mutex_lock(&pl->lock);
+	p.paths_done = pl->stats.paths;
+	pthread_mutex_unlock(&pl->lock);
+	p.paths_total = pl->n_jobs;
+	p.bytes_total = pl->bytes_total;
+	p.bytes_done = __atomic_load_n(&pl->bytes_done, __ATOMIC_RELAXED);
+	if (p.bytes_done > p.bytes_total)
+		p.bytes_done = p.bytes_total;
+	pl->env->progress(pl->env->progress_ctx, &p);
+}
+
+static void commit_batch(struct pipeline *pl, struct job *batch)
+{
+	struct ip_error e = { 0 };
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	const struct store *st = pl->env->resolve->store;
+	int r = store_sync_batch(st, &e);
+	size_t done = 0;
+	for (struct job *j = batch, *next; j; j = next) {
+		next = j->next;
+		if (r == 0)
+			r = store_commit(st, j->basename, &e);
+		if (r < 0) {
+			struct ip_error ce = { 0 };
+			store_discard_temp(st, j->basename, &ce);
+		}
+		pthread_mutex_lock(&pl->lock);
+		if (r == 0) {
+			j->state = JOB_DONE;
+			pl->c->paths[j->path].present = true;
+			pl->stats.paths++;
+			done++;
+		} else {
+			j->state = JOB_FAILED;
+			pipeline_fail_locked(pl, &e);
+		}
+		pl->finished++;
+		pthread_mutex_unlock(&pl->lock);
+	}
+	pl->stats.syncs++;
+	pl->stats.sync_seconds += seconds_since(&t0);
+	log_debug("download: committed %zu paths in %.3f s", done, seconds_since(&t0));
+}
+
+static void cancel_all(struct pipeline *pl)
+{
+	for (size_t i = 0; i < pl->n_jobs; i++) {
+		struct job *j = &pl->jobs[i];
+		pthread_mutex_lock(&pl->lock);
+		bool running = j->state == JOB_RUNNING;
+		pthread_mutex_unlock(&pl->lock);
+		if (running) {
+			pthread_mutex_lock(&j->lock);
+			j->refuse = true;
+			pthread_mutex_unlock(&j->lock);
+			http_cancel(pl->http, &j->req);
+		}
+	}
+}
+
+static const struct job *order_jobs;
+static int by_size_desc(const void *a, const void *b)
+{
+	const struct job *ja = &order_jobs[*(const size_t *)a];
+	const struct job *jb = &order_jobs[*(const size_t *)b];
+	uint64_t sa = ja->info->file_size ? ja->info->file_size : ja->info->nar_size;
+	uint64_t sb = jb->info->file_size ? jb->info->file_size : jb->info->nar_size;
+	return sa < sb ? 1 : sa > sb ? -1 : strcmp(ja->basename, jb->basename);
+}
+
+int download_paths(struct download_env *env, struct closure *c, const size_t *todo, size_t n,
+		   struct download_stats *stats, struct ip_error *err)
+{
+	struct pipeline pl = { .env = env, .c = c, .n_jobs = n };
+	pthread_t *threads = NULL;
+	unsigned n_threads = 0;
+	int r = 0;
+	memset(stats, 0, sizeof(*stats));
+	if (n == 0)
+		return 0;
+
+	pl.http = env->resolve->http.get(env->resolve->http.ctx, err);
+	if (!pl.http)
+		return err && err->code ? err->code : -EIO;
+	unsigned jobs = env->jobs ? env->jobs : 1;
+	pl.max_decoders = env->max_decoders ? env->max_decoders : jobs + 2;
+	pl.max_transfers = env->max_transfers;
+	if (!pl.max_transfers) {
+		unsigned conns = env->max_connections ? env->max_connections : HTTP_DEFAULT_CONNECTIONS;
+		pl.max_transfers = 2 * jobs + 4 < conns ? 2 * jobs + 4 : conns;
+	}
+	if (!env->max_attempts)
+		env->max_attempts = http_client_max_attempts(pl.http);
+	pl.rng = (uint64_t)now_ms() * 0x9E3779B97F4A7C15ull | 1;
+
+	pl.jobs = calloc(n, sizeof(*pl.jobs));
+	pl.start_order = malloc(n * sizeof(*pl.start_order));
+	threads = calloc(jobs, sizeof(*threads));
+	if (!pl.jobs || !pl.start_order || !threads) {
+		r = ip_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct job *j = &pl.jobs[i];
+		struct closure_path *p = &c->paths[todo[i]];
+		j->pl = &pl;
+		j->path = todo[i];
+		j->basename = p->basename;
+		j->info = p->narinfo;
+		j->sub = p->sub_index;
+		j->req.ops = &job_ops;
+		j->req.ctx = j;
+		pthread_mutex_init(&j->lock, NULL);
+		pl.start_order[i] = i;
+		pl.bytes_total += p->narinfo->file_size ? p->narinfo->file_size : p->narinfo->nar_size;
+	}
+	/* largest first: the long transfers start early, the small ones fill in */
+	static pthread_mutex_t order_lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&order_lock);
+	order_jobs = pl.jobs;
+	qsort(pl.start_order, n, sizeof(*pl.start_order), by_size_desc);
+	pthread_mutex_unlock(&order_lock);
+
+	pthread_mutex_init(&pl.lock, NULL);
+	pthread_cond_init(&pl.work_cond, NULL);
+	pthread_cond_init(&pl.main_cond, NULL);
+	for (; n_threads < jobs; n_threads++) {
+		int e = pthread_create(&threads[n_threads], NULL, worker, &pl);
+		if (e != 0) {
+			r = ip_fail(err, -e, "starting a worker thread: %s", strerror(e));
+			break;
+		}
+	}
+	if (r == 0) {
+		start_more(&pl);
+		unsigned interval = env->progress_interval_ms ? env->progress_interval_ms : 250;
+		uint64_t next_progress = now_ms() + interval;
+		bool cancelled = false;
+		for (;;) {
+			pthread_mutex_lock(&pl.lock);
+			bool all_ended = pl.finished == pl.n_jobs;
+			struct job *batch = NULL;
+			uint64_t now = now_ms();
+			size_t n_commit = 0;
+			for (struct job *j = pl.commit.head; j; j = j->next)
+				n_commit++;
+			bool nothing_else = pl.transfers == 0 && (pl.next_start >= pl.n_jobs || pl.failed);
+			if (pl.commit.head &&
+			    (n_commit >= DOWNLOAD_COMMIT_BATCH_PATHS || !env->resolve->store->sync ||
+			     now - pl.commit_oldest_ms >= DOWNLOAD_COMMIT_BATCH_MS || nothing_else)) {
+				batch = pl.commit.head;
+				pl.commit.head = pl.commit.tail = NULL;
+			}
+			bool failed = pl.failed != 0;
+			if (!batch && !all_ended && !(failed && !cancelled)) {
+				struct timespec until;
+				clock_gettime(CLOCK_REALTIME, &until);
+				uint64_t wait = interval;
+				if (pl.commit.head) {
+					uint64_t due = pl.commit_oldest_ms + DOWNLOAD_COMMIT_BATCH_MS;
+					wait = due > now ? (due - now < wait ? due - now : wait) : 0;
+				}
+				until.tv_nsec += (long)(wait % 1000) * 1000000;
+				until.tv_sec += (time_t)(wait / 1000) + until.tv_nsec / 1000000000;
+				until.tv_nsec %= 1000000000;
+				pthread_cond_timedwait(&pl.main_cond, &pl.lock, &until);
+			}
+			pthread_mutex_unlock(&pl.lock);
+
+			if (failed && !cancelled) {
+				cancel_all(&pl);
+				cancelled = true;
+			}
+			if (batch) {
+				commit_batch(&pl, batch);
+				start_more(&pl);
+			}
+			if (now_ms() >= next_progress) {
+				report_progress(&pl);
+				next_progress = now_ms() + interval;
+			}
+			if (all_ended && !batch)
+				break;
+		}
+		report_progress(&pl);
+	}
+
+	pthread_mutex_lock(&pl.lock);
+	pl.shutdown = true;
+	pthread_cond_broadcast(&pl.work_cond);
+	pthread_mutex_unlock(&pl.lock);
+	for (unsigned i = 0; i < n_threads; i++)
+		pthread_join(threads[i], NULL);
+	if (r == 0 && pl.failed) {
+		if (err)
+			*err = pl.err;
+		r = pl.failed;
+	}
+	pl.stats.worker_cpu_seconds = pl.worker_cpu;
+	*stats = pl.stats;
+	pthread_cond_destroy(&pl.work_cond);
+	pthread_cond_destroy(&pl.main_cond);
+	pthread_mutex_destroy(&pl.lock);
+out:
+	for (size_t i = 0; pl.jobs && i < n; i++) {
+		struct job *j = &pl.jobs[i];
+		stage_close(j);
+		free(j->ring);
+		http_request_reset(&j->req);
+		free(j->url);
+		if (j->alt_info) {
+			narinfo_free(j->alt_info);
+			free(j->alt_info);
+		}
+		if (j->pl)
+			pthread_mutex_destroy(&j->lock);
+	}
+	free(pl.jobs);
+	free(pl.start_order);
+	free(threads);
+	return r;
+}

@@ -1,0 +1,78 @@
+/* The download pipeline: NAR files from the caches to verified store paths.
+ *
+ *   HTTP thread (curl multi)    worker threads (--jobs)            main thread
+ *   socket -> on_data -> ring --> FileHash -> decompress -> NarHash  -> syncfs per batch
+ *             (256 KiB, pause       -> NAR parser -> disk sink         -> rename into place
+ *              when full)              (temporary name)
+ *
+ * Back-pressure: on_data copies into the transfer's bounded ring buffer; when
+ * the chunk does not fit it returns CURL_WRITEFUNC_PAUSE, and the worker
+ * that drains the ring asks the HTTP thread (http_resume) to unpause.  No
+ * NAR is ever held whole in memory.
+ *
+ * Two separate bounds: at most `max_transfers` NAR transfers at once (each
+ * owns a ring), and at most `max_decoders` of them being decoded (each live
+ * decoder holds a zstd/xz window of 2-8 MiB); a transfer waiting for a
+ * decoder just fills its ring and pauses.  Transfers start largest first,
+ * only as slots free up, so memory stays flat whatever the closure.
+ *
+ * Failures: transient HTTP errors are retried with backoff (same policy as
+ * narinfos).  Content errors (corrupt compressed data, malformed NAR, a
+ * size or hash that does not match the narinfo) delete the temporary tree
+ * and fetch the NAR once more, from the next substituter that has the path
+ * (or the same one when there is no other); a second content error ends the
+ * run naming the path and both hashes.  Anything else (disk full, ...) ends
+ * the run at once.  On the first fatal error every transfer is cancelled,
+ * every temporary tree removed; paths already renamed into place are whole
+ * and stay (the next run will not fetch them again). */
+#ifndef IP_CACHE_DOWNLOAD_H
+#define IP_CACHE_DOWNLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache/closure.h"
+#include "store/store.h"
+#include "util/error.h"
+
+#define DOWNLOAD_RING_SIZE (256 * 1024)
+/* A batch of verified paths is synced and renamed when it has this many
+ * paths, or its oldest path waited this long, or nothing else is running. */
+#define DOWNLOAD_COMMIT_BATCH_PATHS 256
+#define DOWNLOAD_COMMIT_BATCH_MS 1000
+
+struct download_progress {
+	size_t paths_done, paths_total;
+	uint64_t bytes_done, bytes_total;   /* compressed (what goes over the wire) */
+	uint64_t nar_bytes_done;
+};
+
+struct download_stats {
+	size_t paths;                       /* paths renamed into place */
+	uint64_t file_bytes, nar_bytes;     /* of those paths */
+	unsigned nar_requests;              /* transfers started, retries included */
+	unsigned retries;                   /* transient-error retries of NAR transfers */
+	unsigned content_retries;           /* NARs fetched again after a content error */
+	unsigned syncs;
+	double sync_seconds;                /* wall time in syncfs + renames */
+	double worker_cpu_seconds;          /* CPU time of the workers (unpack+verify) */
+};
+
+struct download_env {
+	struct resolve_env *resolve;        /* substituters, stats, http, narinfo refetch */
+	const struct store *store;
+	unsigned jobs;                      /* worker threads, >= 1 */
+	unsigned max_transfers;             /* 0 = min(connections, 2*jobs + 4) */
+	unsigned max_decoders;              /* 0 = jobs + 2 */
+	unsigned max_connections;
+	unsigned max_attempts;
+	void (*progress)(void *ctx, const struct download_progress *p);
+	void *progress_ctx;
+	unsigned progress_interval_ms;      /* 0 = 250 */
+};
+
+/* Fetches closure paths todo[0..n) (not present, each with a narinfo). */
+int download_paths(struct download_env *env, struct closure *c, const size_t *todo, size_t n,
+		   struct download_stats *stats, struct ip_error *err);
+
+#endif

@@ -1,0 +1,354 @@
+#include "cache/fetch.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/closure.h"
+#include "cache/download.h"
+#include "cache/http.h"
+#include "cache/substituter.h"
+#include "nix/store_path.h"
+#include "store/profile.h"
+#include "store/registration.h"
+#include "store/store.h"
+#include "util/json.h"
+#include "util/log.h"
+
+struct run {
+	const struct fetch_options *o;
+	struct http_client_options hopts;
+	struct http_client *http;
+	struct timespec t_download_start;
+	struct store store;
+	struct substituter subs[FETCH_MAX_SUBSTITUTERS];
+	struct substituter_stats stats[FETCH_MAX_SUBSTITUTERS];
+	size_t n_subs;
+	char *old_reg;
+	size_t old_reg_len;
+	struct closure closure;
+	size_t *todo;
+	struct registration_entry *entries;
+	size_t *order;
+	char *reg_text;
+};
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static struct http_client *get_http(void *ctx, struct ip_error *err)
+{
+	struct run *run = ctx;
+	if (!run->http && http_client_start(&run->hopts, &run->http, err) < 0)
+		return NULL;
+	return run->http;
+}
+
+static void on_download_progress(void *ctx, const struct download_progress *p)
+{
+	struct run *run = ctx;
+	if (!run->o->progress)
+		return;
+	struct fetch_progress fp = {
+		.paths_done = p->paths_done, .paths_total = p->paths_total,
+		.bytes_done = p->bytes_done, .bytes_total = p->bytes_total,
+		.seconds = since(&run->t_download_start),
+	};
+	run->o->progress(run->o->cb_ctx, &fp);
+}
+
+int fetch_check_options(const struct fetch_options *o, struct ip_error *err)
+{
+	if (!o->root || !*o->root)
+		return ip_fail(err, -EINVAL, "no root directory given (--root DIR)");
+	if (!o->store_path)
+		return ip_fail(err, -EINVAL, "no store path given");
+	struct ip_error e = { 0 };
+	if (nix_store_path_check(o->store_path, strlen(o->store_path), &e) < 0)
+		return ip_fail(err, -EINVAL, "'%s' is not a store path: %s", o->store_path,
+			       ip_error_str(&e));
+	if (o->n_substituters == 0)
+		return ip_fail(err, -EINVAL, "no substituter given (--substituter URL)");
+	if (o->n_substituters > FETCH_MAX_SUBSTITUTERS)
+		return ip_fail(err, -EINVAL, "at most %d substituters", FETCH_MAX_SUBSTITUTERS);
+	if (o->n_keys == 0 && !o->no_check_sigs)
+		return ip_fail(err, -EINVAL,
+			       "no trusted public key given: pass --trusted-public-key NAME:KEY "
+			       "(signature checking can only be turned off with --no-check-sigs)");
+	for (size_t i = 0; i < o->n_substituters; i++) {
+		struct substituter sub;
+		int r = substituter_init(&sub, o->substituters[i], (int)i, err);
+		if (r < 0)
+			return r;
+		substituter_free(&sub);
+	}
+	return 0;
+}
+
+static void fill_result(struct run *run, struct fetch_result *res)
+{
+	res->n_subs = run->n_subs;
+	for (size_t i = 0; i < run->n_subs; i++) {
+		struct fetch_substituter_result *s = &res->subs[i];
+		const struct substituter_stats *st = &run->stats[i];
+		snprintf(s->url, sizeof(s->url), "%s", run->subs[i].url ? run->subs[i].url : "");
+		s->narinfo_requests = st->narinfo_requests;
+		s->narinfos = st->narinfo_found;
+		s->narinfo_not_found = st->narinfo_not_found;
+		s->narinfo_rejected = st->narinfo_rejected;
+		s->nar_requests = st->nar_requests;
+		s->nars = st->nars;
+		s->nar_bytes = st->nar_bytes;
+		s->skipped = st->skipped;
+	}
+	if (run->http) {
+		struct http_stats hs;
+		http_client_stats(run->http, &hs);
+		res->http_requests = hs.requests;
+		res->http_retries = hs.retries;
+		res->stalls = hs.stalls;
+	}
+}
+
+/* The registration file for the whole closure, references first. */
+static int write_registration(struct run *run, struct fetch_result *res, struct ip_error *err)
+{
+	struct closure *c = &run->closure;
+	run->order = malloc(c->n * sizeof(*run->order));
+	run->entries = calloc(c->n, sizeof(*run->entries));
+	if (!run->order || !run->entries)
+		return ip_fail(err, -ENOMEM, "out of memory");
+	size_t n = closure_topo_order(c, run->order);
+	if (n != c->n)
+		return ip_fail(err, -ENOMEM, "ordering the closure: out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const struct closure_path *p = &c->paths[run->order[i]];
+		struct registration_entry *e = &run->entries[i];
+		if (!p->present)
+			return ip_fail(err, -EIO, "internal error: %s/%s is not in place", NIX_STORE_DIR,
+				       p->basename);
+		e->basename = p->basename;
+		e->nar_hash = p->nar_hash;
+		e->nar_size = p->nar_size;
+		e->deriver = p->deriver;
+		e->references = (const char *const *)p->ref_names;
+		e->n_references = p->n_refs;
+		res->closure_nar_bytes += p->nar_size;
+	}
+	size_t len;
+	if (registration_format(run->entries, n, &run->reg_text, &len) < 0)
+		return ip_fail(err, -ENOMEM, "out of memory");
+	if (run->old_reg && run->old_reg_len == len && memcmp(run->old_reg, run->reg_text, len) == 0)
+		return 0; /* already exactly this */
+	int r = registration_write(run->store.root_fd, run->reg_text, len, run->store.sync, err);
+	if (r == 0)
+		res->registration_written = true;
+	return r;
+}
+
+int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struct ip_error *err)
+{
+	struct run run = { .o = o };
+	struct timespec t0, t;
+	int r;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(res, 0, sizeof(*res));
+	run.store.root_fd = run.store.store_fd = -1;
+
+	r = fetch_check_options(o, err);
+	if (r < 0)
+		return r;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned jobs = o->jobs ? o->jobs : cpus > 0 ? (unsigned)cpus : 1;
+	res->jobs = jobs;
+	res->connections = o->connections ? o->connections : HTTP_DEFAULT_CONNECTIONS;
+	run.hopts = (struct http_client_options){
+		.max_connections = res->connections,
+		.max_attempts = o->retries >= 0 ? (unsigned)o->retries + 1 : HTTP_DEFAULT_ATTEMPTS,
+		.connect_timeout_ms = o->connect_timeout_ms,
+		.stall_timeout_ms = o->stall_timeout_ms,
+		.ca_bundle = o->ca_bundle,
+		.verbose = o->curl_verbose,
+	};
+
+	for (; run.n_subs < o->n_substituters; run.n_subs++) {
+		r = substituter_init(&run.subs[run.n_subs], o->substituters[run.n_subs],
+				     (int)run.n_subs, err);
+		if (r < 0)
+			goto out;
+	}
+	r = store_open(o->root, !o->no_sync, &run.store, err);
+	if (r < 0)
+		goto out;
+	if (run.store.stale_removed && o->warn) {
+		char line[160];
+		snprintf(line, sizeof(line),
+			 "removed %u incomplete download(s) left in %s/nix/store by an interrupted run",
+			 run.store.stale_removed, o->root);
+		o->warn(o->cb_ctx, line);
+	}
+	struct ip_error e = { 0 };
+	r = registration_read(run.store.root_fd, &run.old_reg, &run.old_reg_len, &e);
+	if (r < 0 && r != -ENOENT && o->warn) {
+		char line[IP_ERROR_MSG_MAX + 32];
+		snprintf(line, sizeof(line), "ignoring it: %s", ip_error_str(&e));
+		o->warn(o->cb_ctx, line);
+	}
+
+	/* 1. the closure */
+	struct resolve_env env = {
+		.subs = run.subs, .n_subs = run.n_subs, .stats = run.stats,
+		.keys = o->keys, .n_keys = o->n_keys, .check_sigs = !o->no_check_sigs,
+		.store = &run.store, .http = { get_http, &run },
+		.old_registration = run.old_reg, .old_registration_len = run.old_reg_len,
+		.warn = o->warn, .warn_ctx = o->cb_ctx,
+	};
+	r = closure_resolve(&env, o->store_path, &run.closure, err);
+	res->paths_from_registration = env.paths_from_registration;
+	res->t_resolve = since(&t0);
+	if (r < 0)
+		goto out;
+	res->paths_total = run.closure.n;
+
+	/* 2. the paths that are missing */
+	run.todo = malloc((run.closure.n ? run.closure.n : 1) * sizeof(*run.todo));
+	if (!run.todo) {
+		r = ip_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	size_t n_todo = 0;
+	for (size_t k = 0; k < run.closure.n; k++) {
+		if (run.closure.paths[k].present)
+			res->paths_present++;
+		else
+			run.todo[n_todo++] = k;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &run.t_download_start);
+	struct download_env denv = {
+		.resolve = &env, .store = &run.store, .jobs = jobs,
+		.max_connections = res->connections, .max_attempts = run.hopts.max_attempts,
+		.progress = on_download_progress, .progress_ctx = &run,
+		.progress_interval_ms = 250,
+	};
+	struct download_stats ds;
+	r = download_paths(&denv, &run.closure, run.todo, n_todo, &ds, err);
+	res->paths_fetched = ds.paths;
+	res->download_bytes = ds.file_bytes;
+	res->nar_bytes = ds.nar_bytes;
+	res->nar_retries = ds.retries;
+	res->content_retries = ds.content_retries;
+	res->syncs = ds.syncs;
+	res->t_sync = ds.sync_seconds;
+	res->t_unpack_cpu = ds.worker_cpu_seconds;
+	res->t_download = since(&run.t_download_start);
+	if (r < 0)
+		goto out;
+
+	/* 3. registration (after the renames are durable) and the profile */
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	if (n_todo > 0 && (r = store_sync_dir(&run.store, err)) < 0)
+		goto out;
+	r = write_registration(&run, res, err);
+	if (r < 0)
+		goto out;
+	if (o->set_profile) {
+		r = profile_set_system(run.store.root_fd, o->store_path, run.store.sync,
+				       res->profile_link, err);
+		if (r < 0)
+			goto out;
+	}
+	res->t_register = since(&t);
+out:
+	fill_result(&run, res);
+	if (run.http)
+		http_client_stop(run.http);
+	store_close(&run.store);
+	closure_free(&run.closure);
+	for (size_t i = 0; i < run.n_subs; i++)
+		substituter_free(&run.subs[i]);
+	free(run.old_reg);
+	free(run.todo);
+	free(run.order);
+	free(run.entries);
+	free(run.reg_text);
+	res->t_total = since(&t0);
+	return r;
+}
+
+int fetch_report_json(const struct fetch_options *o, const struct fetch_result *res,
+		      const struct ip_error *error, char **out)
+{
+	struct json_writer w;
+	json_init(&w);
+	json_begin_object(&w, NULL);
+	json_bool(&w, "ok", error == NULL);
+	json_string(&w, "error", error ? ip_error_str(error) : NULL);
+	json_string(&w, "store_path", o->store_path);
+	json_string(&w, "root", o->root);
+	json_begin_object(&w, "paths");
+	json_uint(&w, "closure", res->paths_total);
+	json_uint(&w, "present", res->paths_present);
+	json_uint(&w, "fetched", res->paths_fetched);
+	json_uint(&w, "from_registration", res->paths_from_registration);
+	json_end_object(&w);
+	json_begin_object(&w, "bytes");
+	json_uint(&w, "download", res->download_bytes);
+	json_uint(&w, "nar", res->nar_bytes);
+	json_uint(&w, "closure_nar", res->closure_nar_bytes);
+	json_end_object(&w);
+	json_begin_object(&w, "seconds");
+	json_double(&w, "resolve", res->t_resolve, 3);
+	json_double(&w, "download", res->t_download, 3);
+	json_double(&w, "unpack_verify_cpu", res->t_unpack_cpu, 3);
+	json_double(&w, "sync", res->t_sync, 3);
+	json_double(&w, "register", res->t_register, 3);
+	json_double(&w, "total", res->t_total, 3);
+	json_end_object(&w);
+	json_double(&w, "mib_per_second",
+		    res->t_total > 0 ? (double)res->download_bytes / 1048576.0 / res->t_total : 0, 1);
+	json_begin_object(&w, "requests");
+	json_uint(&w, "http", res->http_requests);
+	json_uint(&w, "http_retries", res->http_retries);
+	json_uint(&w, "nar_retries", res->nar_retries);
+	json_uint(&w, "content_retries", res->content_retries);
+	json_uint(&w, "stalls", res->stalls);
+	json_end_object(&w);
+	json_uint(&w, "syncs", res->syncs);
+	json_bool(&w, "registration_written", res->registration_written);
+	json_string(&w, "profile_link", res->profile_link[0] ? res->profile_link : NULL);
+	json_uint(&w, "jobs", res->jobs);
+	json_uint(&w, "connections", res->connections);
+	json_begin_array(&w, "substituters");
+	for (size_t i = 0; i < res->n_subs; i++) {
+		const struct fetch_substituter_result *s = &res->subs[i];
+		json_begin_object(&w, NULL);
+		json_string(&w, "url", s->url);
+		json_bool(&w, "skipped", s->skipped);
+		json_uint(&w, "narinfo_requests", s->narinfo_requests);
+		json_uint(&w, "narinfos", s->narinfos);
+		json_uint(&w, "narinfo_not_found", s->narinfo_not_found);
+		json_uint(&w, "narinfo_rejected", s->narinfo_rejected);
+		json_uint(&w, "nar_requests", s->nar_requests);
+		json_uint(&w, "nars", s->nars);
+		json_uint(&w, "nar_bytes", s->nar_bytes);
+		json_end_object(&w);
+	}
+	json_end_array(&w);
+	json_end_object(&w);
+	const char *text;
+	int r = json_finish(&w, &text, NULL);
+	if (r == 0) {
+		*out = strdup(text);
+		if (!*out)
+			r = -ENOMEM;
+	}
+	json_free(&w);
+	return r;
+}

@@ -1,0 +1,88 @@
+/* The closure engine's API: make DIR/nix/store hold the whole closure of a
+ * store path, exactly as Nix would, write DIR/nix-path-registration for it,
+ * and optionally point DIR/nix/var/nix/profiles/system at it.
+ * `initrd-provision fetch` is a thin command line over fetch_closure; the
+ * boot mode calls it with root "/sysroot". */
+#ifndef IP_CACHE_FETCH_H
+#define IP_CACHE_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nix/narinfo.h"
+#include "util/error.h"
+
+#define FETCH_MAX_SUBSTITUTERS 16
+
+struct fetch_progress {
+	size_t paths_done, paths_total;        /* of the paths to download */
+	uint64_t bytes_done, bytes_total;      /* compressed bytes */
+	double seconds;                        /* since the download started */
+};
+
+struct fetch_options {
+	const char *root;                      /* DIR */
+	const char *store_path;                /* /nix/store/<hash>-<name> */
+	const char *const *substituters;       /* tried in this order */
+	size_t n_substituters;
+	const struct trusted_key *keys;
+	size_t n_keys;
+	bool no_check_sigs;                    /* accept unsigned paths (tests only) */
+	bool set_profile;                      /* nix/var/nix/profiles/system -> the path */
+	bool no_sync;                          /* skip syncfs/fsync (tests, benchmarks) */
+	unsigned connections;                  /* 0 = 25 */
+	unsigned jobs;                         /* worker threads; 0 = online CPUs */
+	unsigned stall_timeout_ms;             /* 0 = 30 s */
+	unsigned connect_timeout_ms;           /* 0 = 10 s */
+	int retries;                           /* extra attempts per request; < 0 = 4 */
+	const char *ca_bundle;                 /* NULL = /etc/ssl/certs/ca-certificates.crt */
+	bool curl_verbose;
+	/* Optional callbacks, called from the calling thread. */
+	void (*progress)(void *ctx, const struct fetch_progress *p);
+	void (*warn)(void *ctx, const char *line);
+	void *cb_ctx;
+};
+
+struct fetch_substituter_result {
+	char url[256];
+	unsigned narinfo_requests, narinfos, narinfo_not_found, narinfo_rejected;
+	unsigned nar_requests, nars;
+	uint64_t nar_bytes;                    /* compressed */
+	bool skipped;                          /* no usable nix-cache-info */
+};
+
+struct fetch_result {
+	size_t paths_total;                    /* the closure */
+	size_t paths_present;                  /* already whole before the run */
+	size_t paths_fetched;
+	size_t paths_from_registration;        /* needed no narinfo */
+	uint64_t download_bytes;               /* compressed bytes of fetched NARs */
+	uint64_t nar_bytes;                    /* their NAR size */
+	uint64_t closure_nar_bytes;            /* NarSize of the whole closure */
+	unsigned http_requests, http_retries, nar_retries, content_retries, stalls;
+	unsigned syncs;
+	double t_resolve, t_download, t_unpack_cpu, t_sync, t_register, t_total;
+	bool registration_written;             /* false: it was already up to date */
+	char profile_link[64];                 /* "system-N-link" with set_profile */
+	struct fetch_substituter_result subs[FETCH_MAX_SUBSTITUTERS];
+	size_t n_subs;
+	unsigned jobs, connections;
+};
+
+/* Checks options without touching anything: required fields, the store path,
+ * substituter URLs (s3:// is "not supported yet"), a key unless no_check_sigs.
+ * -EINVAL/-ENOTSUP with err: a usage error. */
+int fetch_check_options(const struct fetch_options *opts, struct ip_error *err);
+
+/* 0 on success.  On failure a negative errno and err holds one line naming
+ * what failed, where, and what to do; `result` has the figures so far.
+ * -EINVAL: bad options (a usage error for a command line). */
+int fetch_closure(const struct fetch_options *opts, struct fetch_result *result,
+		  struct ip_error *err);
+
+/* The JSON report of a run (malloc'd NUL-terminated text). */
+int fetch_report_json(const struct fetch_options *opts, const struct fetch_result *result,
+		      const struct ip_error *error, char **out);
+
+#endif

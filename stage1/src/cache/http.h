@@ -1,0 +1,167 @@
+/* The HTTP layer: ONE thread running the curl multi interface for every
+ * transfer of a run (narinfos, nix-cache-info, NARs).
+ *
+ * Other threads hand it requests (http_submit), ask it to resume a paused
+ * transfer (http_resume) or to cancel one (http_cancel); it wakes up through
+ * curl_multi_wakeup.  All curl calls happen on that thread, so
+ * curl_easy_pause is only ever called where curl allows it.
+ *
+ * Two kinds of requests:
+ *   - buffered (ops->on_data == NULL): the body is collected, up to
+ *     max_body bytes, and retried here on transient failures (connection
+ *     errors, timeouts, stalls, 408, 429, 5xx) with bounded exponential
+ *     backoff; on_done gets the body.
+ *   - streaming: on_data gets the body as it arrives and may return
+ *     HTTP_PAUSE for back-pressure; such a request is not retried here
+ *     (the consumer has state to reset), it gets the outcome in on_done and
+ *     decides with http_retry_delay_ms.
+ *
+ * file:// URLs are read by this thread itself (curl's file protocol cannot
+ * pause), chunk by chunk between the network work, with the same callbacks.
+ *
+ * Request states, changed only on the HTTP thread through one function that
+ * logs at debug:  QUEUED -> ACTIVE <-> PAUSED -> DONE  (QUEUED -> DONE on a
+ * cancel before start).  A stall (less than HTTP_STALL_MIN_BYTES received in
+ * stall_timeout while not paused, headers included) aborts the transfer as
+ * a transient error.
+ */
+#ifndef IP_CACHE_HTTP_H
+#define IP_CACHE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "cache/substituter.h"
+#include "util/error.h"
+
+#define HTTP_DEFAULT_CONNECTIONS 25
+#define HTTP_DEFAULT_ATTEMPTS 5            /* like Nix's download-attempts */
+#define HTTP_BACKOFF_BASE_MS 100           /* like Nix: 100 ms, doubling */
+#define HTTP_BACKOFF_MAX_MS 10000          /* one wait never exceeds this ... */
+#define HTTP_RETRY_AFTER_MAX_MS 30000      /* ... except a Retry-After, up to this */
+#define HTTP_DEFAULT_CONNECT_TIMEOUT_MS 10000
+#define HTTP_DEFAULT_STALL_TIMEOUT_MS 30000
+#define HTTP_STALL_MIN_BYTES 1024          /* less than this per stall window = stalled */
+#define HTTP_ERROR_BODY_MAX 4096           /* kept from 4xx answers for classify_error */
+#define HTTP_DEFAULT_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+/* Returned by on_data to pause the transfer (curl keeps the bytes and
+ * delivers them again after http_resume). */
+#define HTTP_PAUSE CURL_WRITEFUNC_PAUSE
+
+enum http_outcome {
+	HTTP_OK,          /* 2xx (or a file:// read) */
+	HTTP_NOT_FOUND,   /* 401, 403, 404, 410: final, "not in this cache" */
+	HTTP_TRANSIENT,   /* worth another attempt */
+	HTTP_FATAL,       /* anything else: a certificate error, 400, ... */
+	HTTP_ABORTED,     /* cancelled, or on_data refused the bytes */
+};
+
+const char *http_outcome_name(enum http_outcome o);
+
+struct http_result {
+	enum http_outcome outcome;
+	CURLcode curl_code;
+	long status;                  /* 0 when no HTTP answer */
+	bool stalled;                 /* aborted by the stall detector */
+	unsigned retry_after_ms;      /* from Retry-After (0 = none) */
+	unsigned attempts;            /* attempts made (buffered requests) */
+	uint64_t bytes;               /* body bytes received in the last attempt */
+	char *body;                   /* buffered requests: the body, NUL-terminated */
+	size_t body_len;
+	char message[320];            /* one line, for errors: curl's or "HTTP 404" */
+	struct ip_error hook_error;   /* set when classify_error said SUBST_FAIL */
+};
+
+struct http_request;
+
+struct http_request_ops {
+	/* HTTP thread.  Return len to accept, HTTP_PAUSE, or 0 to abort. */
+	size_t (*on_data)(void *ctx, const void *data, size_t len);
+	/* HTTP thread, exactly once per submit.  `res` lives for the call. */
+	void (*on_done)(void *ctx, struct http_request *req, const struct http_result *res);
+};
+
+enum http_req_state { HTTP_REQ_IDLE, HTTP_REQ_QUEUED, HTTP_REQ_ACTIVE, HTTP_REQ_PAUSED,
+		      HTTP_REQ_DONE };
+
+/* Owned by the caller (zero it before the first submit), who must keep it alive (and not touch the fields
+ * below the line) from http_submit until on_done has returned. */
+struct http_request {
+	const char *url;
+	const struct substituter *sub;    /* hooks; NULL for none */
+	bool use_hooks;                   /* false for URLs outside the cache */
+	const struct http_request_ops *ops;
+	void *ctx;
+	size_t max_body;                  /* buffered requests */
+	unsigned max_attempts;            /* buffered requests; 0 = client default */
+	/* ---- private to http.c ---- */
+	enum http_req_state state;
+	bool want_resume, want_cancel, too_large;
+	CURL *easy;
+	int file_fd;                      /* file:// transfers (read here, not by curl) */
+	unsigned char *file_buf;
+	size_t file_pending;
+	struct curl_slist *headers;
+	uint64_t not_before_ms;
+	uint64_t window_start_ms, window_bytes;
+	struct http_result res;
+	size_t body_cap;
+	char errbuf[CURL_ERROR_SIZE];
+	struct http_request *next, *prev;
+	struct http_client *client;
+};
+
+struct http_client_options {
+	unsigned max_connections;         /* 0 = HTTP_DEFAULT_CONNECTIONS */
+	unsigned max_attempts;            /* 0 = HTTP_DEFAULT_ATTEMPTS */
+	unsigned connect_timeout_ms;      /* 0 = default */
+	unsigned stall_timeout_ms;        /* 0 = default */
+	const char *ca_bundle;            /* NULL = HTTP_DEFAULT_CA_BUNDLE */
+	bool verbose;                     /* curl's own debug output */
+};
+
+struct http_stats {
+	unsigned requests;                /* attempts started */
+	unsigned retries;                 /* attempts after the first (buffered) */
+	unsigned stalls;
+	uint64_t bytes;                   /* body bytes received */
+};
+
+struct http_client;
+
+int http_client_start(const struct http_client_options *opts, struct http_client **out,
+		      struct ip_error *err);
+/* Cancels whatever is still queued or running (each gets on_done with
+ * HTTP_ABORTED), stops the thread and frees the client. */
+void http_client_stop(struct http_client *client);
+void http_client_stats(struct http_client *client, struct http_stats *out);
+unsigned http_client_max_attempts(const struct http_client *client);
+
+/* Any thread.  Starts the request after `delay_ms`. */
+void http_submit(struct http_client *client, struct http_request *req, unsigned delay_ms);
+/* Any thread.  Resumes a transfer that on_data paused (no-op otherwise). */
+void http_resume(struct http_client *client, struct http_request *req);
+/* Any thread.  The request ends with HTTP_ABORTED unless it already ended. */
+void http_cancel(struct http_client *client, struct http_request *req);
+/* Frees the body of a buffered request's result (call after on_done, or
+ * steal res->body and set it NULL). */
+void http_request_reset(struct http_request *req);
+
+/* Pure, for tests and for consumers of streaming requests. */
+enum http_outcome http_classify(CURLcode code, long status, bool file_url);
+/* Milliseconds to wait before attempt number `attempt + 1` (attempt >= 1
+ * failed), or -1 when no attempt is left or the outcome is not transient.
+ * `jitter` in [0, 1) spreads retries (Nix: 100 ms * 2^(attempt-1+U[0,0.5])).
+ * A Retry-After is honoured up to HTTP_RETRY_AFTER_MAX_MS. */
+long http_retry_delay_ms(const struct http_result *res, unsigned attempt, unsigned max_attempts,
+			 double jitter);
+/* Retry-After: delta-seconds or an HTTP date.  0 when absent/unparseable. */
+unsigned http_parse_retry_after(const char *value, size_t len, long now_s);
+/* One line describing a failed result: "HTTP 503", "Connection refused", ... */
+void http_describe(const struct http_result *res, char *out, size_t out_size);
+
+#endif

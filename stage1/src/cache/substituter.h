@@ -1,0 +1,63 @@
+/* A substituter: one binary cache, as named on the command line.
+ *
+ * http:// and https:// caches are fetched as they are; file:// caches go
+ * through the same HTTP layer (curl reads local files).  s3:// caches fail
+ * for now with "not supported yet": the aws/ module (issue 4) will map such a
+ * URL to HTTPS and fill in the hooks below (request signing, and reading
+ * S3's error bodies). */
+#ifndef IP_CACHE_SUBSTITUTER_H
+#define IP_CACHE_SUBSTITUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "util/error.h"
+
+#define SUBSTITUTER_URL_MAX 2048
+
+enum substituter_scheme { SUBST_HTTP, SUBST_HTTPS, SUBST_FILE, SUBST_S3 };
+
+/* Verdict of a substituter's error-body classifier on a 401/403/404/410. */
+enum substituter_verdict {
+	SUBST_NOT_HERE = 0,   /* the path is not in this cache: try the next one */
+	SUBST_FAIL,           /* a real problem (credentials, clock): stop, err says why */
+	SUBST_RETRY,          /* e.g. expired token refreshed: try the request again */
+};
+
+struct substituter {
+	char *url;            /* as given (for messages and the report) */
+	char *base;           /* URL every file name is appended to, no trailing '/' */
+	enum substituter_scheme scheme;
+	int index;            /* position on the command line */
+
+	/* Hooks (NULL when unused).  Both run on the HTTP thread.
+	 * prepare_request: called for every request to this cache just before it
+	 * starts (each attempt), to sign it: may set curl options and append to
+	 * *headers (freed by the HTTP layer after the transfer).
+	 * classify_error: called with the status and (up to 4 KiB of) the body
+	 * of a 401/403/404/410 answer. */
+	int (*prepare_request)(void *hook_ctx, CURL *easy, struct curl_slist **headers,
+			       struct ip_error *err);
+	enum substituter_verdict (*classify_error)(void *hook_ctx, long status, const char *body,
+						   size_t len, struct ip_error *err);
+	void (*free_hooks)(void *hook_ctx);
+	void *hook_ctx;
+};
+
+/* Parses a substituter URL.  Store parameters after '?' on http(s) and file
+ * URLs (priority=, want-mass-query=, ...) are Nix settings and are ignored.
+ * s3:// fails with -ENOTSUP ("not supported yet"); other schemes -EINVAL. */
+int substituter_init(struct substituter *sub, const char *url, int index, struct ip_error *err);
+void substituter_free(struct substituter *sub);
+
+/* The URL of `file` in the cache: base + "/" + file.  `file` is a narinfo
+ * URL field or a fixed name ("nix-cache-info", "<hash>.narinfo"): it must be
+ * relative and made of [A-Za-z0-9._+/-] without "..", or an absolute
+ * http(s) URL, which (like Nix) is used as it is.  -EINVAL otherwise. */
+int substituter_join(const struct substituter *sub, const char *file, char **out,
+		     struct ip_error *err);
+
+#endif
