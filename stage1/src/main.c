@@ -12,6 +12,7 @@
 #endif
 
 static const struct command commands[] = {
+	{ "boot", "the initrd step: network, IMDS, user-data, fetch, hand-off", cmd_boot },
 	{ "fetch", "fetch a store path's closure from binary caches into a root", cmd_fetch },
 	{ "net", "bring up the network with DHCPv4 (netlink)", cmd_net },
 	{ "check-user-data", "validate an EC2 user-data document offline", cmd_check_user_data },

@@ -17,6 +17,7 @@ struct command {
 };
 
 int cmd_fetch(int argc, char **argv);
+int cmd_boot(int argc, char **argv);
 int cmd_net(int argc, char **argv);
 int cmd_check_user_data(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
