@@ -29,7 +29,8 @@
 #          assert_stage2_ok / disk_judge / disk_cat / report_field
 # Timings: record_time CASE  (appends to $IP_BUILD/test-logs/qemu-times.tsv)
 # Knobs:   IP_QEMU_TIMEOUT (s, default 120), IP_QEMU_ACCEL (default tcg),
-#          IP_QEMU_WORLD (default $IP_BUILD/qemu-world), IP_KEEP_TMP=1.
+#          IP_QEMU_WORLD (default $IP_BUILD/qemu-world), IP_KEEP_TMP=1,
+#          IP_MOCK_IMDS (default tools/mock-imds).
 set -u
 QEMU_TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$QEMU_TESTS_DIR/../stage1/tests/lib.sh"
@@ -44,6 +45,7 @@ GUEST_HTTP_CACHE=http://$CACHE_ADDR
 QEMU_LOG_DIR=$IP_BUILD/test-logs/qemu
 TIMES_FILE=$IP_BUILD/test-logs/qemu-times.tsv
 mkdir -p "$QEMU_LOG_DIR"
+MOCK_IMDS=${IP_MOCK_IMDS:-$REPO_ROOT/tools/mock-imds}
 HOST_BUSYBOX=/bin/busybox
 [ -x "$HOST_BUSYBOX" ] || HOST_BUSYBOX=/usr/bin/busybox
 
@@ -60,8 +62,28 @@ REPORT_SYSTEM=system            # the store path handed over
 REPORT_NARS_FETCHED=paths_fetched
 REPORT_BYTES_FETCHED=bytes_fetched
 REPORT_TIMINGS=timings          # object: link lease imds resolve download unpack total (seconds)
-# The mock IMDS's command line (tools/mock-imds, issue 4).  Misbehaviour flags:
+REPORT_RETRIES=retries
+# Console phase lines (contract: "link up, lease, IMDS, user-data (source:
+# ...), closure resolved (N paths, X MiB), progress, verified, hand-off"),
+# matched case-insensitively on lines from initrd-provision.
+PHASE_RE_LINK='^initrd-provision: .*link.*up'
+PHASE_RE_LEASE='^initrd-provision: .*lease'
+PHASE_RE_IMDS='^initrd-provision: .*imds'
+PHASE_RE_SOURCE='^initrd-provision: .*source:? *' # + user-data | tag | cmdline | none
+PHASE_RE_RESOLVED='^initrd-provision: .*resolved' # + N paths
+PHASE_RE_VERIFIED='^initrd-provision: .*verified'
+PHASE_RE_HANDOFF='^initrd-provision: .*hand-?off'
+# A progress line while NARs are on the wire (scenario 8 can also cut the
+# power on the cache log instead).
+PHASE_RE_PROGRESS='^initrd-provision: .*progress'
+# The mock IMDS's command line (tools/mock-imds, issue 4): the harness passes
+# --port 0 --port-file F, then --user-data-file F and --role R, and these
+# misbehaviour flags for scenario 6 (401 on the first use of a fresh token,
+# then 500 for the first requests):
 IMDS_FLAKY_ARGS=(--reject-token-once --fail-first 3)
+# Extra mock-IMDS arguments the S3 cache needs (role credentials the S3
+# stand-in accepts); set by start_cache_s3.
+IMDS_ROLE_ARGS=(--role qemu-test-role)
 
 # --- processes ---------------------------------------------------------------
 _QEMU_PIDS=""
@@ -239,13 +261,13 @@ boot_mode_available() {
 # IMDS_PORT and IMDS_LOG.  Fails (CASE_REASON set) when it is not there.
 start_imds() {
 	local dir pid
-	if [ ! -x "$REPO_ROOT/tools/mock-imds" ]; then
-		CASE_REASON="tools/mock-imds not merged yet (issue 4)"
+	if [ ! -x "$MOCK_IMDS" ]; then
+		CASE_REASON="$MOCK_IMDS not there (tools/mock-imds: issue 4, not merged yet)"
 		return 1
 	fi
 	dir=$(make_tmpdir)
 	IMDS_LOG=$dir/imds.log
-	"$REPO_ROOT/tools/mock-imds" --port 0 --port-file "$dir/port" "$@" >"$IMDS_LOG" 2>&1 &
+	"$MOCK_IMDS" --port 0 --port-file "$dir/port" "$@" >"$IMDS_LOG" 2>&1 &
 	pid=$!
 	_SERVER_PIDS="$_SERVER_PIDS $pid"
 	if ! IMDS_PORT=$(_wait_file "$dir/port" 5 "$pid"); then
@@ -274,6 +296,12 @@ start_cache_http() { # DIR [--rate N]
 }
 
 stop_pid() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; }
+# Stops every server started so far (between scenarios).
+stop_servers() {
+	local p
+	for p in $_SERVER_PIDS; do stop_pid "$p"; done
+	_SERVER_PIDS=""
+}
 
 # The S3 cache (s3rver behind the SigV4-verifying proxy, from the S3 work,
 # issue 4): upload CACHE_DIR with the AWS CLI, serve it on 127.0.0.1, set
@@ -283,6 +311,23 @@ stop_pid() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; }
 start_cache_s3() { # DIR
 	CASE_REASON="S3 stand-in (s3rver + verifying proxy) not merged yet (issue 4)"
 	return 2
+}
+# Whether start_cache_s3 can work here (sets S3_MISSING_REASON when not).
+s3_cache_available() {
+	S3_MISSING_REASON="S3 stand-in (s3rver + verifying proxy) not merged yet (issue 4)"
+	return 1
+}
+
+# Starts the cache the provisioning scenarios use by default: S3 when the
+# stand-in is there, else HTTP.  Sets CACHE_KIND (s3|http).
+start_cache_default() { # DIR
+	if s3_cache_available; then
+		CACHE_KIND=s3
+		start_cache_s3 "$1"
+	else
+		CACHE_KIND=http
+		start_cache_http "$1"
+	fi
 }
 
 # NARs the guest fetched according to the HTTP cache log (complete bodies).
@@ -383,6 +428,13 @@ boot_qemu() {
 # --- judging the serial log ---------------------------------------------------
 _log_tail() { tail -n "${1:-15}" "$BOOT_LOG" | sed 's/^/    | /'; }
 
+# Case-insensitive variant (for the phase lines).
+assert_log_contains_i() { # REGEX [WHAT]
+	grep -aEiq -- "$1" "$BOOT_LOG" && return 0
+	fail_because "serial log lacks ${2:-/$1/i} (status $BOOT_STATUS); last lines:
+$(_log_tail)"
+}
+
 # Passes when a line of the boot log matches the extended regex.
 assert_log_contains() { # REGEX [WHAT]
 	grep -aEq -- "$1" "$BOOT_LOG" && return 0
@@ -453,15 +505,18 @@ print(json.dumps(v) if isinstance(v, (dict, list)) else v)' "$2"
 # (nix-store --load-db), then `nix-store --verify --check-contents`, then:
 #   --valid PATH...    each PATH is registered valid
 #   --absent PATH...   each PATH is neither registered nor present in nix/store
+#   --no-strays        every entry of nix/store is a valid path (no temporary
+#                      trees or half-written paths left behind)
 # Needs root (loop mount); skips (CASE_SKIPPED=1, returns 0) when not root.
 disk_judge() { # DISK [--valid PATHS...] [--absent PATHS...]
 	local disk=$1; shift
 	local -a valid=() absent=()
-	local mode=""
+	local mode="" strays=1
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--valid) mode=valid ;;
 		--absent) mode=absent ;;
+		--no-strays) strays=0 ;;
 		*) if [ "$mode" = valid ]; then valid+=("$1"); else absent+=("$1"); fi ;;
 		esac
 		shift
@@ -502,9 +557,17 @@ disk_judge() { # DISK [--valid PATHS...] [--absent PATHS...]
 			fi
 			if [ -e "$mnt$p" ] || [ -L "$mnt$p" ]; then echo "present on disk but must not be: $p"; exit 1; fi
 		done
+		if [ "$strays" = 0 ]; then
+			for p in "$mnt"/nix/store/* "$mnt"/nix/store/.[!.]*; do
+				[ -e "$p" ] || [ -L "$p" ] || continue
+				case "${p##*/}" in .links) continue ;; esac
+				nix-store --store "$store" --check-validity "/nix/store/${p##*/}" 2>/dev/null ||
+					{ echo "stray (not a valid path) in nix/store: ${p##*/}"; exit 1; }
+			done
+		fi
 	) >"$dir/judge.out" 2>&1 || rc=$?
 	# --verify reports problems on stderr and may still exit 0 on Nix 2.8.
-	if [ "$rc" = 0 ] && grep -Eq "(hash mismatch|was modified|is corrupt|error:|not valid|must not be)" "$dir/judge.out"; then
+	if [ "$rc" = 0 ] && grep -Eq "(hash mismatch|was modified|is corrupt|error:|not valid|must not be|stray)" "$dir/judge.out"; then
 		rc=1
 	fi
 	umount "$mnt" 2>/dev/null || umount -l "$mnt"
