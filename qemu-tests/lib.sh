@@ -580,6 +580,93 @@ $(tail -n 8 "$dir/judge.out" | sed 's/^/    | /')"
 	return 0
 }
 
+# --- provisioning scenarios (provision, uefi, kexec suites) ---------------------
+# p_new [DISK] -> P_DIR, P_DISK (a copy); p_user_data TEXT; p_imds [ARGS];
+# p_initrd [KEY=VALUE...] (config + initrd overlay); p_boot NAME [boot_qemu opts]
+# A fresh scenario directory with a copy of the world's disk (or of DISK).
+p_new() { # [DISK]
+	stop_servers
+	P_DIR=$(make_tmpdir)
+	P_DISK=$P_DIR/disk.img
+	disk_copy "${1:-$QW/disk.img}" "$P_DISK"
+	unset IMDS_PORT CACHE_PORT CACHE_LOG
+	CACHE_SUBSTITUTER=$GUEST_HTTP_CACHE
+}
+p_user_data() { printf '%s' "$1" >"$P_DIR/user-data"; }
+# The mock IMDS with this scenario's user-data (none: 404) and role.
+p_imds() { # [EXTRA ARGS...]
+	local ud=()
+	[ -f "$P_DIR/user-data" ] && ud=(--user-data-file "$P_DIR/user-data")
+	start_imds ${ud[@]+"${ud[@]}"} "${IMDS_ROLE_ARGS[@]}" "$@"
+}
+# The test initrd with this scenario's config (world defaults + overrides).
+p_initrd() { # [KEY=VALUE...]
+	write_config "$P_DIR/initrd-provision.conf" "substituters=$CACHE_SUBSTITUTER" "$@"
+	initrd_with "$P_DIR/initrd.img" "$P_DIR/initrd-provision.conf" ||
+		{ CASE_REASON="tools/mkinitrd --base failed"; return 1; }
+}
+p_boot() { # NAME [boot_qemu options]
+	local name=$1; shift
+	boot_qemu "$name" --disk "$P_DISK" --initrd "$P_DIR/initrd.img" "$@"
+}
+
+# Report on the disk (written by boot to /var/log/initrd-provision/report.json).
+assert_report() { # FIELD EXPECTED
+	local got
+	got=$(report_field "$P_DISK" "$1" 2>&1) ||
+		{ fail_because "report $REPORT_FILE_ON_DISK on the disk: cannot read field $1: $(echo "$got" | tail -n 1)"; return 1; }
+	[ "$got" = "$2" ] || fail_because "report field $1 is '$got', expected '$2'"
+}
+assert_report_num() { # FIELD OP NUMBER   (OP: -eq -gt -ge ...)
+	local got
+	got=$(report_field "$P_DISK" "$1" 2>&1) ||
+		{ fail_because "report $REPORT_FILE_ON_DISK on the disk: cannot read field $1: $(echo "$got" | tail -n 1)"; return 1; }
+	got=${got%%.*}
+	[ "$got" "$2" "$3" ] 2>/dev/null || fail_because "report field $1 is '$got', expected $2 $3"
+}
+# /nix/var/nix/profiles/system -> system-N-link -> SYSTEM on the disk.
+assert_profile_is() { # SYSTEM
+	local l1 l2
+	l1=$(disk_readlink "$P_DISK" /nix/var/nix/profiles/system)
+	case "$l1" in
+	system-[0-9]*-link) ;;
+	*) fail_because "/nix/var/nix/profiles/system points to '$l1', not system-N-link"; return 1 ;;
+	esac
+	l2=$(disk_readlink "$P_DISK" "/nix/var/nix/profiles/$l1")
+	[ "$l2" = "$1" ] || fail_because "/nix/var/nix/profiles/$l1 points to '$l2', expected $1"
+}
+# Stage 1 took the init that boot handed over.
+assert_handoff_to() { # SYSTEM
+	assert_log_contains "^stage1: hand-off from initrd-provision: init=$1/init\$" "stage 1's hand-off line for $1"
+}
+assert_no_failure_banner() { assert_log_lacks '^initrd-provision: FAILED' "a failure banner"; }
+# The failure banner, naming the built-in system it falls back to.
+assert_failure_banner() {
+	assert_log_contains "^$FAILED_BANNER_RE $(re_quote "$BUILTIN_SYSTEM")\$" \
+		"the failure banner 'initrd-provision: FAILED <phase>: <reason>; booting built-in system $BUILTIN_SYSTEM'"
+}
+# The HTTP cache served exactly N complete NARs (skipped for S3: the proxy
+# keeps its own log).
+assert_nars_served() { # N
+	[ "${CACHE_KIND:-http}" = http ] || return 0
+	local n
+	n=$(cache_nars_fetched)
+	[ "$n" = "$1" ] || fail_because "the cache served $n NARs, expected $1"
+}
+# Every NAR was requested at most once (no download repeated).
+assert_no_nar_twice() {
+	local dup
+	dup=$(awk '$1 == "done" && $4 ~ /^\/nar\// { print $4 }' "$CACHE_LOG" | sort | uniq -d | head -n 1)
+	[ -z "$dup" ] || fail_because "NAR $dup was downloaded twice"
+}
+# Phase lines on the console (case-insensitive; see lib.sh).
+assert_phases() { # SOURCE
+	assert_log_contains_i "$PHASE_RE_LINK" "a 'link up' line" || return 1
+	assert_log_contains_i "$PHASE_RE_LEASE" "a 'lease' line" || return 1
+	assert_log_contains_i "$PHASE_RE_IMDS" "an 'IMDS' line" || return 1
+	assert_log_contains_i "$PHASE_RE_SOURCE$1" "a 'source: $1' line"
+}
+
 # --- timings ----------------------------------------------------------------------
 # Appends "suite case wall-seconds stage2-guest-uptime date" to the times file.
 record_time() { # CASE [WALL_SECONDS]
