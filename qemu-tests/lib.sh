@@ -391,7 +391,7 @@ boot_qemu() {
 	pid=$!
 	_QEMU_PIDS="$_QEMU_PIDS $pid"
 	if [ "$live" = 1 ]; then
-		tail -n +1 -f --pid="$pid" "$raw" | tr -d '\r' &
+		tail -n +1 -s 0.2 -f --pid="$pid" "$raw" | sed -u 's/\r$//' &
 		tailpid=$!
 	fi
 	local deadline
@@ -413,7 +413,8 @@ boot_qemu() {
 	wait "$pid" 2>/dev/null
 	local rc=$?
 	if [ "$status" = exited ] && [ "$rc" != 0 ]; then status=failed; fi
-	[ -z "$tailpid" ] || { sleep 0.2; kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null; }
+	# tail exits on its own once QEMU is gone (--pid); sed then drains.
+	[ -z "$tailpid" ] || wait "$tailpid" 2>/dev/null
 	BOOT_SECONDS=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 	BOOT_STATUS=$status
 	BOOT_LOG=$dir/serial.log
