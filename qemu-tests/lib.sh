@@ -35,6 +35,7 @@ set -u
 QEMU_TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$QEMU_TESTS_DIR/../stage1/tests/lib.sh"
 : "${IP_STATIC_BIN:=$IP_BUILD/static/initrd-provision}"
+export IP_STATIC_BIN # tools/qemu-systems/build bakes it into the kexec initrd
 QW=${IP_QEMU_WORLD:-$IP_BUILD/qemu-world}
 QEMU_TIMEOUT=${IP_QEMU_TIMEOUT:-120}
 QEMU_ACCEL=${IP_QEMU_ACCEL:-tcg}
@@ -242,15 +243,23 @@ disk_copy() { # TEMPLATE OUT
 
 # --- what the guest talks to -----------------------------------------------------
 # `initrd-provision boot` exists in the static binary (it is what the
-# provisioning scenarios need).  Sets BOOT_MISSING_REASON when not.
+# provisioning scenarios need): `boot --help` does not answer "unknown
+# command".  Sets BOOT_MISSING_REASON when not.
 boot_mode_available() {
 	BOOT_MISSING_REASON=""
 	if [ ! -f "$IP_STATIC_BIN" ]; then
 		BOOT_MISSING_REASON="initrd-provision boot not implemented yet (no static binary at $IP_STATIC_BIN)"
 		return 1
 	fi
-	if ! timeout 10 "$IP_STATIC_BIN" boot --help >/dev/null 2>&1; then
+	local out rc=0
+	out=$(timeout 10 "$IP_STATIC_BIN" boot --help 2>&1) || rc=$?
+	case "$out" in
+	*"unknown command"*)
 		BOOT_MISSING_REASON="initrd-provision boot not implemented yet"
+		return 1 ;;
+	esac
+	if [ "$rc" -ge 124 ]; then
+		BOOT_MISSING_REASON="$IP_STATIC_BIN cannot run here (status $rc)"
 		return 1
 	fi
 	return 0
