@@ -62,7 +62,7 @@ REPORT_SOURCE=source            # "user-data" | "tag" | "cmdline" | "none"
 REPORT_SYSTEM=system            # the store path handed over
 REPORT_NARS_FETCHED=paths_fetched
 REPORT_BYTES_FETCHED=bytes_fetched
-REPORT_TIMINGS=timings          # object: link lease imds resolve download unpack total (seconds)
+REPORT_TIMINGS=timings          # object: link lease imds resolve download unpack register fetch total (seconds)
 REPORT_RETRIES=retries
 # Console phase lines (contract: "link up, lease, IMDS, user-data (source:
 # ...), closure resolved (N paths, X MiB), progress, verified, hand-off"),
@@ -81,7 +81,7 @@ PHASE_RE_PROGRESS='^initrd-provision: .*progress'
 # --port 0 --port-file F, then --user-data-file F and --role R, and these
 # misbehaviour flags for scenario 6 (401 on the first use of a fresh token,
 # then 500 for the first requests):
-IMDS_FLAKY_ARGS=(--reject-token-once --fail-first 3)
+IMDS_FLAKY_ARGS=(--reject-fresh-token-once --fail-first 3)
 # Extra mock-IMDS arguments the S3 cache needs (role credentials the S3
 # stand-in accepts); set by start_cache_s3.
 IMDS_ROLE_ARGS=(--role qemu-test-role)
@@ -497,7 +497,14 @@ disk_cat() { # DISK PATH
 disk_readlink() { # DISK PATH
 	local off
 	off=$(_root_offset "$1")
-	debugfs -R "stat $2" "$1?offset=$off" 2>/dev/null | sed -n 's/^Fast link dest: "\(.*\)"$/\1/p'
+	local fast
+	fast=$(debugfs -R "stat $2" "$1?offset=$off" 2>/dev/null | sed -n 's/^Fast link dest: "\(.*\)"$/\1/p')
+	if [ -n "$fast" ]; then
+		echo "$fast"
+	else
+		# Targets of 60 bytes and more live in a data block, which `cat` dumps.
+		debugfs -R "cat $2" "$1?offset=$off" 2>/dev/null
+	fi
 }
 
 # Reads FIELD (a dotted path, e.g. timings.total) of the report on the disk.

@@ -60,9 +60,11 @@ struct boot_run {
 	bool net_configured;
 	double t_imds;
 	unsigned imds_requests;
+	unsigned imds_gets;                /* GETs we asked for (retries are the rest) */
 	struct fetch_result fetch;
 	bool fetch_ran;
 	double last_progress;
+	bool announced_resolution;
 
 	const char *kernel_status;         /* match, mismatch, unknown */
 	char kernel_action[96];
@@ -223,6 +225,7 @@ static int read_instance_data(struct boot_run *run, struct imds_client *imds)
 	double t0 = now_seconds();
 	bool have_user_data = false, user_data_malformed = false;
 
+	run->imds_gets++;
 	int r = imds_user_data(imds, &buf, &len, &err);
 	if (r == -ENOENT) {
 		log_info("IMDS: no user-data");
@@ -230,6 +233,7 @@ static int read_instance_data(struct boot_run *run, struct imds_client *imds)
 		run->t_imds = now_seconds() - t0;
 		return fail(run, PHASE_IMDS, &err, "reading user-data");
 	} else {
+		log_info("IMDS: user-data read (%zu bytes)", len);
 		ip_error_clear(&err);
 		r = userdata_parse(buf, len, &policy, run->user_data, &err);
 		if (r < 0) {
@@ -250,6 +254,7 @@ static int read_instance_data(struct boot_run *run, struct imds_client *imds)
 	if (!have_user_data && !user_data_malformed && run->config.system_tag[0]) {
 		char *value = NULL;
 		ip_error_clear(&err);
+		run->imds_gets++;
 		r = imds_tag(imds, run->config.system_tag, &value, &err);
 		if (r == 0) {
 			ip_error_clear(&err);
@@ -317,6 +322,11 @@ static void on_fetch_progress(void *ctx, const struct fetch_progress *p)
 {
 	struct boot_run *run = ctx;
 	double now = now_seconds();
+	if (!run->announced_resolution) {
+		run->announced_resolution = true;
+		log_info("closure resolved: %zu paths to fetch, %.1f MiB", p->paths_total,
+			 (double)p->bytes_total / 1048576.0);
+	}
 	if (now - run->last_progress < PROGRESS_INTERVAL_S)
 		return;
 	run->last_progress = now;
@@ -356,7 +366,7 @@ static int fetch_target(struct boot_run *run)
 	run->last_progress = now_seconds();
 	if (fetch_closure(&fo, &run->fetch, &err) < 0)
 		return fail_with(run, PHASE_FETCH, &err, "");
-	log_info("closure complete: %zu paths (%zu fetched, %zu present), %.1f MiB downloaded in %.1f s",
+	log_info("closure verified and registered: %zu paths (%zu fetched, %zu present), %.1f MiB downloaded in %.1f s",
 		 run->fetch.paths_total, run->fetch.paths_fetched, run->fetch.paths_present,
 		 (double)run->fetch.download_bytes / 1048576.0, run->fetch.t_total);
 	return 0;
@@ -560,28 +570,31 @@ static void write_report(struct boot_run *run)
 	json_uint(&w, "dhcp_naks", run->net.dhcp_naks);
 	json_bool(&w, "kept", run->config.keep_network);
 	json_end_object(&w);
-	json_begin_object(&w, "seconds");
+	json_uint(&w, "paths_closure", run->fetch.paths_total);
+	json_uint(&w, "paths_present", run->fetch.paths_present);
+	json_uint(&w, "paths_fetched", run->fetch.paths_fetched);
+	json_uint(&w, "bytes_fetched", run->fetch.download_bytes);
+	json_uint(&w, "nar_bytes_fetched", run->fetch.nar_bytes);
+	json_string(&w, "profile_link", run->profile_link[0] ? run->profile_link : NULL);
+	json_begin_object(&w, "timings");
 	json_double(&w, "link", (double)run->net.link_up_ms / 1000.0, 3);
 	json_double(&w, "lease", (double)run->net.lease_ms / 1000.0, 3);
 	json_double(&w, "imds", run->t_imds, 3);
 	json_double(&w, "resolve", run->fetch.t_resolve, 3);
 	json_double(&w, "download", run->fetch.t_download, 3);
-	json_double(&w, "unpack_cpu", run->fetch.t_unpack_cpu, 3);
+	json_double(&w, "unpack", run->fetch.t_unpack_cpu, 3);
 	json_double(&w, "register", run->fetch.t_register, 3);
 	json_double(&w, "fetch", run->fetch.t_total, 3);
 	json_double(&w, "total", now_seconds() - run->t_start, 3);
 	json_end_object(&w);
-	json_begin_object(&w, "closure");
-	json_uint(&w, "paths", run->fetch.paths_total);
-	json_uint(&w, "paths_present", run->fetch.paths_present);
-	json_uint(&w, "paths_fetched", run->fetch.paths_fetched);
-	json_uint(&w, "download_bytes", run->fetch.download_bytes);
-	json_uint(&w, "nar_bytes", run->fetch.nar_bytes);
-	json_string(&w, "profile_link", run->profile_link[0] ? run->profile_link : NULL);
-	json_end_object(&w);
-	json_begin_object(&w, "retries");
-	json_uint(&w, "imds_requests", run->imds_requests);
-	json_uint(&w, "dhcp_discovers", run->net.dhcp_discovers);
+	/* One token request plus our GETs is a run without retries. */
+	unsigned imds_retries = run->imds_requests > run->imds_gets + 1 ? run->imds_requests - run->imds_gets - 1 : 0;
+	unsigned dhcp_retries = run->net.dhcp_discovers > 1 ? run->net.dhcp_discovers - 1 : 0;
+	json_uint(&w, "retries", imds_retries + dhcp_retries + run->fetch.http_retries + run->fetch.nar_retries +
+				      run->fetch.content_retries);
+	json_begin_object(&w, "retry_details");
+	json_uint(&w, "imds", imds_retries);
+	json_uint(&w, "dhcp", dhcp_retries);
 	json_uint(&w, "http", run->fetch.http_retries);
 	json_uint(&w, "nar", run->fetch.nar_retries);
 	json_uint(&w, "content", run->fetch.content_retries);
@@ -631,14 +644,14 @@ static int finish(struct boot_run *run)
 	enum on_failure policy = run->config.on_failure;
 	if (policy == ON_FAILURE_FALLBACK || !run->builtin[0]) {
 		if (run->builtin[0]) {
-			log_error("FAILED %s: %s; booting built-in system %s", phase_names[run->failed_phase], run->failure,
+			log_banner("FAILED %s: %s; booting built-in system %s", phase_names[run->failed_phase], run->failure,
 				  run->builtin);
 			run->outcome = "fallback";
 			struct ip_error err = { 0 };
 			if (hand_off(run, run->builtin, &err) < 0)
-				log_error("FAILED hand-off: %s; stage 1 goes on with init= as given", ip_error_str(&err));
+				log_banner("FAILED hand-off: %s; stage 1 goes on with init= as given", ip_error_str(&err));
 		} else {
-			log_error("FAILED %s: %s; no built-in system known, leaving stage 1 to boot init= as given",
+			log_banner("FAILED %s: %s; no built-in system known, leaving stage 1 to boot init= as given",
 				  phase_names[run->failed_phase], run->failure);
 			run->outcome = "failed";
 		}
@@ -647,7 +660,7 @@ static int finish(struct boot_run *run)
 		return 0;
 	}
 	const char *action = policy == ON_FAILURE_HALT ? "powering off" : "rebooting";
-	log_error("FAILED %s: %s; %s (on-failure = %s)", phase_names[run->failed_phase], run->failure, action,
+	log_banner("FAILED %s: %s; %s (on-failure = %s)", phase_names[run->failed_phase], run->failure, action,
 		  on_failure_name(policy));
 	run->outcome = policy == ON_FAILURE_HALT ? "halt" : "reboot";
 	release_network(run);
@@ -680,9 +693,10 @@ static int decide_and_provision(struct boot_run *run)
 	if (run->cmdline.system_override[0]) {
 		if (nix_store_path_check(run->cmdline.system_override, strlen(run->cmdline.system_override), &err) < 0)
 			return fail(run, PHASE_CONFIG, &err, "initrd_provision.system=");
-		snprintf(run->target, sizeof(run->target), "%s", run->cmdline.system_override);
+		/* Checked above: a store path fits run->target. */
+		memcpy(run->target, run->cmdline.system_override, strlen(run->cmdline.system_override) + 1);
 		run->source = "cmdline";
-		log_info("system from the kernel command line: %s", run->target);
+		log_info("decision: source: cmdline, system %s", run->target);
 		if (strcmp(run->target, run->builtin) != 0 && bring_up_network(run) < 0)
 			return -1;
 	} else {
@@ -701,11 +715,12 @@ static int decide_and_provision(struct boot_run *run)
 		if (r < 0)
 			return -1;
 		if (!run->target[0]) {
-			log_info("no system named in user-data or tags: booting the built-in system %s", run->builtin);
+			log_info("decision: source: none (no system named in user-data or tags); booting the built-in system %s",
+				 run->builtin);
 			run->outcome = "builtin";
 			return hand_off_or_fail(run, run->builtin);
 		}
-		log_info("system from %s: %s", run->source, run->target);
+		log_info("decision: source: %s, system %s", run->source, run->target);
 	}
 
 	if (strcmp(run->target, run->builtin) == 0) {
@@ -729,7 +744,7 @@ int boot_run(const struct boot_options *opts)
 {
 	struct boot_run *run = calloc(1, sizeof(*run));
 	if (!run) {
-		log_error("FAILED config: out of memory; stage 1 goes on with init= as given");
+		log_banner("FAILED config: out of memory; stage 1 goes on with init= as given");
 		return 0;
 	}
 	run->o = opts;

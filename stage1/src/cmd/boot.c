@@ -59,6 +59,5 @@ int cmd_boot(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cmd_usage_error("boot", "unexpected argument '%s'", argv[optind]);
-	log_set_timestamps(1);
 	return boot_run(&opts);
 }

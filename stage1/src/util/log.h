@@ -13,6 +13,11 @@ void log_set_timestamps(int on);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A line that must reach the console whatever the level and carries no
+ * "error:" tag, e.g. the boot mode's failure banner, whose exact form
+ * ("initrd-provision: FAILED <phase>: ...") operators grep for. */
+void log_banner(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
