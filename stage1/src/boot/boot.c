@@ -279,7 +279,8 @@ static int read_instance_data(struct boot_run *run, struct imds_client *imds)
 		run->source = "none";
 		return 0;
 	}
-	run->source = userdata_source_name(chosen->source);
+	/* The report's and console's word for it (README "Report"). */
+	run->source = chosen->source == USERDATA_SOURCE_TAG ? "tag" : "user-data";
 	snprintf(run->target, sizeof(run->target), "%s", chosen->system);
 	return 0;
 }
@@ -774,8 +775,14 @@ int boot_run(const struct boot_options *opts)
 		ip_fail(&err, -errno, "%s: %s", opts->sysroot, strerror(errno));
 		fail(run, PHASE_CONFIG, &err, "opening the root file system");
 	}
-	if (!run->failed && read_config(run) == 0 && find_builtin(run) == 0)
-		decide_and_provision(run);
+	if (!run->failed) {
+		/* A broken configuration still falls back to the built-in system,
+		 * found from init= on the command line with the defaults. */
+		if (read_config(run) < 0)
+			boot_config_defaults(&run->config);
+		if (find_builtin(run) == 0 && !run->failed)
+			decide_and_provision(run);
+	}
 	status = finish(run);
 out:
 	if (run->root_fd >= 0)
