@@ -55,8 +55,7 @@ start_server() {
 	SLOG="$d/log"
 	"$TW/http-serve" "$1" --port-file "$d/port" --log "$SLOG" "${@:2}" 2>"$d/err" &
 	SERVE_PID=$!
-	local i
-	for i in $(seq 1 500); do
+	for _ in $(seq 1 500); do
 		[ -s "$d/port" ] && break
 		kill -0 "$SERVE_PID" 2>/dev/null || break
 		sleep 0.01
