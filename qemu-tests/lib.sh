@@ -93,6 +93,8 @@ _qemu_lib_cleanup() {
 	local p
 	for p in $_QEMU_PIDS $_SERVER_PIDS; do
 		kill -9 "$p" 2>/dev/null || true
+		# Reaping it here keeps bash from printing "Killed" for the job.
+		wait "$p" 2>/dev/null || true
 	done
 }
 at_exit _qemu_lib_cleanup
