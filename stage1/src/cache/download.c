@@ -797,8 +797,15 @@ static void commit_batch(struct pipeline *pl, struct job *batch)
 		}
 		pthread_mutex_lock(&pl->lock);
 		if (r == 0) {
+			struct closure_path *p = &pl->c->paths[j->path];
 			j->state = JOB_DONE;
-			pl->c->paths[j->path].present = true;
+			p->present = true;
+			/* the registration needs no more of it: keep memory flat */
+			if (j->info == p->narinfo)
+				j->info = NULL;
+			narinfo_free(p->narinfo);
+			free(p->narinfo);
+			p->narinfo = NULL;
 			pl->stats.paths++;
 			done++;
 		} else {
@@ -854,7 +861,7 @@ int download_paths(struct download_env *env, struct closure *c, const size_t *to
 	if (!pl.http)
 		return err && err->code ? err->code : -EIO;
 	unsigned jobs = env->jobs ? env->jobs : 1;
-	pl.max_decoders = env->max_decoders ? env->max_decoders : jobs + 2;
+	pl.max_decoders = env->max_decoders ? env->max_decoders : jobs + 1;
 	pl.max_transfers = env->max_transfers;
 	if (!pl.max_transfers) {
 		unsigned conns = env->max_connections ? env->max_connections : HTTP_DEFAULT_CONNECTIONS;

@@ -63,7 +63,7 @@ struct download_env {
 	const struct store *store;
 	unsigned jobs;                      /* worker threads, >= 1 */
 	unsigned max_transfers;             /* 0 = min(connections, 2*jobs + 4) */
-	unsigned max_decoders;              /* 0 = jobs + 2 */
+	unsigned max_decoders;              /* 0 = jobs + 1 */
 	unsigned max_connections;
 	unsigned max_attempts;
 	void (*progress)(void *ctx, const struct download_progress *p);
