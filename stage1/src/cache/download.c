@@ -33,6 +33,7 @@ struct pipeline;
 
 struct job {
 	struct pipeline *pl;
+	size_t slot;                       /* index in pl->jobs */
 	size_t path;                       /* closure index */
 	const char *basename;
 	const struct narinfo *info;        /* the path's narinfo, or alt_info */
@@ -72,9 +73,10 @@ struct pipeline {
 	struct download_env *env;
 	struct closure *c;
 	struct http_client *http;
-	struct job *jobs;
+	struct job **jobs;                 /* by start order; allocated when started,
+					    * freed (main thread) once committed */
 	size_t n_jobs;
-	size_t *start_order;               /* job indices, largest first */
+	size_t *start_order;               /* closure indices, largest first */
 	size_t next_start;
 
 	pthread_mutex_t lock;
@@ -137,10 +139,8 @@ static void pipeline_fail_locked(struct pipeline *pl, const struct ip_error *e)
 	pl->failed = e->code ? e->code : -EIO;
 	pl->err = *e;
 	/* jobs never started are over too */
-	for (; pl->next_start < pl->n_jobs; pl->next_start++) {
-		pl->jobs[pl->start_order[pl->next_start]].state = JOB_FAILED;
-		pl->finished++;
-	}
+	pl->finished += pl->n_jobs - pl->next_start;
+	pl->next_start = pl->n_jobs;
 	/* jobs waiting for a decoder need none to be cleaned up */
 	struct job *j;
 	while ((j = queue_pop(&pl->slot_wait)) != NULL)
@@ -262,39 +262,83 @@ static void job_submit(struct job *j, unsigned delay_ms)
 	http_submit(j->pl->http, &j->req, delay_ms);
 }
 
+static const struct http_request_ops job_ops;
+
+static struct job *job_new(struct pipeline *pl, size_t slot, size_t path)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	struct closure_path *p = &pl->c->paths[path];
+	j->pl = pl;
+	j->slot = slot;
+	j->path = path;
+	j->basename = p->basename;
+	j->info = p->narinfo;
+	j->sub = p->sub_index;
+	j->req.ops = &job_ops;
+	j->req.ctx = j;
+	pthread_mutex_init(&j->lock, NULL);
+	j->ring = malloc(DOWNLOAD_RING_SIZE);
+	if (!j->ring) {
+		pthread_mutex_destroy(&j->lock);
+		free(j);
+		return NULL;
+	}
+	return j;
+}
+
+static void stage_close(struct job *j);
+
+static void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	stage_close(j);
+	free(j->ring);
+	http_request_reset(&j->req);
+	free(j->url);
+	if (j->alt_info) {
+		narinfo_free(j->alt_info);
+		free(j->alt_info);
+	}
+	pthread_mutex_destroy(&j->lock);
+	free(j);
+}
+
 /* Starts pending jobs while transfer slots are free.  Lock not held. */
 static void start_more(struct pipeline *pl)
 {
 	for (;;) {
-		struct job *j = NULL;
+		size_t slot = 0, path = 0;
+		bool go = false;
 		pthread_mutex_lock(&pl->lock);
 		if (!pl->failed && pl->transfers < pl->max_transfers && pl->next_start < pl->n_jobs) {
-			j = &pl->jobs[pl->start_order[pl->next_start++]];
-			j->state = JOB_RUNNING;
+			slot = pl->next_start++;
+			path = pl->start_order[slot];
 			pl->transfers++;
+			go = true;
 		}
 		pthread_mutex_unlock(&pl->lock);
-		if (!j)
+		if (!go)
 			return;
 		struct ip_error e = { 0 };
-		int r = 0;
-		j->ring = malloc(DOWNLOAD_RING_SIZE);
-		if (!j->ring)
-			r = ip_fail(&e, -ENOMEM, "out of memory");
-		if (r == 0)
-			r = job_set_url(j, &e);
+		struct job *j = job_new(pl, slot, path);
+		int r = j ? job_set_url(j, &e) : ip_fail(&e, -ENOMEM, "out of memory");
+		pthread_mutex_lock(&pl->lock);
+		if (j) {
+			j->state = r < 0 ? JOB_FAILED : JOB_RUNNING;
+			pl->jobs[slot] = j;
+		}
 		if (r < 0) {
-			pthread_mutex_lock(&pl->lock);
 			pipeline_fail_locked(pl, &e);
-			j->state = JOB_FAILED;
 			pl->transfers--;
 			pl->finished++;
 			pthread_cond_broadcast(&pl->main_cond);
-			pthread_mutex_unlock(&pl->lock);
-			free(j->ring);
-			j->ring = NULL;
-			return;
 		}
+		pthread_mutex_unlock(&pl->lock);
+		if (r < 0)
+			return;
 		snprintf(j->first_url, sizeof(j->first_url), "%s", j->url);
 		job_submit(j, 0);
 	}
@@ -808,12 +852,15 @@ static void commit_batch(struct pipeline *pl, struct job *batch)
 			p->narinfo = NULL;
 			pl->stats.paths++;
 			done++;
+			pl->jobs[j->slot] = NULL;
 		} else {
 			j->state = JOB_FAILED;
 			pipeline_fail_locked(pl, &e);
 		}
 		pl->finished++;
 		pthread_mutex_unlock(&pl->lock);
+		if (r == 0)
+			job_free(j);
 	}
 	pl->stats.syncs++;
 	pl->stats.sync_seconds += seconds_since(&t0);
@@ -823,9 +870,9 @@ static void commit_batch(struct pipeline *pl, struct job *batch)
 static void cancel_all(struct pipeline *pl)
 {
 	for (size_t i = 0; i < pl->n_jobs; i++) {
-		struct job *j = &pl->jobs[i];
 		pthread_mutex_lock(&pl->lock);
-		bool running = j->state == JOB_RUNNING;
+		struct job *j = pl->jobs[i];
+		bool running = j && j->state == JOB_RUNNING;
 		pthread_mutex_unlock(&pl->lock);
 		if (running) {
 			pthread_mutex_lock(&j->lock);
@@ -836,14 +883,17 @@ static void cancel_all(struct pipeline *pl)
 	}
 }
 
-static const struct job *order_jobs;
+static const struct closure *order_closure;
+static uint64_t wire_size(const struct narinfo *info)
+{
+	return info->file_size ? info->file_size : info->nar_size;
+}
 static int by_size_desc(const void *a, const void *b)
 {
-	const struct job *ja = &order_jobs[*(const size_t *)a];
-	const struct job *jb = &order_jobs[*(const size_t *)b];
-	uint64_t sa = ja->info->file_size ? ja->info->file_size : ja->info->nar_size;
-	uint64_t sb = jb->info->file_size ? jb->info->file_size : jb->info->nar_size;
-	return sa < sb ? 1 : sa > sb ? -1 : strcmp(ja->basename, jb->basename);
+	const struct closure_path *pa = &order_closure->paths[*(const size_t *)a];
+	const struct closure_path *pb = &order_closure->paths[*(const size_t *)b];
+	uint64_t sa = wire_size(pa->narinfo), sb = wire_size(pb->narinfo);
+	return sa < sb ? 1 : sa > sb ? -1 : strcmp(pa->basename, pb->basename);
 }
 
 int download_paths(struct download_env *env, struct closure *c, const size_t *todo, size_t n,
@@ -871,31 +921,20 @@ int download_paths(struct download_env *env, struct closure *c, const size_t *to
 		env->max_attempts = http_client_max_attempts(pl.http);
 	pl.rng = (uint64_t)now_ms() * 0x9E3779B97F4A7C15ull | 1;
 
-	pl.jobs = calloc(n, sizeof(*pl.jobs));
+	pl.jobs = calloc(n, sizeof(*pl.jobs));  /* pointers only: jobs come and go */
 	pl.start_order = malloc(n * sizeof(*pl.start_order));
 	threads = calloc(jobs, sizeof(*threads));
 	if (!pl.jobs || !pl.start_order || !threads) {
 		r = ip_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct job *j = &pl.jobs[i];
-		struct closure_path *p = &c->paths[todo[i]];
-		j->pl = &pl;
-		j->path = todo[i];
-		j->basename = p->basename;
-		j->info = p->narinfo;
-		j->sub = p->sub_index;
-		j->req.ops = &job_ops;
-		j->req.ctx = j;
-		pthread_mutex_init(&j->lock, NULL);
-		pl.start_order[i] = i;
-		pl.bytes_total += p->narinfo->file_size ? p->narinfo->file_size : p->narinfo->nar_size;
-	}
+	memcpy(pl.start_order, todo, n * sizeof(*pl.start_order));
+	for (size_t i = 0; i < n; i++)
+		pl.bytes_total += wire_size(c->paths[todo[i]].narinfo);
 	/* largest first: the long transfers start early, the small ones fill in */
 	static pthread_mutex_t order_lock = PTHREAD_MUTEX_INITIALIZER;
 	pthread_mutex_lock(&order_lock);
-	order_jobs = pl.jobs;
+	order_closure = c;
 	qsort(pl.start_order, n, sizeof(*pl.start_order), by_size_desc);
 	pthread_mutex_unlock(&order_lock);
 
@@ -980,19 +1019,8 @@ int download_paths(struct download_env *env, struct closure *c, const size_t *to
 	pthread_cond_destroy(&pl.main_cond);
 	pthread_mutex_destroy(&pl.lock);
 out:
-	for (size_t i = 0; pl.jobs && i < n; i++) {
-		struct job *j = &pl.jobs[i];
-		stage_close(j);
-		free(j->ring);
-		http_request_reset(&j->req);
-		free(j->url);
-		if (j->alt_info) {
-			narinfo_free(j->alt_info);
-			free(j->alt_info);
-		}
-		if (j->pl)
-			pthread_mutex_destroy(&j->lock);
-	}
+	for (size_t i = 0; pl.jobs && i < n; i++)
+		job_free(pl.jobs[i]);
 	free(pl.jobs);
 	free(pl.start_order);
 	free(threads);
