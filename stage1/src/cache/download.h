@@ -39,7 +39,7 @@
 /* A batch of verified paths is synced and renamed when it has this many
  * paths, or its oldest path waited this long, or nothing else is running. */
 #define DOWNLOAD_COMMIT_BATCH_PATHS 256
-#define DOWNLOAD_COMMIT_BATCH_MS 1000
+#define DOWNLOAD_COMMIT_BATCH_MS 200
 
 struct download_progress {
 	size_t paths_done, paths_total;
