@@ -369,8 +369,10 @@ static int on_nar_bytes(void *ctx, const void *data, size_t len, struct ip_error
 				     j->info->nar_size);
 	sha256_update(&j->nar_hash, data, len);
 	int r = nar_parser_feed(j->parser, data, len, &j->err);
-	if (r < 0)
+	if (r == -EBADMSG)
 		return ip_fail_ctx(&j->err, r, "bad NAR for %s/%s (%s)", NIX_STORE_DIR, j->basename, j->url);
+	if (r < 0) /* the sink: disk full, read-only, ... */
+		return ip_fail_ctx(&j->err, r, "writing %s/%s", NIX_STORE_DIR, j->basename);
 	return 0;
 }
 
