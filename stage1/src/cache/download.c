@@ -55,7 +55,8 @@ struct job {
 	struct decompressor *dec;
 	struct nar_parser *parser;
 	struct disk_sink *sink;
-	struct sha256 file_hash, nar_hash;
+	struct sha256 file_hash;           /* HTTP thread (on_data) until on_done */
+	struct sha256 nar_hash;
 	uint64_t file_bytes, nar_bytes;
 	unsigned attempt;                  /* transfers of this NAR from this substituter */
 	unsigned content_failures;
@@ -208,6 +209,11 @@ static size_t job_on_data(void *ctx, const void *data, size_t len)
 		wake = true;
 	}
 	pthread_mutex_unlock(&j->lock);
+	/* FileHash here, on the HTTP thread (mostly idle: it only copies), so
+	 * the worker of a huge NAR has one hash less to compute.  Only this
+	 * thread touches it until on_done, whose lock hands it to the worker. */
+	if (j->info->has_file_hash)
+		sha256_update(&j->file_hash, data, len);
 	if (wake)
 		schedule(j->pl, j);
 	return len;
@@ -251,6 +257,7 @@ static int job_set_url(struct job *j, struct ip_error *err)
 static void job_submit(struct job *j, unsigned delay_ms)
 {
 	pthread_mutex_lock(&j->lock);
+	sha256_init(&j->file_hash); /* over the bytes of this attempt */
 	j->rpos = j->fill = 0;
 	j->paused = j->eof = j->refuse = false;
 	j->scheduled = false;
@@ -406,7 +413,6 @@ static int stage_open(struct job *j)
 	j->parser = nar_parser_new(&disk_sink_ops, j->sink);
 	if (!j->parser)
 		return ip_fail(&j->err, -ENOMEM, "out of memory");
-	sha256_init(&j->file_hash);
 	sha256_init(&j->nar_hash);
 	j->file_bytes = j->nar_bytes = 0;
 	j->stage_open = true;
@@ -425,8 +431,6 @@ static int stage_feed(struct job *j, const unsigned char *data, size_t len)
 		return content_error(j, "FileSize mismatch for %s/%s (NAR %s): expected %" PRIu64
 				     " bytes, got more", NIX_STORE_DIR, j->basename, j->url,
 				     j->info->file_size);
-	if (j->info->has_file_hash)
-		sha256_update(&j->file_hash, data, len);
 	j->err_in_nar = false;
 	int r = decompressor_feed(j->dec, data, len, on_nar_bytes, j, &j->err);
 	if (r < 0 && !j->err_in_nar) /* the decompressor's own complaint */
