@@ -101,3 +101,4 @@ clean:
 .PHONY: all deps check demo bench clean test-build
 
 -include $(DEV_OBJS:.o=.d) $(ASAN_LIB_OBJS:.o=.d) $(ASAN_DIR)/main.d $(TEST_BINS:=.d)
+.SECONDARY:

@@ -13,6 +13,13 @@ for pkg in "${wanted[@]}"; do
 	[ "$status" = installed ] || missing+=("$pkg")
 done
 
+# Node and npm (for the S3 stand-in, s3rver): any working npm will do.  Some
+# machines carry NodeSource's nodejs, which conflicts with Debian's npm
+# package, so Debian's are installed only when there is no npm at all.
+if ! command -v npm >/dev/null 2>&1; then
+	missing+=(nodejs npm)
+fi
+
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${#missing[@]} Debian packages: ${missing[*]}"
 	if [ "$(id -u)" != 0 ]; then

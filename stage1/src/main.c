@@ -15,6 +15,7 @@ static const struct command commands[] = {
 	{ "fetch", "fetch a store path's closure from binary caches into a root", cmd_fetch },
 	{ "net", "bring up the network with DHCPv4 (netlink)", cmd_net },
 	{ "check-user-data", "validate an EC2 user-data document offline", cmd_check_user_data },
+	{ "check-config", "validate the boot mode's configuration file offline", cmd_check_config },
 };
 
 static void print_help(FILE *out)
@@ -50,12 +51,13 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "check-config", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* '+': stop at the first non-option, which is the command. */
 	opterr = 0;
 	int opt;
-	while ((opt = getopt_long(argc, argv, "+hV", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:hVC:", options, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			print_help(stdout);
@@ -63,6 +65,14 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("initrd-provision %s\n", IP_VERSION);
 			return EXIT_OK;
+		case 'C': {
+			/* Spelling the NixOS module uses: same as "check-config FILE". */
+			char *check_argv[] = { "check-config", optarg, NULL };
+			optind = 0;
+			return cmd_check_config(2, check_argv);
+		}
+		case ':':
+			return cmd_usage_error(NULL, "option '%s' needs a value", argv[optind - 1]);
 		default:
 			return cmd_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
 		}

@@ -55,8 +55,7 @@ start_server() {
 	SLOG="$d/log"
 	"$TW/http-serve" "$1" --port-file "$d/port" --log "$SLOG" "${@:2}" 2>"$d/err" &
 	SERVE_PID=$!
-	local i
-	for i in $(seq 1 500); do
+	for _ in $(seq 1 500); do
 		[ -s "$d/port" ] && break
 		kill -0 "$SERVE_PID" 2>/dev/null || break
 		sleep 0.01
@@ -122,6 +121,11 @@ case_fault_reset() {
 	local rc; rc=$(curl_rc "$(url "/$NAR_LARGE")")
 	[ "$rc" = 56 ] || fail_because "curl exit $rc, want 56 (connection reset)" || return 1
 	grep -q " 200 100000 reset-after=100000$" "$SLOG" || fail_because "log: $(cat "$SLOG")" || return 1
+	start_server "$CACHE_NONE" --fault "/nix-cache-info:reset" --fault "*.narinfo:close" || return 1
+	rc=$(curl_rc "$(url /nix-cache-info)")
+	[ "$rc" = 56 ] || fail_because "reset: curl exit $rc, want 56" || return 1
+	rc=$(curl_rc "$(url "/${ROOT_PATH:11:32}.narinfo")")
+	[ "$rc" = 52 ] || fail_because "close: curl exit $rc, want 52 (empty reply)" || return 1
 }
 run_case fault-reset case_fault_reset
 
@@ -249,6 +253,25 @@ case_judge_rejects_leftovers() {
 	echo "$out" | grep -q "$NOREF_PATH: registered but missing" || fail_because "judge said: $out" || return 1
 }
 run_case judge-rejects-leftovers-and-missing case_judge_rejects_leftovers
+
+case_narinfo_edit() {
+	need_world || return 0
+	local t out other; t=$(make_tmpdir)
+	cp -a "$CACHE_ZSTD" "$t/c"; cp -a "$CACHE_ZSTD" "$t/c2"
+	other=$(sed -n 's/^NarHash: //p' "$CACHE_ZSTD/${NOREF_PATH:11:32}.narinfo")
+	"$TW/narinfo-edit" "$t/c" "$LARGE_PATH" --set "NarHash=$other" --sign "$TRUSTED_SECKEY_FILE" >/dev/null ||
+		fail_because "narinfo-edit --sign failed" || return 1
+	"$TW/narinfo-edit" "$t/c2" "$LARGE_PATH" --set "NarHash=$other" >/dev/null || fail_because "narinfo-edit failed" || return 1
+	# Real Nix: re-signed -> the signature passes and the hash check fails;
+	# not re-signed -> the signature fails.
+	out=$("$TW/nix-hermetic" nix copy --from "file://$t/c" --to "local?root=$t/r" \
+		--option trusted-public-keys "$TRUSTED_PUBKEY" "$LARGE_PATH" 2>&1) && fail_because "nix accepted a wrong NarHash" && return 1
+	echo "$out" | grep -q "hash mismatch" || fail_because "re-signed: nix said: $out" || return 1
+	out=$("$TW/nix-hermetic" nix copy --from "file://$t/c2" --to "local?root=$t/r2" \
+		--option trusted-public-keys "$TRUSTED_PUBKEY" "$LARGE_PATH" 2>&1) && fail_because "nix accepted a bad signature" && return 1
+	echo "$out" | grep -q "lacks a valid signature" || fail_because "unsigned edit: nix said: $out" || return 1
+}
+run_case narinfo-edit-resigns case_narinfo_edit
 
 # --- nginx -------------------------------------------------------------------
 case_nginx() {

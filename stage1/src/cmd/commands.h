@@ -19,6 +19,7 @@ struct command {
 int cmd_fetch(int argc, char **argv);
 int cmd_net(int argc, char **argv);
 int cmd_check_user_data(int argc, char **argv);
+int cmd_check_config(int argc, char **argv);
 
 /* Prints "initrd-provision: <cmd>: <msg>; try 'initrd-provision <cmd> --help'"
  * and returns EXIT_USAGE. */

@@ -1,0 +1,515 @@
+# boot.initrd.provision: boot the NixOS system that the instance's EC2
+# user-data names, fetched from a Nix binary cache inside the initrd by the
+# static `initrd-provision` binary.  See README.md ("Use it on AWS") and
+# boot-contract.md for the binary's side of the bargain.
+{
+  config,
+  lib,
+  options,
+  pkgs,
+  ...
+}:
+
+let
+  inherit (lib)
+    concatMapStringsSep
+    literalExpression
+    mkDefault
+    mkIf
+    mkMerge
+    mkOption
+    optional
+    optionalAttrs
+    types
+    ;
+
+  cfg = config.boot.initrd.provision;
+  renderer = import ./render-config.nix;
+  systemdStage1 = config.boot.initrd.systemd.enable;
+
+  kernelFile = "${config.boot.kernelPackages.kernel}/${config.system.boot.loader.kernelFile}";
+
+  settingsText = renderer.renderOptions {
+    inherit (cfg)
+      substituters
+      trustedPublicKeys
+      allowUserDataSubstituters
+      allowUserDataKeys
+      tagName
+      onFailure
+      kernelMismatch
+      keepNetwork
+      extraSettings
+      ;
+    imds = {
+      inherit (cfg.imds) endpoint timeout allowV1;
+    };
+    # No cycle: the kernel does not depend on the initrd.  builtin-system
+    # would (the toplevel contains this initrd); the glue adds it at boot.
+    builtinKernel = kernelFile;
+  };
+
+  canRunPackage = pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform;
+
+  configFile =
+    pkgs.runCommand "initrd-provision.conf"
+      {
+        text = settingsText;
+        passAsFile = [ "text" ];
+      }
+      ''
+        cp "$textPath" "$out"
+        ${lib.optionalString (cfg.checkConfig && canRunPackage) ''
+          ${lib.getExe cfg.package} --check-config "$out"
+        ''}
+      '';
+
+  caBundle = pkgs.runCommand "initrd-provision-ca-bundle.crt" { } ''
+    cp ${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt "$out"
+  '';
+
+  binary = lib.getExe cfg.package;
+
+  glueVars = ''
+    IP_CONF=/etc/initrd-provision.conf
+    IP_RUN_CONF=/run/initrd-provision.conf
+    IP_HANDOFF=/run/initrd-provision
+    IP_TIMEOUT=${toString cfg.timeout}
+    IP_ON_FAILURE=${cfg.onFailure}
+  '';
+
+  glueLib = builtins.readFile ./stage1-glue.sh;
+
+  keyIsValid = k: builtins.match "[^:[:space:]]+:[A-Za-z0-9+/]{43}=" k != null;
+  substituterIsValid = s: builtins.match "(https?|s3)://[^[:space:]]+" s != null;
+
+  # The keys of the contract that only extraSettings can set.
+  extraKeys = lib.subtractLists renderer.ownedKeys renderer.contractKeys;
+
+  nixEnabled = config.nix.enable or true;
+
+  hasAmazonInit = options ? virtualisation && options.virtualisation ? amazon-init;
+in
+{
+  options.boot.initrd.provision = {
+    enable = lib.mkEnableOption ''
+      provisioning in the initrd: before stage 2, fetch the NixOS system that
+      the instance's EC2 user-data (or instance tag) names from a Nix binary
+      cache, verify it, and boot it instead of the built-in system
+      (initrd-provision)
+    '';
+
+    package = mkOption {
+      type = types.package;
+      default = pkgs.callPackage ./package.nix { };
+      defaultText = literalExpression "pkgs.callPackage \"\${initrd-provision}/nixos-module/package.nix\" { }";
+      description = ''
+        The initrd-provision package.  It must provide a statically linked
+        `bin/initrd-provision`: the initrd has no C library for it.
+      '';
+    };
+
+    substituters = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [
+        "s3://my-nix-cache?region=eu-central-1"
+        "https://cache.example.org"
+      ];
+      description = ''
+        Binary caches the system closure is fetched from, tried in order:
+        `https://…`, `http://…`, or
+        `s3://bucket[/prefix]?region=…&endpoint=…` (signed with the
+        instance role's credentials from IMDS).
+      '';
+    };
+
+    trustedPublicKeys = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "my-cache-1:rYqs8g7W2FzmO6N07LVwSdpHXDOmP0FfIpzXsT0nDlk=" ];
+      description = ''
+        Public keys (`name:base64`) whose signatures make a store path
+        acceptable.  Every path of the closure must carry a valid signature
+        by one of them.
+      '';
+    };
+
+    allowUserDataSubstituters = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Whether `substituters = …` in the user-data may add caches.  Whoever
+        can change user-data could then make the machine download from a
+        cache of their choosing (signatures are still checked).
+      '';
+    };
+
+    allowUserDataKeys = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Whether `trusted-public-keys = …` in the user-data may add keys.
+        Whoever can change user-data could then make the machine boot any
+        system they signed.  Leave this off unless user-data is as trusted as
+        the image.
+      '';
+    };
+
+    imds = {
+      endpoint = mkOption {
+        type = types.str;
+        default = "http://169.254.169.254";
+        example = "http://[fd00:ec2::254]";
+        description = "The instance metadata service (IMDSv2) the user-data is read from.";
+      };
+
+      timeout = mkOption {
+        type = types.ints.positive;
+        default = 30;
+        description = "Total time budget in seconds for reaching IMDS (token and user-data).";
+      };
+
+      allowV1 = mkOption {
+        type = types.bool;
+        default = false;
+        description = ''
+          Whether to fall back to IMDSv1 (requests without a session token)
+          when IMDSv2 is unavailable.
+        '';
+      };
+    };
+
+    tagName = mkOption {
+      type = types.nullOr types.str;
+      default = "nixos-system";
+      example = null;
+      description = ''
+        Instance tag read from `meta-data/tags/instance/` when the user-data
+        names no system (needs instance metadata tags enabled).  User-data
+        wins when both are set.  `null` disables the lookup.
+      '';
+    };
+
+    onFailure = mkOption {
+      type = types.enum [
+        "fallback"
+        "halt"
+        "reboot"
+      ];
+      default = "fallback";
+      description = ''
+        What happens when the named system cannot be provisioned:
+        `fallback` boots the built-in system (the one on the image),
+        `halt` powers the instance off, `reboot` reboots it.
+      '';
+    };
+
+    kernelMismatch = mkOption {
+      type = types.enum [
+        "kexec"
+        "continue"
+        "fail"
+      ];
+      default = "kexec";
+      description = ''
+        What happens when the provisioned system has a different kernel than
+        the one running: `kexec` boots the system's own kernel and initrd
+        (kexec_file_load), `continue` boots it on the running kernel anyway
+        (its kernel modules will not match), `fail` treats it as a failure
+        (see {option}`boot.initrd.provision.onFailure`).
+      '';
+    };
+
+    keepNetwork = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Whether to leave the addresses configured in the initrd for stage 2
+        instead of flushing them.
+      '';
+    };
+
+    timeout = mkOption {
+      type = types.ints.unsigned;
+      default = 900;
+      description = ''
+        Upper bound in seconds on the whole provisioning step.  When it is
+        exceeded the step is abandoned and
+        {option}`boot.initrd.provision.onFailure` applies.  `0` means no
+        bound.
+      '';
+    };
+
+    checkConfig = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        Whether to validate the generated configuration with
+        `initrd-provision --check-config` at build time (skipped when the
+        package cannot run on the build machine).
+      '';
+    };
+
+    extraSettings = mkOption {
+      type =
+        with types;
+        attrsOf (oneOf [
+          bool
+          int
+          str
+          (listOf str)
+        ]);
+      default = { };
+      example = {
+        interfaces = [ "ens5" ];
+        dhcp-timeout = 10;
+        connections = 16;
+        aws-region = "eu-central-1";
+      };
+      description = ''
+        Further keys of {file}`/etc/initrd-provision.conf` (nix.conf syntax;
+        lists are written space-separated).  Keys with a dedicated option
+        above cannot be set here.  Known keys: ${concatMapStringsSep ", " (k: "`${k}`") extraKeys}.
+      '';
+    };
+
+    stage2.enable = mkOption {
+      type = types.bool;
+      default = cfg.enable;
+      defaultText = literalExpression "config.boot.initrd.provision.enable";
+      example = true;
+      description = ''
+        Whether to add the stage 2 side: a unit that registers the
+        provisioned store paths with Nix (`nix-store --load-db <
+        /nix-path-registration`, before nix-daemon.socket) and one that
+        writes the initrd's report into the journal.  Enable this in the
+        systems you push and boot, too, when they do not enable the whole
+        module.
+      '';
+    };
+  };
+
+  config = mkMerge [
+    (mkIf cfg.enable {
+      assertions = [
+        {
+          assertion = cfg.trustedPublicKeys != [ ] || cfg.allowUserDataKeys;
+          message = ''
+            boot.initrd.provision is enabled without any trusted public key, so no
+            closure could ever be verified.  Set boot.initrd.provision.trustedPublicKeys
+            to your cache's key (`nix key convert-secret-to-public < secret-key`).
+          '';
+        }
+        {
+          assertion = cfg.substituters != [ ] || cfg.allowUserDataSubstituters;
+          message = ''
+            boot.initrd.provision is enabled without any substituter, and user-data may
+            not add one (allowUserDataSubstituters = false): there is nothing to fetch
+            from.  Set boot.initrd.provision.substituters.
+          '';
+        }
+        {
+          assertion = builtins.all keyIsValid cfg.trustedPublicKeys;
+          message = ''
+            boot.initrd.provision.trustedPublicKeys: not of the form name:base64-of-32-bytes:
+            ${lib.concatStringsSep " " (builtins.filter (k: !keyIsValid k) cfg.trustedPublicKeys)}
+          '';
+        }
+        {
+          assertion = builtins.all substituterIsValid cfg.substituters;
+          message = ''
+            boot.initrd.provision.substituters: only https://, http:// and s3:// URLs are
+            supported: ${lib.concatStringsSep " " (builtins.filter (s: !substituterIsValid s) cfg.substituters)}
+          '';
+        }
+        {
+          assertion = !systemdStage1 || lib.versionAtLeast lib.trivial.release "24.05";
+          message = ''
+            boot.initrd.provision with systemd stage 1 needs NixOS 24.05 or later
+            (initrd-find-nixos-closure.service and /nixos-closure).
+          '';
+        }
+        {
+          assertion = !(systemdStage1 && (config.system.nixos-init.enable or false));
+          message = ''
+            boot.initrd.provision does not work with system.nixos-init.enable: its
+            initrd-init reads init= from the kernel command line itself, so the
+            provisioned system would never be activated.
+          '';
+        }
+      ];
+
+      warnings =
+        optional (cfg.trustedPublicKeys == [ ]) ''
+          boot.initrd.provision.trustedPublicKeys is empty: this image trusts only keys
+          that user-data supplies (allowUserDataKeys = true).  Anyone who can set
+          user-data can make it boot anything.
+        ''
+        ++ optional (systemdStage1 && (config.system.etc.overlay.enable or false)) ''
+          boot.initrd.provision: system.etc.overlay.enable mounts the built-in system's
+          /etc in the initrd; a provisioned system would boot with the wrong /etc.
+        ''
+        ++ optional (systemdStage1 && (config.boot.initrd.systemd.network.enable or false)) ''
+          boot.initrd.provision brings the network up itself; boot.initrd.systemd.network
+          (systemd-networkd in the initrd) would manage the same interfaces.
+        '';
+
+      # Nitro: NVMe disks, ENA network; af_packet for the DHCP client's raw socket.
+      boot.initrd.availableKernelModules = [
+        "nvme"
+        "ena"
+      ];
+      boot.initrd.kernelModules = [ "af_packet" ];
+
+      system.requiredKernelConfig = mkIf (cfg.kernelMismatch == "kexec") (
+        with config.lib.kernelConfig; [ (isEnabled "KEXEC_FILE") ]
+      );
+
+      system.build.initrdProvisionConfig = configFile;
+    })
+
+    # amazon-init would take our user-data (`system = /nix/store/…`) for a
+    # configuration.nix and run nixos-rebuild with it.  Set only when the
+    # option exists (nixpkgs' amazon-image.nix is imported).
+    (mkIf cfg.enable (
+      optionalAttrs hasAmazonInit {
+        virtualisation.amazon-init.enable = mkDefault false;
+      }
+    ))
+
+    (mkIf (cfg.enable && systemdStage1) {
+      boot.initrd.systemd = {
+        contents = {
+          "/etc/initrd-provision.conf".source = configFile;
+          ${renderer.caBundlePath}.source = caBundle;
+        };
+        storePaths = [ binary ];
+        extraBin.initrd-provision = binary;
+
+        services.initrd-provision = {
+          description = "Provision the NixOS system named by EC2 user-data";
+          # Root mounted, closure found (/nixos-closure exists), activation not
+          # yet run (it comes after initrd-switch-root.target).
+          after = [
+            "initrd-find-nixos-closure.service"
+            "systemd-modules-load.service"
+            "systemd-udev-trigger.service"
+          ];
+          wants = [ "initrd-find-nixos-closure.service" ];
+          before = [
+            "initrd.target"
+            "shutdown.target"
+          ];
+          conflicts = [ "shutdown.target" ];
+          wantedBy = [ "initrd.target" ];
+          unitConfig = {
+            DefaultDependencies = false;
+            RequiresMountsFor = "/sysroot/nix/store";
+            AssertPathExists = "/etc/initrd-release";
+          };
+          serviceConfig =
+            {
+              Type = "oneshot";
+              RemainAfterExit = true;
+              StandardOutput = "journal+console";
+              StandardError = "journal+console";
+              # The glue bounds the binary itself; this only backs it up.
+              TimeoutStartSec = if cfg.timeout == 0 then "infinity" else "${toString (cfg.timeout + 60)}s";
+            }
+            // optionalAttrs (cfg.onFailure == "halt") { FailureAction = "poweroff-force"; }
+            // optionalAttrs (cfg.onFailure == "reboot") { FailureAction = "reboot-force"; };
+          script = ''
+            set +e
+            export PATH=/bin:/sbin
+            ${glueVars}
+            IP_BIN=${binary}
+            IP_CLOSURE_LINK=/nixos-closure
+            IP_SWITCH_ROOT_CONF=/etc/switch-root.conf
+            IP_INITRD_SYSTEMD=${config.boot.initrd.systemd.package}
+            ${glueLib}
+            ip_systemd_main /sysroot
+          '';
+        };
+      };
+    })
+
+    (mkIf (cfg.enable && !systemdStage1) {
+      boot.initrd.extraFiles = {
+        "/etc/initrd-provision.conf".source = configFile;
+        ${renderer.caBundlePath}.source = caBundle;
+      };
+
+      boot.initrd.extraUtilsCommands = ''
+        copy_bin_and_libs ${binary}
+      '';
+      boot.initrd.extraUtilsCommandsTest = ''
+        $out/bin/initrd-provision --version
+      '';
+
+      # Before boot.initrd.network's address flush (default priority), so the
+      # network is still up when the binary runs.
+      boot.initrd.postMountCommands = lib.mkBefore ''
+        # boot.initrd.provision
+        ${glueVars}
+        IP_BIN=initrd-provision
+        ${glueLib}
+        if ip_next=$(ip_scripted_main "$targetRoot" "$stage2Init"); then
+          if [ -n "$ip_next" ]; then
+            stage2Init="$ip_next"
+          fi
+        else
+          case "$IP_ON_FAILURE" in
+            halt) poweroff -f ;;
+            reboot) reboot -f ;;
+          esac
+        fi
+      '';
+    })
+
+    (mkIf cfg.enable {
+      environment.systemPackages = [ cfg.package ];
+    })
+
+    (mkIf cfg.stage2.enable {
+      systemd.services.initrd-provision-register-paths = mkIf nixEnabled {
+        description = "Register the store paths provisioned in the initrd";
+        wantedBy = [ "sysinit.target" ];
+        after = [ "local-fs.target" ];
+        before = [
+          "nix-daemon.socket"
+          "nix-daemon.service"
+          "shutdown.target"
+        ];
+        conflicts = [ "shutdown.target" ];
+        unitConfig = {
+          DefaultDependencies = false;
+          ConditionPathExists = "/nix-path-registration";
+          RequiresMountsFor = [ "/nix/store" "/nix/var/nix" ];
+        };
+        serviceConfig = {
+          Type = "oneshot";
+          StandardInput = "file:/nix-path-registration";
+          ExecStart = "${config.nix.package.out}/bin/nix-store --load-db";
+          # Only after a successful load: a failed one stays for the next boot.
+          ExecStartPost = "${pkgs.coreutils}/bin/rm -f /nix-path-registration";
+        };
+      };
+
+      systemd.services.initrd-provision-report = {
+        description = "Copy the initrd-provision report into the journal";
+        wantedBy = [ "multi-user.target" ];
+        unitConfig.ConditionPathExists = "/run/initrd-provision/report.json";
+        serviceConfig = {
+          Type = "oneshot";
+          RemainAfterExit = true;
+          SyslogIdentifier = "initrd-provision";
+          StandardOutput = "journal";
+          # One journal line (the JSON compacted); the persistent copy stays in
+          # /var/log/initrd-provision/report.json.
+          ExecStart = "${lib.getExe pkgs.jq} -c . /run/initrd-provision/report.json";
+        };
+      };
+    })
+  ];
+}

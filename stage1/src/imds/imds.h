@@ -1,0 +1,95 @@
+/* EC2 Instance Metadata Service, IMDSv2, over libcurl easy handles
+ * (blocking, bounded).  README "IMDS".
+ *
+ * Protocol: PUT /latest/api/token with X-aws-ec2-metadata-token-ttl-seconds
+ * gives a token; every GET carries X-aws-ec2-metadata-token.  What each
+ * answer leads to:
+ *   200                      done
+ *   404 on a GET             -ENOENT, "not there" (no user-data, no such tag,
+ *                            no role): a result, not a failure
+ *   401 on a GET             the token was rejected (seen right after boot):
+ *                            drop it, get a new one, retry (no wait the first
+ *                            time, backoff after that)
+ *   403 on the PUT           IMDS is disabled for this instance: -EACCES at
+ *                            once, no retry
+ *   connection refused, unreachable, timeouts, 429, 5xx
+ *                            retry with exponential backoff (IMDS_BACKOFF_*)
+ *                            until the total budget is spent: -ETIMEDOUT
+ *                            naming the last failure
+ *   anything else            -EPROTO
+ * No IMDSv1 fallback (GETs without a token) unless allow_v1 is set; then
+ * only when the PUT itself is answered 404/405 (an old IMDS or a proxy that
+ * does not know v2).
+ *
+ * Neither the token nor any body is ever logged or put into an error.
+ * A client is not thread-safe: one thread at a time (aws/credentials.c
+ * holds its own lock around it).
+ */
+#ifndef IP_IMDS_IMDS_H
+#define IP_IMDS_IMDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aws/credentials.h"
+#include "util/error.h"
+
+#define IMDS_ENDPOINT_IPV4 "http://169.254.169.254"
+#define IMDS_ENDPOINT_IPV6 "http://[fd00:ec2::254]"
+
+/* Defaults for struct imds_config (0 fields take them). */
+#define IMDS_DEFAULT_BUDGET_MS 30000       /* total per call, retries included */
+#define IMDS_DEFAULT_REQUEST_TIMEOUT_MS 2000 /* one HTTP exchange */
+#define IMDS_DEFAULT_CONNECT_TIMEOUT_MS 1000
+#define IMDS_DEFAULT_TOKEN_TTL_S 21600     /* the maximum IMDS allows */
+#define IMDS_BACKOFF_FIRST_MS 100
+#define IMDS_BACKOFF_MAX_MS 2000
+#define IMDS_BODY_MAX 65536                /* user-data is 16 KiB at most */
+#define IMDS_TOKEN_MAX 512
+#define IMDS_ENDPOINT_MAX 256
+
+struct imds_config {
+	const char *endpoint;          /* NULL: IMDS_ENDPOINT_IPV4; no trailing slash */
+	unsigned budget_ms;            /* per imds_get(), all attempts together */
+	unsigned request_timeout_ms;
+	unsigned connect_timeout_ms;
+	unsigned token_ttl_s;          /* 1..21600 */
+	bool allow_v1;                 /* see above */
+};
+
+struct imds_client;
+
+int imds_client_new(const struct imds_config *cfg, struct imds_client **out,
+		    struct ip_error *err);
+void imds_client_free(struct imds_client *c);
+
+/* GET <endpoint><path> (path starts with '/').  On 0, *buf is a malloc'd,
+ * NUL-terminated copy of the body (the NUL not counted in *len).  -ENOENT
+ * on 404 (err says "not found" and *buf is NULL); other negative errnos as
+ * in the table above. */
+int imds_get(struct imds_client *c, const char *path, uint8_t **buf, size_t *len,
+	     struct ip_error *err);
+
+/* /latest/user-data: the raw bytes (maybe gzip).  -ENOENT: no user-data. */
+int imds_user_data(struct imds_client *c, uint8_t **buf, size_t *len, struct ip_error *err);
+
+/* /latest/meta-data/placement/region into out (checked: [a-z0-9-], at most
+ * out_size - 1 bytes). */
+int imds_region(struct imds_client *c, char *out, size_t out_size, struct ip_error *err);
+
+/* /latest/meta-data/tags/instance/<name> (name percent-encoded).  *value is
+ * malloc'd and NUL-terminated.  -ENOENT when the tag is not set or tags are
+ * not exposed in the metadata. */
+int imds_tag(struct imds_client *c, const char *name, char **value, struct ip_error *err);
+
+/* Lists /latest/meta-data/iam/security-credentials/, takes the (first) role
+ * and parses its credentials document.  -ENOENT when the instance has no
+ * role.  The name of the role goes to role (may be NULL). */
+int imds_role_credentials(struct imds_client *c, struct aws_credentials *creds, char *role,
+			  size_t role_size, struct ip_error *err);
+
+/* How many HTTP requests this client has made (tests assert on it). */
+unsigned imds_request_count(const struct imds_client *c);
+
+#endif

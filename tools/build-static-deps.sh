@@ -1,0 +1,438 @@
+#!/usr/bin/env bash
+# Builds the libraries of the static (musl) initrd-provision binary from
+# Debian's source packages, pinned to exact versions, into a prefix:
+#
+#   tools/build-static-deps.sh [DEPS_DIR]     (default: build/deps of this checkout)
+#
+#   DEPS_DIR/prefix/          include/, lib/*.a, lib/pkgconfig/*.pc (relocatable),
+#                             bin/curl-config; .stamps/ and .complete
+#   DEPS_DIR/kernel-headers/  linux/, asm-generic/, asm/ for musl-gcc -isystem
+#   DEPS_DIR/src/             downloaded source packages and build trees
+#   DEPS_DIR/logs/<pkg>.log   full build output of each package
+#
+# Each package is rebuilt only when its stamp (version + recipe + flags +
+# the stamps of the packages before it) changed.  A finished prefix is also
+# copied to /var/cache/initrd-provision/static-deps-<key>/ (key: hash of this
+# script, tools/static/*, the musl and gcc versions) and restored from there
+# when DEPS_DIR has no matching prefix, so a fresh clone on the same machine
+# skips the build.  Needs root only to add the deb-src entry (missing from a
+# stock Debian 12) and to write /var/cache.
+#
+# Environment: STATIC_DEPS_JOBS (default: nproc), STATIC_DEPS_CACHE (default
+# /var/cache/initrd-provision; empty disables the machine-level cache), CI=true
+# prints more of a failing log.
+set -euo pipefail
+export LC_ALL=C
+SELF=$(readlink -f "$0")
+DEPS_DIR=
+if [ $# -gt 0 ]; then
+	mkdir -p "$1"
+	DEPS_DIR=$(cd "$1" && pwd)
+fi
+cd "$(dirname "$SELF")/.."
+
+# --- pinned source packages ------------------------------------------------
+# Build order (a package may use the ones above it).  Versions are the ones in
+# Debian 12 "bookworm" (+ bookworm-security) when this was written; the sha256
+# is that of the .dsc, which in turn pins every tarball (dpkg-source checks).
+#      name        source pkg   version                 sha256 of the .dsc
+PINS=(
+	"zlib        zlib        1:1.2.13.dfsg-1         3fa1e6b2fc525062aa88207dda52fed8e045373c809d362fe8a2bfbf7cf515a8"
+	"bzip2       bzip2       1.0.8-5                 ed9c40f4de3f9e064535e15eac1c61a0f606763db98f4579dbc04067b94a8944"
+	"xz          xz-utils    5.4.1-1+deb12u2         bffc9917562b5787661379621bb1f7510bf7271b03d8ce4181cebc84b90d3c35"
+	"zstd        libzstd     1.5.4+dfsg2-5           8f602f92b575aa8b5e979196fb6ee82d78f233521dc9636526d3ecba1f63c1b1"
+	"mbedtls     mbedtls     2.28.3-1                a8bf91b5ffb40654efb0ebe0c962ac1e87b8eed5e104880982eaa70dd4bb33e3"
+	"curl        curl        7.88.1-10+deb12u15      2744f12e3aef161c0361743fa1b318296b122e566e47f381e4a63320fbcc23f4"
+	"libarchive  libarchive  3.6.2-1+deb12u5         aa86e919d6899ed11cc78c812d25a99b0493cbcc0e89b303507bf66d7dbda216"
+	"libnl       libnl3      3.7.0-0.2               dd41ed81344119f158f3ed194dad966247f21a1d1ee078295d347b4ec7c2adef"
+	"libsodium   libsodium   1.0.18-1+deb12u1        2c23c57b5a9385dab5a1916014c9b5f2cdd7dadeb8a35b28c1bfb603ce7095c4"
+)
+
+: "${DEPS_DIR:=$PWD/build/deps}"
+mkdir -p "$DEPS_DIR"
+PREFIX=$DEPS_DIR/prefix
+KHDR=$DEPS_DIR/kernel-headers
+SRC=$DEPS_DIR/src
+LOGS=$DEPS_DIR/logs
+MACHINE_CACHE=${STATIC_DEPS_CACHE-/var/cache/initrd-provision}
+JOBS=${STATIC_DEPS_JOBS:-$(nproc)}
+SRC_LIST=/etc/apt/sources.list.d/initrd-provision-src.sources
+
+# A clean environment for the builds: configure scripts pick up variables
+# such as CURL_CA_BUNDLE (curl-config then reports the build machine's CA
+# path), CFLAGS, PKG_CONFIG_PATH; and only Debian's tools on PATH.
+for var in $(compgen -e); do
+	case $var in
+	HOME | TERM | TMPDIR | CI | LANG) ;;
+	*) unset "$var" ;;
+	esac
+done
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
+
+# Flags every package is compiled with (part of every stamp).  Sections let
+# the final link drop unused functions (-Wl,--gc-sections).
+export CC=musl-gcc
+DEP_CFLAGS="-O2 -ffunction-sections -fdata-sections -fstack-protector-strong"
+
+log() { echo "static-deps: $*"; }
+die() { echo "static-deps: error: $*" >&2; exit 1; }
+
+for tool in musl-gcc dpkg-source apt-get pkg-config autoreconf flex bison make sha256sum; do
+	command -v "$tool" >/dev/null || die "'$tool' not found; run 'make deps' (tools/packages/build.txt)"
+done
+
+exec 9>"$DEPS_DIR/.lock"
+flock 9
+
+KEY=$( {
+	cat "$SELF"
+	[ -d tools/static ] && find tools/static -type f | sort | xargs -r cat
+	dpkg-query -W -f='${Package} ${Version}\n' musl-dev gcc linux-libc-dev 2>/dev/null || true
+	musl-gcc -dumpfullversion
+} | sha256sum | cut -c1-16)
+
+# --- kernel headers for musl-gcc (libnl and everything including it) ---------
+# musl-gcc searches only musl's include dir; libnl's headers need the kernel's
+# uapi headers.  A folder of symlinks, not /usr/include, so that glibc's own
+# headers stay invisible.
+make_kernel_headers() {
+	local multiarch
+	multiarch=$(gcc -print-multiarch)
+	rm -rf "$KHDR"
+	mkdir -p "$KHDR"
+	ln -s /usr/include/linux "$KHDR/linux"
+	ln -s /usr/include/asm-generic "$KHDR/asm-generic"
+	ln -s "/usr/include/$multiarch/asm" "$KHDR/asm"
+	for d in linux asm-generic asm; do
+		[ -e "$KHDR/$d/" ] || die "kernel header folder $KHDR/$d is missing (install linux-libc-dev)"
+	done
+}
+make_kernel_headers
+
+complete_key() { cat "$PREFIX/.complete" 2>/dev/null || true; }
+
+if [ "$(complete_key)" = "$KEY" ]; then
+	touch "$PREFIX/.complete"
+	log "up to date in $PREFIX (key $KEY)"
+	exit 0
+fi
+
+# --- machine-level cache -------------------------------------------------------
+# One builder per key on the machine (other clones, parallel CI jobs): the
+# others wait on the lock, then restore what it saved.  Only entries whose
+# .complete names the key are used; they are moved into place whole.
+cached=""
+if [ -n "$MACHINE_CACHE" ] && mkdir -p "$MACHINE_CACHE" 2>/dev/null && [ -w "$MACHINE_CACHE" ]; then
+	cached=$MACHINE_CACHE/static-deps-$KEY
+	exec 8>"$MACHINE_CACHE/.lock-$KEY"
+	if ! flock -n 8; then
+		log "waiting for another build of the same deps (lock $MACHINE_CACHE/.lock-$KEY)"
+		flock 8
+	fi
+elif [ -n "$MACHINE_CACHE" ] && [ -d "$MACHINE_CACHE/static-deps-$KEY" ]; then
+	cached=$MACHINE_CACHE/static-deps-$KEY # readable, not writable: restore only
+fi
+if [ -n "$cached" ] && [ "$(cat "$cached/.complete" 2>/dev/null)" = "$KEY" ]; then
+	log "restoring the prefix from $cached (key $KEY)"
+	rm -rf "$PREFIX.tmp"
+	if cp -a "$cached" "$PREFIX.tmp" && [ "$(cat "$PREFIX.tmp/.complete" 2>/dev/null)" = "$KEY" ]; then
+		rm -rf "$PREFIX"
+		mv "$PREFIX.tmp" "$PREFIX"
+		touch "$PREFIX/.complete"
+		exit 0
+	fi
+	rm -rf "$PREFIX.tmp"
+	log "restoring from $cached failed; building instead"
+fi
+
+# --- sources ------------------------------------------------------------------
+# Adds a deb-src entry of our own when apt knows no source index yet (a stock
+# Debian 12 has only 'Types: deb' in debian.sources), then refreshes the lists.
+apt_updated=0
+apt_update() {
+	[ "$(id -u)" = 0 ] || die "apt-get update needs root"
+	local i
+	for i in 1 2 3 4 5 6; do
+		if apt-get update -q >"$LOGS/apt-update.log" 2>&1; then
+			apt_updated=1
+			return 0
+		fi
+		log "apt-get update failed (attempt $i; another apt running?), retrying"
+		sleep 10
+	done
+	tail -n 20 "$LOGS/apt-update.log" >&2
+	die "apt-get update failed; see $LOGS/apt-update.log"
+}
+
+ensure_deb_src() {
+	if apt-get indextargets 'Identifier: Sources' | grep -q .; then
+		return 0
+	fi
+	[ "$(id -u)" = 0 ] || die "no deb-src entry in apt's sources and not root to add $SRC_LIST"
+	local codename
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	[ -n "$codename" ] || die "no VERSION_CODENAME in /etc/os-release"
+	log "adding deb-src entries for Debian $codename in $SRC_LIST"
+	cat >"$SRC_LIST" <<-EOF
+	# Added by initrd-provision tools/build-static-deps.sh: Debian source
+	# packages for the static (musl) build of its dependencies.
+	Types: deb-src
+	URIs: http://deb.debian.org/debian
+	Suites: $codename $codename-updates
+	Components: main
+	Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+	Types: deb-src
+	URIs: http://deb.debian.org/debian-security
+	Suites: $codename-security
+	Components: main
+	Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+	EOF
+	apt_update
+}
+
+# fetch SRCPKG VERSION SHA256 DEST: downloads the source package into
+# $SRC/dl (kept between builds), checks the .dsc against the pinned sha256,
+# unpacks it (dpkg-source checks the tarballs against the .dsc) into DEST.
+fetch() {
+	local pkg=$1 version=$2 sha=$3 dest=$4
+	local dsc="$SRC/dl/${pkg}_${version#*:}.dsc"
+	mkdir -p "$SRC/dl"
+	if [ ! -f "$dsc" ] || ! echo "$sha  $dsc" | sha256sum -c --status; then
+		ensure_deb_src
+		if ! (cd "$SRC/dl" && apt-get source -q --download-only "$pkg=$version") >>"$LOGS/download.log" 2>&1; then
+			if [ "$apt_updated" = 0 ] && [ "$(id -u)" = 0 ]; then
+				log "$pkg=$version not found; refreshing apt's lists once"
+				apt_update
+				(cd "$SRC/dl" && apt-get source -q --download-only "$pkg=$version") >>"$LOGS/download.log" 2>&1 ||
+					die "apt-get source $pkg=$version failed; see $LOGS/download.log"
+			else
+				die "apt-get source $pkg=$version failed (is it still in the archive? update the pin in $SELF); see $LOGS/download.log"
+			fi
+		fi
+	fi
+	echo "$sha  $dsc" | sha256sum -c --status ||
+		die "$dsc does not match the pinned sha256 $sha"
+	rm -rf "$dest"
+	dpkg-source -x "$dsc" "$dest" >>"$LOGS/$name.log" 2>&1 ||
+		die "dpkg-source -x $dsc failed; see $LOGS/$name.log"
+}
+
+# Debian's patches touch configure.ac/Makefile.am of some packages; give the
+# shipped generated files newer times than their inputs so that make does not
+# try to re-run automake/autoconf (whose versions differ from upstream's).
+freeze_autotools() {
+	find . -exec touch -h -d @1600000000 {} +
+	find . -name aclocal.m4 -exec touch -d @1600000100 {} +
+	find . \( -name configure -o -name Makefile.in -o -name 'config.h.in' -o -name '*.h.in' \) \
+		-exec touch -d @1600000200 {} +
+}
+
+# Rewrites absolute prefix paths so that the prefix can move (machine cache,
+# another clone): .pc files use ${pcfiledir}, curl-config finds itself.
+make_relocatable() {
+	local pc
+	for pc in "$PREFIX"/lib/pkgconfig/*.pc; do
+		sed -i -e "s|^prefix=.*|prefix=\${pcfiledir}/../..|" -e "s|$PREFIX|\${prefix}|g" "$pc"
+	done
+	if [ -f "$PREFIX/bin/curl-config" ]; then
+		sed -i -e "s|^prefix=.*|prefix=\$(cd \"\$(dirname \"\$0\")/..\" \&\& pwd)|" \
+			-e "s|$PREFIX|\${prefix}|g" "$PREFIX/bin/curl-config"
+	fi
+	find "$PREFIX/lib" -name '*.la' -delete
+}
+
+# --- recipes (run inside the unpacked source; the body is part of the stamp) ----
+autotools_env() {
+	export CFLAGS="$DEP_CFLAGS" CPPFLAGS="-I$PREFIX/include" LDFLAGS="-L$PREFIX/lib"
+}
+
+build_zlib() {
+	CFLAGS="$DEP_CFLAGS" ./configure --static --prefix="$PREFIX"
+	make -j"$JOBS" libz.a
+	make install
+}
+
+build_bzip2() {
+	# Only the library; Debian's Makefile builds the tools and a shared one too.
+	make -j"$JOBS" libbz2.a CC="$CC" CFLAGS="$DEP_CFLAGS -D_FILE_OFFSET_BITS=64"
+	install -D -m 644 bzlib.h "$PREFIX/include/bzlib.h"
+	install -D -m 644 libbz2.a "$PREFIX/lib/libbz2.a"
+	mkdir -p "$PREFIX/lib/pkgconfig"
+	cat >"$PREFIX/lib/pkgconfig/bzip2.pc" <<-EOF
+	prefix=$PREFIX
+	libdir=\${prefix}/lib
+	includedir=\${prefix}/include
+	Name: bzip2
+	Description: bzip2 compression library (static, musl)
+	Version: 1.0.8
+	Libs: -L\${libdir} -lbz2
+	Cflags: -I\${includedir}
+	EOF
+}
+
+build_xz() {
+	freeze_autotools
+	autotools_env
+	./configure --prefix="$PREFIX" --disable-shared --enable-static \
+		--disable-xz --disable-xzdec --disable-lzmadec --disable-lzmainfo \
+		--disable-lzma-links --disable-scripts --disable-doc --disable-nls \
+		--enable-threads=posix
+	make -j"$JOBS" -C src/liblzma
+	make -C src/liblzma install
+}
+
+build_zstd() {
+	# Single-threaded static library; no legacy (pre-v0.8) frame formats.
+	local vars=(CC="$CC" CFLAGS="$DEP_CFLAGS" ZSTD_LEGACY_SUPPORT=0 PREFIX="$PREFIX")
+	make -j"$JOBS" -C lib libzstd.a "${vars[@]}"
+	make -C lib install-static install-includes install-pc "${vars[@]}"
+}
+
+build_mbedtls() {
+	# Upstream's default configuration (TLS 1.2; 2.28 has no usable TLS 1.3).
+	make -j"$JOBS" lib CC="$CC" CFLAGS="$DEP_CFLAGS"
+	mkdir -p "$PREFIX/include" "$PREFIX/lib/pkgconfig"
+	cp -r include/mbedtls include/psa "$PREFIX/include/"
+	cp library/libmbedtls.a library/libmbedx509.a library/libmbedcrypto.a "$PREFIX/lib/"
+	# 2.28 ships no .pc files; one module for the three libraries, in link order.
+	cat >"$PREFIX/lib/pkgconfig/mbedtls.pc" <<-EOF
+	prefix=$PREFIX
+	libdir=\${prefix}/lib
+	includedir=\${prefix}/include
+	Name: mbedtls
+	Description: Mbed TLS (static, musl): libmbedtls, libmbedx509, libmbedcrypto
+	Version: 2.28.3
+	Libs: -L\${libdir} -lmbedtls -lmbedx509 -lmbedcrypto
+	Cflags: -I\${includedir}
+	EOF
+}
+
+build_curl() {
+	# Debian's last two patches turn the tree into the GnuTLS and NSS
+	# flavours; its openssl flavour (plain libcurl) is built without them.
+	patch -R -p1 <debian/patches/99_nss.patch
+	patch -R -p1 <debian/patches/90_gnutls.patch
+	freeze_autotools
+	autotools_env
+	CPPFLAGS="$CPPFLAGS -DCURL_PATCHSTAMP=\\\"$version\\\""
+	./configure --prefix="$PREFIX" --disable-shared --enable-static \
+		--disable-dependency-tracking \
+		--with-mbedtls="$PREFIX" --with-zlib="$PREFIX" --without-zstd \
+		--without-ca-bundle --without-ca-path --without-ca-fallback \
+		--enable-http --enable-file --enable-ipv6 --enable-threaded-resolver \
+		--disable-ftp --disable-ldap --disable-ldaps --disable-rtsp --disable-dict \
+		--disable-telnet --disable-tftp --disable-pop3 --disable-imap --disable-smb \
+		--disable-smtp --disable-gopher --disable-mqtt \
+		--disable-ntlm --disable-ntlm-wb --disable-tls-srp --disable-cookies \
+		--disable-alt-svc --disable-hsts --disable-doh --disable-netrc \
+		--disable-manual --disable-libcurl-option \
+		--without-brotli --without-libpsl --without-libidn2 --without-nghttp2 \
+		--without-nghttp3 --without-ngtcp2 --without-quiche --without-msh3 \
+		--without-libssh --without-libssh2 --without-wolfssh --without-librtmp \
+		--without-gssapi --without-libgsasl --without-hyper
+	# AWS SigV4 rides on crypto-auth (on); the summary is in the log.
+	grep -q 'CURL_DISABLE_CRYPTO_AUTH 1' lib/curl_config.h && return 1
+	make -j"$JOBS" -C lib
+	make -C lib install
+	make -C include install
+	make install-pkgconfigDATA install-binSCRIPTS
+	[ -z "$("$PREFIX/bin/curl-config" --ca)" ] || { echo "curl has a compiled-in CA bundle"; return 1; }
+}
+
+build_libarchive() {
+	freeze_autotools
+	autotools_env
+	export LIBS="-pthread"
+	./configure --prefix="$PREFIX" --disable-shared --enable-static \
+		--disable-dependency-tracking --disable-maintainer-mode \
+		--disable-bsdtar --disable-bsdcat --disable-bsdcpio \
+		--disable-acl --disable-xattr \
+		--with-zlib --with-bz2lib --with-lzma --with-zstd \
+		--without-xml2 --without-expat --without-openssl --without-nettle \
+		--without-mbedtls --without-lz4 --without-lzo2 --without-cng \
+		--without-libb2 --without-iconv
+	local h
+	for h in HAVE_ZLIB_H HAVE_BZLIB_H HAVE_LZMA_H HAVE_ZSTD_H; do
+		grep -q "define $h 1" config.h || { echo "libarchive: $h missing"; return 1; }
+	done
+	make -j"$JOBS" libarchive.la
+	make install-libLTLIBRARIES install-includeHEADERS install-pkgconfigDATA
+}
+
+build_libnl() {
+	freeze_autotools
+	autotools_env
+	CPPFLAGS="$CPPFLAGS -isystem $KHDR"
+	# sysconfdir is the run-time place of libnl's classid/pktloc files; the
+	# install puts them into the prefix instead (pkgsysconfdir below).
+	./configure --prefix="$PREFIX" --sysconfdir=/etc --disable-shared --enable-static \
+		--disable-dependency-tracking --disable-cli --disable-debug
+	make -j"$JOBS" lib/libnl-3.la lib/libnl-route-3.la
+	make install-data pkgsysconfdir="$PREFIX/etc/libnl"
+	cp lib/.libs/libnl-3.a lib/.libs/libnl-route-3.a "$PREFIX/lib/"
+	# Only these two libraries are built; drop the other modules' .pc files.
+	rm -f "$PREFIX"/lib/pkgconfig/libnl-{cli,genl,idiag,nf,xfrm}-3.0.pc
+}
+
+build_libsodium() {
+	# Debian's tarball is a git export without configure.
+	autoreconf -fi
+	autotools_env
+	./configure --prefix="$PREFIX" --disable-shared --enable-static \
+		--disable-dependency-tracking --disable-pie
+	make -j"$JOBS"
+	make install
+}
+
+# --- build ------------------------------------------------------------------------
+mkdir -p "$PREFIX/.stamps" "$SRC" "$LOGS"
+rm -f "$PREFIX/.complete"
+export PKG_CONFIG_LIBDIR="$PREFIX/lib/pkgconfig" PKG_CONFIG_PATH=
+log "building into $PREFIX with $CC ($JOBS jobs); logs in $LOGS"
+start_all=$(date +%s)
+chain=$(printf '%s\n' "$DEP_CFLAGS" "$(declare -f freeze_autotools autotools_env)" | sha256sum | cut -c1-16)
+for pin in "${PINS[@]}"; do
+	read -r name pkg version sha <<<"$pin"
+	stamp="$version $(printf '%s\n' "$chain" "$sha" "$(declare -f "build_$name")" | sha256sum | cut -c1-16)"
+	chain=$(echo "$stamp" | sha256sum | cut -c1-16)
+	if [ "$(cat "$PREFIX/.stamps/$name" 2>/dev/null)" = "$stamp" ]; then
+		log "$name $version: up to date"
+		continue
+	fi
+	log "$name: building Debian source $pkg $version"
+	start=$(date +%s)
+	: >"$LOGS/$name.log"
+	fetch "$pkg" "$version" "$sha" "$SRC/$name"
+	# Not in an if/|| context: errexit must stay active inside the recipe.
+	set +e
+	(cd "$SRC/$name" && set -ex && "build_$name") >>"$LOGS/$name.log" 2>&1
+	rc=$?
+	set -e
+	if [ "$rc" != 0 ]; then
+		echo "static-deps: error: building $name failed; last lines of $LOGS/$name.log:" >&2
+		tail -n "$([ "${CI:-}" = true ] && echo 150 || echo 40)" "$LOGS/$name.log" >&2
+		exit 1
+	fi
+	echo "$stamp" >"$PREFIX/.stamps/$name"
+	log "$name: done in $(($(date +%s) - start)) s"
+done
+make_relocatable
+
+# The prefix must answer for every library the program links.
+pkg-config --exists --print-errors --static \
+	libcurl libarchive libnl-3.0 libnl-route-3.0 libsodium libzstd liblzma zlib bzip2 mbedtls ||
+	die "pkg-config cannot resolve the libraries in $PREFIX/lib/pkgconfig"
+echo "$KEY" >"$PREFIX/.complete"
+log "all built in $(($(date +%s) - start_all)) s (key $KEY)"
+
+if [ -n "$cached" ] && [ -w "$MACHINE_CACHE" ]; then
+	tmp=$(mktemp -d "$MACHINE_CACHE/.static-deps-$KEY.XXXXXX")
+	cp -a "$PREFIX/." "$tmp/"
+	rm -rf "$cached"
+	mv -T "$tmp" "$cached"
+	log "saved to $cached"
+	# Keep the three most recent keys.
+	ls -1dt "$MACHINE_CACHE"/static-deps-* | tail -n +4 | xargs -r rm -rf
+	find "$MACHINE_CACHE" -maxdepth 1 -name '.lock-*' -mtime +30 -delete
+fi

@@ -1,0 +1,152 @@
+# The QEMU test systems: small "NixOS-like" toplevel closures built by real
+# Nix (Debian nix-bin 2.8, as root, sandbox off, builder /bin/sh, no nixpkgs).
+# Built by tools/qemu-systems/build, which passes the host files below.
+#
+# A toplevel looks like a NixOS one where the boot cares:
+#   init           busybox sh script (tools/qemu-systems/init.sh.in): checks
+#                  the system's payload against sha256 sums baked in at build
+#                  time, prints "STAGE2 OK system=<toplevel> kernel=<marker>"
+#                  (marker = ipt.marker= from /proc/cmdline, or "none"), or
+#                  "STAGE2 BAD ...", then syncs and powers off.
+#   kernel         -> <linux>/bzImage (Debian's vmlinuz, copied into the store)
+#   initrd         -> an initrd (see below)
+#   kernel-params  "ipt.marker=<name>-params" (what a kexec puts on the new
+#                  command line, so the marker shows which command line booted)
+#   nixos-version  "<name>"
+#   sw             -> busybox (bin/busybox + applet links)
+#   payload*       -> the payload store paths
+#
+# Kernels are told apart by STORE PATH, not by content: `linux-other` holds
+# the very same bzImage as `linux` (it must boot for kexec) under another
+# name, so <target-otherkernel>/kernel resolves to a different store path
+# than the built-in system's kernel.  The mismatch check of
+# `initrd-provision boot` compares resolved paths (builtin-kernel in the
+# config), so this is a real mismatch for it.
+#
+# Initrds: builtin and target carry the generic test initrd (modules,
+# busybox, /init; no initrd-provision, no config: it boots whatever init= on
+# the command line says).  target-otherkernel carries `kexecInitrd`: the test
+# initrd with initrd-provision and a config whose builtin-kernel is
+# linux-other's bzImage, so after a kexec the second boot finds its kernel
+# matching.  It has to be made after linux-other exists, hence the two
+# phases in tools/qemu-systems/build (kexecInitrd = null in phase one).
+{ busyboxFile, kernelFile, kernelVersion, genericInitrdFile, kexecInitrdFile ? null }:
+let
+  system = "x86_64-linux";
+  mk = name: script: extra: derivation ({
+    inherit name system;
+    builder = "/bin/sh";
+    args = [ "-e" "-c" script ];
+    PATH = "/usr/bin:/bin";
+    LC_ALL = "C";
+  } // extra);
+
+  # Deterministic pseudo-random bytes (AES-CTR keystream of a seed), so
+  # payload hashes are the same on every machine and zstd cannot shrink them.
+  # (One line, no trailing newline: it is followed by a redirection.)
+  random = seed: bytes:
+    "head -c ${toString bytes} /dev/zero | openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass pass:${seed}";
+
+  kernelSrc = builtins.path { path = kernelFile; name = "vmlinuz-${kernelVersion}"; };
+  busyboxSrc = builtins.path { path = busyboxFile; name = "busybox-static"; };
+  genericInitrdSrc = builtins.path { path = genericInitrdFile; name = "initrd-generic"; };
+
+  initTemplate = ./init.sh.in;
+in rec {
+  busybox = mk "busybox-static" ''
+    mkdir -p "$out/bin"
+    cp ${busyboxSrc} "$out/bin/busybox"
+    chmod 0555 "$out/bin/busybox"
+    for a in $("$out/bin/busybox" --list); do
+      [ "$a" = busybox ] || ln -s busybox "$out/bin/$a"
+    done
+  '' {};
+
+  linux = mk "linux-${kernelVersion}" ''
+    mkdir -p "$out"
+    cp ${kernelSrc} "$out/bzImage"
+  '' {};
+
+  # Same bytes, other store path (see the header).
+  linux-other = mk "linux-${kernelVersion}-other" ''
+    mkdir -p "$out"
+    cp ${kernelSrc} "$out/bzImage"
+  '' {};
+
+  initrd-generic = mk "initrd-generic" ''
+    mkdir -p "$out"
+    cp ${genericInitrdSrc} "$out/initrd"
+  '' {};
+
+  initrd-kexec = if kexecInitrdFile == null then null else
+    let src = builtins.path { path = kexecInitrdFile; name = "initrd-kexec-src"; };
+    in mk "initrd-kexec" ''
+      mkdir -p "$out"
+      cp ${src} "$out/initrd"
+    '' {};
+
+  payload-builtin = mk "payload-builtin" ''
+    mkdir -p "$out"
+    printf 'built-in system payload\n' > "$out/hello"
+    ${random "builtin" 1048576} > "$out/blob"
+  '' {};
+
+  payload-target = mk "payload-target" ''
+    mkdir -p "$out"
+    printf 'target system payload\n' > "$out/hello"
+  '' {};
+
+  # The bulk of a download: 2 x 4 MiB of incompressible bytes, so progress
+  # is visible and a power cut can land in the middle.
+  bulk-target-1 = mk "bulk-target-1" ''
+    ${random "bulk-target-1" 4194304} > "$out"
+  '' {};
+  bulk-target-2 = mk "bulk-target-2" ''
+    ${random "bulk-target-2" 4194304} > "$out"
+  '' {};
+
+  payload-otherkernel = mk "payload-otherkernel" ''
+    mkdir -p "$out"
+    printf 'target system with another kernel\n' > "$out/hello"
+  '' {};
+
+  toplevel = { name, kernel, initrd, payloads }: mk "nixos-system-${name}" ''
+    mkdir -p "$out"
+    ln -s ${kernel}/bzImage "$out/kernel"
+    ln -s ${initrd}/initrd "$out/initrd"
+    printf 'ipt.marker=%s-params' '${name}' > "$out/kernel-params"
+    printf '%s' '${name}' > "$out/nixos-version"
+    ln -s ${busybox} "$out/sw"
+    i=0
+    for p in ${toString payloads}; do
+      i=$((i + 1)); ln -s "$p" "$out/payload$i"
+    done
+    # The sums are computed now, at build time, and baked into init.
+    sums=$(for p in ${toString payloads}; do
+      if [ -d "$p" ]; then find "$p" -type f | sort | xargs sha256sum; else sha256sum "$p"; fi
+    done)
+    sed -e "s|@busybox@|${busybox}|g" -e "s|@system@|$out|g" ${initTemplate} > "$out/init.tmp"
+    printf '%s\n' "$sums" > "$out/sums.tmp"
+    # Splice the sums in where the template says @sums@ (own line).
+    awk -v f="$out/sums.tmp" '
+      $0 == "@sums@" { while ((getline l < f) > 0) print l; next } { print }
+    ' "$out/init.tmp" > "$out/init"
+    rm "$out/init.tmp" "$out/sums.tmp"
+    chmod 0555 "$out/init"
+  '' {};
+
+  builtin = toplevel {
+    name = "builtin"; kernel = linux; initrd = initrd-generic;
+    payloads = [ payload-builtin ];
+  };
+
+  target = toplevel {
+    name = "target"; kernel = linux; initrd = initrd-generic;
+    payloads = [ payload-target bulk-target-1 bulk-target-2 ];
+  };
+
+  target-otherkernel = if initrd-kexec == null then null else toplevel {
+    name = "otherkernel"; kernel = linux-other; initrd = initrd-kexec;
+    payloads = [ payload-otherkernel ];
+  };
+}
