@@ -90,7 +90,7 @@ check:
 	tools/run-tests $(TESTS)
 
 demo:
-	@echo "make demo: the QEMU boot demo arrives with the boot issue; see README.md"
+	tools/demo
 
 bench:
 	@echo "make bench: the benchmark arrives with the benchmark issue; see README.md"
