@@ -165,11 +165,11 @@ usage_errors() {
 	rc=$?
 	[ "$rc" = 2 ] || { fail_because "no key: exit $rc, want 2"; return 1; }
 	stderr_has "no trusted public key given" || return 1
-	timeout 20 "$IP_BIN" fetch --root "$root" --substituter "s3://bucket?region=eu-west-1" \
+	timeout 20 "$IP_BIN" fetch --root "$root" --substituter "s3://bucket?addressing-style=sideways" \
 		--trusted-public-key "$TRUSTED_PUBKEY" "$ROOT_PATH" 2>"$TEST_TMP/stderr"
 	rc=$?
-	[ "$rc" = 2 ] || { fail_because "s3: exit $rc, want 2"; return 1; }
-	stderr_has "s3:// caches are not supported yet" || return 1
+	[ "$rc" = 2 ] || { fail_because "bad s3 URL: exit $rc, want 2"; return 1; }
+	stderr_has "substituter 's3://bucket?addressing-style=sideways'" || return 1
 	timeout 20 "$IP_BIN" fetch --root "$root" --substituter "$URL/cache-zstd" \
 		--trusted-public-key "$TRUSTED_PUBKEY" /nix/store/not-a-path 2>"$TEST_TMP/stderr"
 	rc=$?
@@ -180,7 +180,7 @@ usage_errors() {
 	[ "$rc" = 2 ] || { fail_because "bad key: exit $rc, want 2"; return 1; }
 	[ ! -e "$root" ] || fail_because "a usage error touched the root"
 }
-run_case "usage errors: no key, s3://, bad path, bad key (exit 2, nothing touched)" usage_errors
+run_case "usage errors: no key, bad s3:// URL, bad path, bad key (exit 2, nothing touched)" usage_errors
 
 no_check_sigs_is_loud() {
 	local root=$TEST_TMP/root-nosig

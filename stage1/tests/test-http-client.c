@@ -299,7 +299,7 @@ static void substituter_hooks(void)
 	struct http_client *c = client(0);
 	CHECK(c);
 	struct substituter sub;
-	CHECK_INT(substituter_init(&sub, "http://127.0.0.1:1/", 0, NULL), ==, 0);
+	CHECK_INT(substituter_init(&sub, "http://127.0.0.1:1/", 0, NULL, NULL), ==, 0);
 	sub.prepare_request = sign;
 	sub.classify_error = classify;
 	struct waiter w1, w2, w3;

@@ -17,7 +17,12 @@ static void parse_table(void)
 		{ "https://cache.example?priority=10&want-mass-query=1", 0, "https://cache.example" },
 		{ "file:///srv/cache", 0, "file:///srv/cache" },
 		{ "file:///srv/cache/?compression=zstd", 0, "file:///srv/cache" },
-		{ "s3://bucket?region=eu-west-1", -ENOTSUP, "s3:// caches are not supported yet" },
+		{ "s3://", -EINVAL, "substituter 's3://'" },
+		{ "s3://my-cache?region=eu-west-1", 0, "https://my-cache.s3.eu-west-1.amazonaws.com" },
+		{ "s3://my-cache/fleet/a", 0, "https://my-cache.s3.us-east-1.amazonaws.com/fleet/a" },
+		{ "s3://my.dotted.cache?region=eu-west-1", 0, "https://s3.eu-west-1.amazonaws.com/my.dotted.cache" },
+		{ "s3://b/p?endpoint=http://127.0.0.1:9000&region=x-1", 0, "http://127.0.0.1:9000/b/p" },
+		{ "s3://b?endpoint=http://localhost:9000&addressing-style=virtual", 0, "http://b.localhost:9000" },
 		{ "ftp://host/x", -EINVAL, "unsupported URL scheme" },
 		{ "cache.example", -EINVAL, "unsupported URL scheme" },
 		{ "http://", -EINVAL, "has no host" },
@@ -27,7 +32,7 @@ static void parse_table(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct substituter s;
 		struct ip_error err = { 0 };
-		int r = substituter_init(&s, cases[i].url, 0, &err);
+		int r = substituter_init(&s, cases[i].url, 0, NULL, &err);
 		const char *got = r == 0 ? s.base : err.msg;
 		if (r != cases[i].code || !strstr(got, cases[i].base_or_error)) {
 			test_record_failure(__FILE__, __LINE__, "'%s': r=%d '%s', want %d '%s'",
@@ -44,7 +49,7 @@ static void parse_table(void)
 static void join_table(void)
 {
 	struct substituter s;
-	CHECK_INT(substituter_init(&s, "http://h:1/cache/", 0, NULL), ==, 0);
+	CHECK_INT(substituter_init(&s, "http://h:1/cache/", 0, NULL, NULL), ==, 0);
 	static const struct {
 		const char *file, *want; /* want NULL: refused */
 	} cases[] = {

@@ -16,6 +16,7 @@
 #include "boot/cmdline.h"
 #include "boot/config.h"
 #include "boot/kexec.h"
+#include "aws/session.h"
 #include "boot/sysroot.h"
 #include "cache/fetch.h"
 #include "imds/imds.h"
@@ -77,6 +78,7 @@ struct boot_run {
 	size_t n_keys;
 	struct userdata_result *user_data; /* heap: 16 KiB each */
 	struct userdata_result *tag;
+	struct imds_client *imds;          /* kept for S3 credentials and region */
 	bool tag_ok;                       /* tag holds a parsed, valid value */
 	bool user_data_ok;                 /* user_data names a system */
 };
@@ -362,10 +364,27 @@ static int fetch_target(struct boot_run *run)
 		.cb_ctx = run,
 	};
 	struct ip_error err = { 0 };
+	/* S3: the instance role's credentials and the region, from the same IMDS. */
+	struct aws_session aws;
+	struct aws_session_config ac = {
+		.imds = run->imds,
+		.imds_endpoint = run->imds ? NULL : run->config.imds_endpoint,
+		.imds_budget_ms = run->config.imds_timeout * 1000u,
+		.region = run->config.aws_region,
+		.need_region = aws_any_s3_without_region(run->substituters, run->n_substituters),
+	};
+	if (aws_session_open(&ac, &aws, &err) < 0)
+		return fail_with(run, PHASE_FETCH, &err, "AWS credentials");
+	if (aws.region_from_imds)
+		log_info("S3 region from IMDS: %s", aws.region);
+	fo.aws_credentials = aws.credentials;
+	fo.aws_region = aws.region;
 	log_info("fetching %s from %zu substituter(s)", run->target, run->n_substituters);
 	run->fetch_ran = true;
 	run->last_progress = now_seconds();
-	if (fetch_closure(&fo, &run->fetch, &err) < 0)
+	int r = fetch_closure(&fo, &run->fetch, &err);
+	aws_session_close(&aws);
+	if (r < 0)
 		return fail_with(run, PHASE_FETCH, &err, "");
 	log_info("closure verified and registered: %zu paths (%zu fetched, %zu present), %.1f MiB downloaded in %.1f s",
 		 run->fetch.paths_total, run->fetch.paths_fetched, run->fetch.paths_present,
@@ -708,12 +727,9 @@ static int decide_and_provision(struct boot_run *run)
 			.budget_ms = run->config.imds_timeout * 1000u,
 			.allow_v1 = run->config.imds_allow_v1,
 		};
-		struct imds_client *imds = NULL;
-		if (imds_client_new(&ic, &imds, &err) < 0)
+		if (imds_client_new(&ic, &run->imds, &err) < 0)
 			return fail_with(run, PHASE_IMDS, &err, "");
-		int r = read_instance_data(run, imds);
-		imds_client_free(imds);
-		if (r < 0)
+		if (read_instance_data(run, run->imds) < 0)
 			return -1;
 		if (!run->target[0]) {
 			log_info("decision: source: none (no system named in user-data or tags); booting the built-in system %s",
@@ -787,6 +803,8 @@ int boot_run(const struct boot_options *opts)
 out:
 	if (run->root_fd >= 0)
 		close(run->root_fd);
+	if (run->imds)
+		imds_client_free(run->imds);
 	free(run->user_data);
 	free(run->tag);
 	free(run);

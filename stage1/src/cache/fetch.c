@@ -1,6 +1,10 @@
 #include "cache/fetch.h"
 
+#include "aws/credentials.h"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +38,7 @@ struct run {
 	struct registration_entry *entries;
 	size_t *order;
 	char *reg_text;
+	struct aws_creds_provider *own_creds; /* environment-only, when the caller gave none */
 };
 
 static double since(const struct timespec *t0)
@@ -84,7 +89,7 @@ int fetch_check_options(const struct fetch_options *o, struct ip_error *err)
 			       "(signature checking can only be turned off with --no-check-sigs)");
 	for (size_t i = 0; i < o->n_substituters; i++) {
 		struct substituter sub;
-		int r = substituter_init(&sub, o->substituters[i], (int)i, err);
+		int r = substituter_init(&sub, o->substituters[i], (int)i, NULL, err);
 		if (r < 0)
 			return r;
 		substituter_free(&sub);
@@ -117,6 +122,52 @@ static void fill_result(struct run *run, struct fetch_result *res)
 	}
 }
 
+/* Entries of the previous registration file for paths outside this closure
+ * (e.g. the image's own built-in system, which stage 2 has yet to load) are
+ * kept, as long as the path is still in the store: the file is replaced, so
+ * dropping them would leave those paths unregistered. */
+struct keep_ctx {
+	struct run *run;
+	size_t *len;
+};
+
+static int keep_entry(void *ctx, const struct registration_entry *e, struct ip_error *err)
+{
+	struct keep_ctx *k = ctx;
+	struct run *run = k->run;
+	struct stat st;
+	if (closure_find(&run->closure, e->basename) != CLOSURE_NONE)
+		return 0;
+	if (fstatat(run->store.store_fd, e->basename, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0; /* gone: nothing to register */
+	char *text = NULL;
+	size_t text_len = 0;
+	if (registration_format(e, 1, &text, &text_len) < 0)
+		return ip_fail(err, -ENOMEM, "out of memory");
+	char *grown = realloc(run->reg_text, *k->len + text_len + 1);
+	if (!grown) {
+		free(text);
+		return ip_fail(err, -ENOMEM, "out of memory");
+	}
+	memcpy(grown + *k->len, text, text_len + 1);
+	run->reg_text = grown;
+	*k->len += text_len;
+	free(text);
+	return 0;
+}
+
+static int keep_other_registrations(struct run *run, size_t *len, struct ip_error *err)
+{
+	if (!run->old_reg)
+		return 0;
+	struct keep_ctx k = { .run = run, .len = len };
+	struct ip_error parse_err = { 0 };
+	int r = registration_parse(run->old_reg, run->old_reg_len, keep_entry, &k, &parse_err);
+	if (r == -ENOMEM)
+		return ip_fail(err, r, "%s", ip_error_str(&parse_err));
+	return 0; /* a malformed old file was already reported when it was read */
+}
+
 /* The registration file for the whole closure, references first. */
 static int write_registration(struct run *run, struct fetch_result *res, struct ip_error *err)
 {
@@ -144,9 +195,12 @@ static int write_registration(struct run *run, struct fetch_result *res, struct 
 	size_t len;
 	if (registration_format(run->entries, n, &run->reg_text, &len) < 0)
 		return ip_fail(err, -ENOMEM, "out of memory");
+	int r = keep_other_registrations(run, &len, err);
+	if (r < 0)
+		return r;
 	if (run->old_reg && run->old_reg_len == len && memcmp(run->old_reg, run->reg_text, len) == 0)
 		return 0; /* already exactly this */
-	int r = registration_write(run->store.root_fd, run->reg_text, len, run->store.sync, err);
+	r = registration_write(run->store.root_fd, run->reg_text, len, run->store.sync, err);
 	if (r == 0)
 		res->registration_written = true;
 	return r;
@@ -177,9 +231,25 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 		.verbose = o->curl_verbose,
 	};
 
+	struct substituter_env sub_env = {
+		.aws_credentials = o->aws_credentials,
+		.aws_region = o->aws_region,
+		.note = o->warn,
+		.note_ctx = o->cb_ctx,
+	};
+	for (size_t i = 0; i < o->n_substituters && !sub_env.aws_credentials; i++) {
+		if (strncmp(o->substituters[i], "s3://", 5) != 0)
+			continue;
+		/* No provider from the caller: the environment's AWS_* variables. */
+		struct aws_creds_config cc = { 0 };
+		r = aws_creds_provider_new(&cc, &run.own_creds, err);
+		if (r < 0)
+			goto out;
+		sub_env.aws_credentials = run.own_creds;
+	}
 	for (; run.n_subs < o->n_substituters; run.n_subs++) {
 		r = substituter_init(&run.subs[run.n_subs], o->substituters[run.n_subs],
-				     (int)run.n_subs, err);
+				     (int)run.n_subs, &sub_env, err);
 		if (r < 0)
 			goto out;
 	}
@@ -273,6 +343,8 @@ out:
 	closure_free(&run.closure);
 	for (size_t i = 0; i < run.n_subs; i++)
 		substituter_free(&run.subs[i]);
+	if (run.own_creds)
+		aws_creds_provider_free(run.own_creds);
 	free(run.old_reg);
 	free(run.todo);
 	free(run.order);

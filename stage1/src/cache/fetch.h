@@ -15,6 +15,8 @@
 
 #define FETCH_MAX_SUBSTITUTERS 16
 
+struct aws_creds_provider;
+
 struct fetch_progress {
 	size_t paths_done, paths_total;        /* of the paths to download */
 	uint64_t bytes_done, bytes_total;      /* compressed bytes */
@@ -38,6 +40,11 @@ struct fetch_options {
 	int retries;                           /* extra attempts per request; < 0 = 4 */
 	const char *ca_bundle;                 /* NULL = /etc/ssl/certs/ca-certificates.crt */
 	bool curl_verbose;
+	/* s3:// substituters (README "S3 caches"): credentials (NULL: the
+	 * environment's AWS_* variables, else unsigned requests) and the region
+	 * for URLs without region= (NULL: us-east-1). */
+	struct aws_creds_provider *aws_credentials;
+	const char *aws_region;
 	/* Optional callbacks, called from the calling thread. */
 	void (*progress)(void *ctx, const struct fetch_progress *p);
 	void (*warn)(void *ctx, const char *line);
@@ -71,7 +78,7 @@ struct fetch_result {
 };
 
 /* Checks options without touching anything: required fields, the store path,
- * substituter URLs (s3:// is "not supported yet"), a key unless no_check_sigs.
+ * substituter URLs, a key unless no_check_sigs.
  * -EINVAL/-ENOTSUP with err: a usage error. */
 int fetch_check_options(const struct fetch_options *opts, struct ip_error *err);
 

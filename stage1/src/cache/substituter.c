@@ -1,5 +1,7 @@
 #include "cache/substituter.h"
 
+#include "cache/s3_substituter.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +12,8 @@ static bool has_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-int substituter_init(struct substituter *sub, const char *url, int index, struct ip_error *err)
+int substituter_init(struct substituter *sub, const char *url, int index, const struct substituter_env *env,
+		     struct ip_error *err)
 {
 	memset(sub, 0, sizeof(*sub));
 	sub->index = index;
@@ -29,15 +32,16 @@ int substituter_init(struct substituter *sub, const char *url, int index, struct
 		sub->scheme = SUBST_HTTPS;
 	else if (has_prefix(url, "file://"))
 		sub->scheme = SUBST_FILE;
-	else if (has_prefix(url, "s3://"))
-		/* issue 4: the aws/ module maps the URL to https (sub->base) and
-		 * sets prepare_request/classify_error/free_hooks here */
-		return ip_fail(err, -ENOTSUP,
-			       "substituter '%s': s3:// caches are not supported yet; serve the cache "
-			       "over https:// instead", url);
-	else
+	else if (has_prefix(url, "s3://")) {
+		sub->scheme = SUBST_S3;
+		sub->url = strdup(url);
+		int r = sub->url ? s3_substituter_setup(sub, url, env, err) : ip_fail(err, -ENOMEM, "out of memory");
+		if (r < 0)
+			substituter_free(sub);
+		return r;
+	} else
 		return ip_fail(err, -EINVAL,
-			       "substituter '%s': unsupported URL scheme (use http://, https:// or file://)",
+			       "substituter '%s': unsupported URL scheme (use http://, https://, s3:// or file://)",
 			       url);
 
 	const char *rest = strchr(url, ':') + 3;

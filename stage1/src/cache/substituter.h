@@ -1,10 +1,9 @@
 /* A substituter: one binary cache, as named on the command line.
  *
  * http:// and https:// caches are fetched as they are; file:// caches go
- * through the same HTTP layer (curl reads local files).  s3:// caches fail
- * for now with "not supported yet": the aws/ module (issue 4) will map such a
- * URL to HTTPS and fill in the hooks below (request signing, and reading
- * S3's error bodies). */
+ * through the same HTTP layer (curl reads local files).  s3:// caches are
+ * mapped to HTTPS by cache/s3_substituter.c, which fills in the hooks below
+ * (request signing, and reading S3's error bodies). */
 #ifndef IP_CACHE_SUBSTITUTER_H
 #define IP_CACHE_SUBSTITUTER_H
 
@@ -49,10 +48,23 @@ struct substituter {
 	void *hook_ctx;
 };
 
+struct aws_creds_provider;
+
+/* What s3:// substituters need from the caller (all optional). */
+struct substituter_env {
+	struct aws_creds_provider *aws_credentials; /* NULL: unsigned requests */
+	const char *aws_region;       /* for URLs without region= (else us-east-1) */
+	/* One-line notes for the log, e.g. "requests are unsigned" (HTTP thread). */
+	void (*note)(void *ctx, const char *line);
+	void *note_ctx;
+};
+
 /* Parses a substituter URL.  Store parameters after '?' on http(s) and file
  * URLs (priority=, want-mass-query=, ...) are Nix settings and are ignored.
- * s3:// fails with -ENOTSUP ("not supported yet"); other schemes -EINVAL. */
-int substituter_init(struct substituter *sub, const char *url, int index, struct ip_error *err);
+ * s3:// URLs are mapped to HTTPS with env's credentials and region (env may
+ * be NULL); other schemes -EINVAL. */
+int substituter_init(struct substituter *sub, const char *url, int index, const struct substituter_env *env,
+		     struct ip_error *err);
 void substituter_free(struct substituter *sub);
 
 /* The URL of `file` in the cache: base + "/" + file.  `file` is a narinfo

@@ -13,8 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aws/session.h"
 #include "cache/fetch.h"
 #include "nix/narinfo.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "util/progress.h"
 
@@ -55,7 +57,8 @@ static void print_help(FILE *out)
 enum {
 	OPT_ROOT = 256, OPT_SUBSTITUTER, OPT_KEY, OPT_NO_CHECK_SIGS, OPT_SET_PROFILE, OPT_REPORT,
 	OPT_CONNECTIONS, OPT_JOBS, OPT_STALL, OPT_CONNECT, OPT_RETRIES, OPT_CA, OPT_NO_SYNC,
-	OPT_VERBOSE, OPT_QUIET, OPT_HELP, OPT_CURL_VERBOSE,
+	OPT_VERBOSE, OPT_QUIET, OPT_HELP, OPT_CURL_VERBOSE, OPT_AWS_CREDENTIALS, OPT_AWS_REGION,
+	OPT_IMDS_ENDPOINT,
 };
 
 static bool parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
@@ -164,12 +167,16 @@ int cmd_fetch(int argc, char **argv)
 		{ "curl-verbose", no_argument, NULL, OPT_CURL_VERBOSE },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "help", no_argument, NULL, OPT_HELP },
+		{ "aws-credentials", required_argument, NULL, OPT_AWS_CREDENTIALS },
+		{ "aws-region", required_argument, NULL, OPT_AWS_REGION },
+		{ "imds-endpoint", required_argument, NULL, OPT_IMDS_ENDPOINT },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *subs[FETCH_MAX_SUBSTITUTERS];
 	struct trusted_key keys[MAX_KEYS];
 	struct fetch_options o = { .retries = -1, .substituters = subs, .keys = keys };
 	const char *report = NULL;
+	const char *aws_credentials_file = NULL, *aws_region = NULL, *imds_endpoint = NULL;
 	struct console con = { .tty = isatty(STDERR_FILENO) == 1 };
 	unsigned long v;
 	int opt;
@@ -250,6 +257,15 @@ int cmd_fetch(int argc, char **argv)
 		case OPT_HELP:
 			print_help(stdout);
 			return EXIT_OK;
+		case OPT_AWS_CREDENTIALS:
+			aws_credentials_file = optarg;
+			break;
+		case OPT_AWS_REGION:
+			aws_region = optarg;
+			break;
+		case OPT_IMDS_ENDPOINT:
+			imds_endpoint = optarg;
+			break;
 		default:
 			return cmd_usage_error("fetch", "unknown option '%s'", argv[optind - 1]);
 		}
@@ -277,8 +293,37 @@ int cmd_fetch(int argc, char **argv)
 		log_warn("SIGNATURE CHECKING IS OFF (--no-check-sigs): whoever controls the cache or "
 			 "the network decides what ends up in %s/nix/store", o.root);
 
+	/* S3: credentials and region, set up once (aws/session.h). */
+	struct aws_credentials explicit_creds;
+	memset(&explicit_creds, 0, sizeof(explicit_creds));
+	if (aws_credentials_file) {
+		char *text = NULL;
+		size_t len = 0;
+		if (file_read_all(aws_credentials_file, 16384, &text, &len, &err) < 0 ||
+		    aws_credentials_file_parse(text, len, &explicit_creds, &err) < 0) {
+			free(text);
+			return cmd_usage_error("fetch", "--aws-credentials %s: %s", aws_credentials_file,
+					       ip_error_str(&err));
+		}
+		free(text);
+	}
+	struct aws_session aws;
+	struct aws_session_config ac = {
+		.imds_endpoint = imds_endpoint,
+		.explicit_credentials = aws_credentials_file ? &explicit_creds : NULL,
+		.region = aws_region,
+		.need_region = aws_any_s3_without_region(o.substituters, o.n_substituters),
+	};
+	int sr = aws_session_open(&ac, &aws, &err);
+	aws_credentials_wipe(&explicit_creds);
+	if (sr < 0)
+		return cmd_usage_error("fetch", "%s", ip_error_str(&err));
+	o.aws_credentials = aws.credentials;
+	o.aws_region = aws.region;
+
 	struct fetch_result res;
 	int r = fetch_closure(&o, &res, &err);
+	aws_session_close(&aws);
 	clear_line(&con);
 	if (report) {
 		char *json = NULL;
