@@ -314,19 +314,54 @@ stop_servers() {
 	_SERVER_PIDS=""
 }
 
-# The S3 cache (s3rver behind the SigV4-verifying proxy, from the S3 work,
-# issue 4): upload CACHE_DIR with the AWS CLI, serve it on 127.0.0.1, set
-# CACHE_PORT and CACHE_SUBSTITUTER (an s3:// URL with endpoint
-# http://169.254.169.250) and S3_ROLE (the role the mock IMDS must serve).
-# The hook is here; it returns 2 until that work is merged.
+# The S3 cache: s3rver behind tools/s3/sigv4-proxy (every signature checked
+# with botocore).  Uploads DIR with the AWS CLI through the proxy, sets
+# CACHE_PORT, CACHE_LOG (the proxy's log), CACHE_SUBSTITUTER (an s3:// URL
+# with endpoint http://169.254.169.250 and no region: the guest asks IMDS)
+# and IMDS_ROLE_ARGS (the session credentials the mock IMDS hands out: the
+# only ones the guest has).
+QEMU_S3_UPLOAD_KEY=AKIDQEMUUPLOAD000001 QEMU_S3_UPLOAD_SECRET='qemu/Upload+Secret000000000000000000000'
+QEMU_S3_ROLE_KEY=ASIAQEMUROLE00000001 QEMU_S3_ROLE_SECRET='qemu/Role+Secret00000000000000000000000'
+QEMU_S3_ROLE_TOKEN='IQoJb3JpZ2luQEMUEXAMPLE/session+token=='
+QEMU_S3_BUCKET=qemu-cache
 start_cache_s3() { # DIR
-	CASE_REASON="S3 stand-in (s3rver + verifying proxy) not merged yet (issue 4)"
-	return 2
+	local src=$1 dir
+	dir=$(make_tmpdir)
+	if ! "$REPO_ROOT/tools/s3/start-s3" start "$dir" \
+		--credentials "$QEMU_S3_UPLOAD_KEY=$QEMU_S3_UPLOAD_SECRET,$QEMU_S3_ROLE_KEY=$QEMU_S3_ROLE_SECRET" \
+		--token "$QEMU_S3_ROLE_KEY=$QEMU_S3_ROLE_TOKEN" >"$dir/start.log" 2>&1; then
+		CASE_REASON="S3 stand-in did not start: $(tail -n 2 "$dir/start.log" | tr '\n' ' ')"
+		return 1
+	fi
+	# shellcheck disable=SC1091
+	. "$dir/env"
+	_SERVER_PIDS="$_SERVER_PIDS $S3_PROXY_PID $S3RVER_PID"
+	local cli=(env -u AWS_PROFILE HOME="$dir" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+		AWS_EC2_METADATA_DISABLED=true AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=
+		AWS_ACCESS_KEY_ID="$QEMU_S3_UPLOAD_KEY" AWS_SECRET_ACCESS_KEY="$QEMU_S3_UPLOAD_SECRET"
+		timeout 120 /usr/bin/aws --endpoint-url "$S3_ENDPOINT")
+	if ! "${cli[@]}" s3 mb "s3://$QEMU_S3_BUCKET" >"$dir/cli.log" 2>&1 ||
+		! "${cli[@]}" s3 sync "$src" "s3://$QEMU_S3_BUCKET/" >>"$dir/cli.log" 2>&1; then
+		CASE_REASON="uploading the cache with the AWS CLI failed: $(tail -n 2 "$dir/cli.log" | tr '\n' ' ')"
+		return 1
+	fi
+	CACHE_PORT=${S3_ENDPOINT##*:}
+	CACHE_LOG=$S3_LOG_DIR/proxy.log
+	CACHE_SUBSTITUTER="s3://$QEMU_S3_BUCKET?endpoint=http://169.254.169.250"
+	IMDS_ROLE_ARGS=(--role qemu-test-role --access-key-id "$QEMU_S3_ROLE_KEY" --secret "$QEMU_S3_ROLE_SECRET"
+		--token "$QEMU_S3_ROLE_TOKEN" --region us-east-1)
 }
 # Whether start_cache_s3 can work here (sets S3_MISSING_REASON when not).
 s3_cache_available() {
-	S3_MISSING_REASON="S3 stand-in (s3rver + verifying proxy) not merged yet (issue 4)"
-	return 1
+	S3_MISSING_REASON=""
+	if [ ! -f "$REPO_ROOT/tools/s3/node_modules/s3rver/bin/s3rver.js" ]; then
+		S3_MISSING_REASON="s3rver is not installed in tools/s3/node_modules (run tools/deps.sh)"
+	elif [ ! -x /usr/bin/aws ]; then
+		S3_MISSING_REASON="the AWS CLI (Debian awscli) is not installed"
+	elif ! /usr/bin/python3 -c 'import botocore' 2>/dev/null; then
+		S3_MISSING_REASON="/usr/bin/python3 cannot import botocore (python3-botocore)"
+	fi
+	[ -z "$S3_MISSING_REASON" ]
 }
 
 # Starts the cache the provisioning scenarios use by default: S3 when the
@@ -610,6 +645,7 @@ p_new() { # [DISK]
 	disk_copy "${1:-$QW/disk.img}" "$P_DISK"
 	unset IMDS_PORT CACHE_PORT CACHE_LOG
 	CACHE_SUBSTITUTER=$GUEST_HTTP_CACHE
+	IMDS_ROLE_ARGS=(--role qemu-test-role)
 }
 p_user_data() { printf '%s' "$1" >"$P_DIR/user-data"; }
 # The mock IMDS with this scenario's user-data (none: 404) and role.
@@ -664,11 +700,16 @@ assert_failure_banner() {
 	assert_log_contains "^$FAILED_BANNER_RE $(re_quote "$BUILTIN_SYSTEM")\$" \
 		"the failure banner 'initrd-provision: FAILED <phase>: <reason>; booting built-in system $BUILTIN_SYSTEM'"
 }
-# The HTTP cache served exactly N complete NARs (skipped for S3: the proxy
-# keeps its own log).
+# The cache served exactly N complete NARs (for S3: signed GETs in the
+# proxy's log).
 assert_nars_served() { # N
-	[ "${CACHE_KIND:-http}" = http ] || return 0
 	local n
+	if [ "${CACHE_KIND:-http}" = s3 ]; then
+		# NAR GETs the proxy verified as signed with the role's session credentials.
+		n=$(grep -c " GET /$QEMU_S3_BUCKET/nar/[^ ]* 200 relayed $QEMU_S3_ROLE_KEY" "$CACHE_LOG" || true)
+		[ "$n" = "$1" ] || fail_because "the S3 proxy relayed $n signed NAR GETs, expected $1"
+		return
+	fi
 	n=$(cache_nars_fetched)
 	[ "$n" = "$1" ] || fail_because "the cache served $n NARs, expected $1"
 }
