@@ -11,6 +11,7 @@ VERSION := $(shell cat VERSION)
 BUILD   ?= build
 
 CC      ?= cc
+NPROC   := $(shell nproc 2>/dev/null || echo 2)
 PKG_CONFIG ?= pkg-config
 PKG_LIBS := libcurl libzstd libarchive libnl-3.0 libnl-route-3.0 libsodium liblzma zlib
 
@@ -82,7 +83,7 @@ deps:
 CHECK_DEPS ?= 1
 check:
 	@if [ "$(CHECK_DEPS)" = 1 ]; then tools/deps.sh; fi
-	$(MAKE) all test-build static fuzz-build
+	$(MAKE) -j$(NPROC) all test-build static fuzz-build
 	IP_BIN=$(abspath $(ASAN_DIR)/initrd-provision) \
 	IP_STATIC_BIN=$(abspath $(STATIC_BIN)) \
 	IP_BUILD=$(abspath $(BUILD)) \
