@@ -54,7 +54,7 @@ run_get() {
 
 # expect_rc N, within_ms MAX, at_least_ms MIN, err_has TEXT, out_is TEXT
 expect_rc() { [ "$RC" = "$1" ] || fail_because "exit $RC, want $1 (stdout: $OUT; stderr: $ERR)"; }
-within_ms() { [ "$MS" -le "$1" ] || fail_because "took $MS ms, bound $1 ms ($ERR)"; }
+within_ms() { [ "$MS" -le $(($1 + IP_TIME_SLACK_MS)) ] || fail_because "took $MS ms, bound $1 ms + $IP_TIME_SLACK_MS ms slack ($ERR)"; }
 at_least_ms() { [ "$MS" -ge "$1" ] || fail_because "took only $MS ms, want >= $1 ms ($ERR)"; }
 err_has() { grep -qF -- "$1" <<<"$ERR" || fail_because "stderr lacks '$1': $ERR"; }
 out_is() { [ "$OUT" = "$1" ] || fail_because "stdout '$OUT', want '$1'"; }
