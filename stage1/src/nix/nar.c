@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text.h"
+
 enum nar_expect {
 	X_MAGIC,
 	X_OPEN,
@@ -140,25 +142,6 @@ uint64_t nar_parser_offset(const struct nar_parser *parser)
 
 /* --- errors -------------------------------------------------------------- */
 
-/* Printable rendering of untrusted bytes for a message. */
-static const char *quote(const char *s, size_t len, char *out, size_t size)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < len && o + 8 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
-		if (i + 1 < len && o + 8 >= size) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-		}
-	}
-	out[o] = '\0';
-	return out;
-}
-
 /* Records a malformed-archive error: "NAR: <what> at byte <offset>". */
 __attribute__((format(printf, 4, 5)))
 static int bad(struct nar_parser *p, struct ip_error *err, uint64_t at, const char *fmt, ...)
@@ -194,7 +177,7 @@ static int unexpected(struct nar_parser *p, struct ip_error *err)
 {
 	char q[80];
 	return bad(p, err, p->item_start, "expected %s, got \"%s\"", expect_text[p->expect],
-		   quote(p->str, p->have, q, sizeof(q)));
+		   text_quote(p->str, p->have, q, sizeof(q)));
 }
 
 /* The entry name of the node being read; NULL for the root. */
@@ -217,23 +200,23 @@ static int check_name(struct nar_parser *p, struct ip_error *err)
 		return bad(p, err, p->item_start, "empty entry name");
 	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
 		return bad(p, err, p->item_start, "entry name \"%s\" not allowed",
-			   quote(s, n, q, sizeof(q)));
+			   text_quote(s, n, q, sizeof(q)));
 	if (memchr(s, '/', n))
 		return bad(p, err, p->item_start, "entry name \"%s\" contains '/'",
-			   quote(s, n, q, sizeof(q)));
+			   text_quote(s, n, q, sizeof(q)));
 	if (memchr(s, '\0', n))
 		return bad(p, err, p->item_start, "entry name \"%s\" contains a NUL byte",
-			   quote(s, n, q, sizeof(q)));
+			   text_quote(s, n, q, sizeof(q)));
 	size_t pn = p->name_len[p->depth];
 	if (pn) {
 		const char *ps = p->names[p->depth];
 		int c = memcmp(ps, s, pn < n ? pn : n);
 		if (c == 0 && pn == n)
 			return bad(p, err, p->item_start, "duplicate entry name \"%s\"",
-				   quote(s, n, q, sizeof(q)));
+				   text_quote(s, n, q, sizeof(q)));
 		if (c > 0 || (c == 0 && pn > n))
 			return bad(p, err, p->item_start, "entry names not sorted (\"%s\" after \"%s\")",
-				   quote(s, n, q, sizeof(q)), quote(ps, pn, prev, sizeof(prev)));
+				   text_quote(s, n, q, sizeof(q)), text_quote(ps, pn, prev, sizeof(prev)));
 	}
 	memcpy(p->names[p->depth], s, n);
 	p->names[p->depth][n] = '\0';
@@ -251,7 +234,7 @@ static int string_done(struct nar_parser *p, struct ip_error *err)
 		if (!str_is(p, "nix-archive-1")) {
 			char q[80];
 			return bad(p, err, p->item_start, "not a NAR (magic \"%s\", expected \"nix-archive-1\")",
-				   quote(p->str, p->have, q, sizeof(q)));
+				   text_quote(p->str, p->have, q, sizeof(q)));
 		}
 		p->expect = X_OPEN;
 		return 0;

@@ -20,42 +20,7 @@
 #include <string.h>
 
 #include "nix/store_path.h"
-
-/* --- small helpers ------------------------------------------------------- */
-
-static void quote(const char *s, size_t len, char *out, size_t size)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < len && o + 8 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
-		if (i + 1 < len && o + 8 >= size) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-		}
-	}
-	out[o] = '\0';
-}
-
-static int parse_u64(const char *s, size_t len, uint64_t *out)
-{
-	if (len == 0 || len > 20)
-		return -EINVAL;
-	uint64_t v = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
-}
+#include "util/text.h"
 
 /* Printable ASCII without space: URLs, compression names, Sig, CA. */
 static bool is_token(const char *s, size_t len)
@@ -217,7 +182,7 @@ static int ni_value(enum ni_key k, const char *v, size_t n, struct narinfo *out,
 			n = 5;
 		}
 		if (!is_token(v, n) || n > 32) {
-			quote(v, n, q, sizeof(q));
+			text_quote(v, n, q, sizeof(q));
 			return ip_fail(err, -EINVAL, "bad compression name \"%s\"", q);
 		}
 		out->compression = NIX_COMPRESSION_UNSUPPORTED;
@@ -234,8 +199,8 @@ static int ni_value(enum ni_key k, const char *v, size_t n, struct narinfo *out,
 	case K_FILE_SIZE:
 	case K_NAR_SIZE: {
 		uint64_t x;
-		if (parse_u64(v, n, &x) < 0) {
-			quote(v, n, q, sizeof(q));
+		if (text_parse_u64(v, n, &x) < 0) {
+			text_quote(v, n, q, sizeof(q));
 			return ip_fail(err, -EINVAL, "\"%s\" is not a decimal size", q);
 		}
 		if (k == K_NAR_SIZE && x == 0)
@@ -279,7 +244,7 @@ static int ni_value(enum ni_key k, const char *v, size_t n, struct narinfo *out,
 	case K_SIG: {
 		const char *colon = memchr(v, ':', n);
 		if (!colon || colon == v || !is_token(v, n)) {
-			quote(v, n, q, sizeof(q));
+			text_quote(v, n, q, sizeof(q));
 			return ip_fail(err, -EINVAL, "\"%s\" is not <key name>:<base64>", q);
 		}
 		char *sig = dup_n(v, n);
@@ -324,7 +289,7 @@ int narinfo_parse(const char *buf, size_t len, struct narinfo *out, struct ip_er
 	char q[96];
 	while (next_line(&it, &l)) {
 		if (!l.has_colon || l.key_len == 0) {
-			quote(l.key, l.line_len, q, sizeof(q));
+			text_quote(l.key, l.line_len, q, sizeof(q));
 			r = ip_fail(err, -EBADMSG, "narinfo line %u: \"%s\" is not \"Key: value\"",
 				    l.lineno, q);
 			goto fail;
@@ -428,7 +393,7 @@ int trusted_key_parse(const char *text, struct trusted_key *out, struct ip_error
 {
 	char q[96];
 	size_t len = strlen(text);
-	quote(text, len, q, sizeof(q));
+	text_quote(text, len, q, sizeof(q));
 	const char *colon = strchr(text, ':');
 	if (!colon || colon == text)
 		return ip_fail(err, -EINVAL, "public key \"%s\" is not <name>:<base64 key>", q);
@@ -527,7 +492,7 @@ int nix_cache_info_parse(const char *buf, size_t len, struct nix_cache_info *out
 		size_t kn = l.key_len, n = l.value_len;
 		trim(&key, &kn);
 		trim(&v, &n);
-		quote(v, n, q, sizeof(q));
+		text_quote(v, n, q, sizeof(q));
 		if (kn == 8 && memcmp(key, "StoreDir", 8) == 0) {
 			if (n == 0 || n >= sizeof(ci.store_dir) || !is_token(v, n))
 				return ip_fail(err, -EBADMSG, "nix-cache-info line %u: bad StoreDir \"%s\"",
@@ -543,7 +508,7 @@ int nix_cache_info_parse(const char *buf, size_t len, struct nix_cache_info *out
 		} else if (kn == 8 && memcmp(key, "Priority", 8) == 0) {
 			bool neg = n > 0 && v[0] == '-';
 			uint64_t x;
-			if (parse_u64(v + neg, n - neg, &x) < 0 || x > (uint64_t)INT32_MAX)
+			if (text_parse_u64(v + neg, n - neg, &x) < 0 || x > (uint64_t)INT32_MAX)
 				return ip_fail(err, -EBADMSG,
 					       "nix-cache-info line %u: Priority \"%s\" is not an integer",
 					       l.lineno, q);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nix/hash.h"
+#include "util/text.h"
 
 #define STORE_PREFIX NIX_STORE_DIR "/"
 #define STORE_PREFIX_LEN (sizeof(STORE_PREFIX) - 1)
@@ -15,35 +16,17 @@ static bool name_char_ok(char c)
 	       c == '+' || c == '-' || c == '.' || c == '_' || c == '?' || c == '=';
 }
 
-/* For messages: the text cut short and with anything odd escaped. */
-static void quote(const char *s, size_t len, char *out, size_t size)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < len && o + 8 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
-		if (i + 1 < len && o + 8 >= size) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-		}
-	}
-	out[o] = '\0';
-}
-
 int nix_store_basename_check(const char *basename, size_t len, struct ip_error *err)
 {
 	char q[96];
 	if (len < NIX_STORE_HASH_LEN + 2 || basename[NIX_STORE_HASH_LEN] != '-') {
-		quote(basename, len, q, sizeof(q));
+		text_quote(basename, len, q, sizeof(q));
 		return ip_fail(err, -EINVAL,
 			       "store path name \"%s\" is not <32 base-32 characters>-<name>", q);
 	}
 	for (size_t i = 0; i < NIX_STORE_HASH_LEN; i++) {
 		if (!nix_base32_valid_char(basename[i])) {
-			quote(basename, len, q, sizeof(q));
+			text_quote(basename, len, q, sizeof(q));
 			return ip_fail(err, -EINVAL,
 				       "store path name \"%s\": character %zu of the hash is not base-32",
 				       q, i + 1);
@@ -51,7 +34,7 @@ int nix_store_basename_check(const char *basename, size_t len, struct ip_error *
 	}
 	const char *name = basename + NIX_STORE_HASH_LEN + 1;
 	size_t n = len - NIX_STORE_HASH_LEN - 1;
-	quote(basename, len, q, sizeof(q));
+	text_quote(basename, len, q, sizeof(q));
 	if (n > NIX_STORE_NAME_MAX)
 		return ip_fail(err, -EINVAL, "store path name \"%s\": name longer than %d characters",
 			       q, NIX_STORE_NAME_MAX);
@@ -75,7 +58,7 @@ int nix_store_path_check(const char *path, size_t len, struct ip_error *err)
 {
 	if (len < STORE_PREFIX_LEN || memcmp(path, STORE_PREFIX, STORE_PREFIX_LEN) != 0) {
 		char q[96];
-		quote(path, len, q, sizeof(q));
+		text_quote(path, len, q, sizeof(q));
 		return ip_fail(err, -EINVAL, "store path \"%s\" is not in %s", q, NIX_STORE_DIR);
 	}
 	return nix_store_basename_check(path + STORE_PREFIX_LEN, len - STORE_PREFIX_LEN, err);

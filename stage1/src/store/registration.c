@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "nix/store_path.h"
+#include "util/text.h"
 
 #define TEMP_PREFIX ".nix-path-registration.ip-tmp"
 
@@ -102,23 +103,6 @@ static int next_line(struct lines *l, const char **line, size_t *len)
 	return 0;
 }
 
-static int parse_u64(const char *s, size_t len, uint64_t *out)
-{
-	if (len == 0 || len > 20)
-		return -EINVAL;
-	uint64_t v = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
-}
-
 /* A full store path line into a NUL-terminated basename. */
 static int parse_path(const char *line, size_t len, char *out)
 {
@@ -198,7 +182,7 @@ int registration_parse(const char *buf, size_t len,
 		if (nix_hash_parse(line, n, &e.nar_hash, NULL) < 0)
 			BAD("bad NarHash");
 		NEXT("NarSize");
-		if (parse_u64(line, n, &e.nar_size) < 0)
+		if (text_parse_u64(line, n, &e.nar_size) < 0)
 			BAD("bad NarSize");
 		NEXT("deriver");
 		if (n > 0) {
@@ -207,7 +191,7 @@ int registration_parse(const char *buf, size_t len,
 			e.deriver = s.deriver;
 		}
 		NEXT("reference count");
-		if (parse_u64(line, n, &count) < 0 || count > REGISTRATION_MAX_REFERENCES)
+		if (text_parse_u64(line, n, &count) < 0 || count > REGISTRATION_MAX_REFERENCES)
 			BAD("bad reference count");
 		if (scratch_reserve(&s, (size_t)count) < 0) {
 			r = ip_fail(err, -ENOMEM, "registration file: out of memory");

@@ -1,0 +1,19 @@
+/* Small text helpers shared by the parsers: rendering untrusted bytes in a
+ * message, and decimal numbers without strtoull's leniency (signs, spaces,
+ * leading "0x"). */
+#ifndef IP_UTIL_TEXT_H
+#define IP_UTIL_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Writes s[0..len) to out (size bytes) for a message: printable ASCII as it
+ * is, anything else (and '"', '\\') as \xNN, cut with "..." when it does
+ * not fit.  Returns out. */
+const char *text_quote(const char *s, size_t len, char *out, size_t size);
+
+/* Parses 1 to 20 decimal digits, nothing else.  -EINVAL for anything that
+ * is not digits, -ERANGE above UINT64_MAX. */
+int text_parse_u64(const char *s, size_t len, uint64_t *out);
+
+#endif
