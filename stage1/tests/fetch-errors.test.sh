@@ -47,7 +47,11 @@ replace_nar() { # CACHE PATH NARFILE
 # error, and a clean root.
 expect_failure() {
 	local name=$1; shift
-	local root=$TEST_TMP/root-$name rc t0 t1 s
+	expect_failure_at "$TEST_TMP/root-$name" "$@"
+}
+expect_failure_at() {
+	local root=$1; shift
+	local rc t0 t1 s
 	t0=$(date +%s)
 	fetch "$root" --substituter "${SUB_URL:-http://127.0.0.1:$B_PORT/$name}" ${FETCH_ARGS:-} "$ROOT_PATH"
 	rc=$?
@@ -230,3 +234,17 @@ nothing_listens() {
 		expect_failure refused "cannot fetch $ROOT_PATH" "nix-cache-info"
 }
 run_case "nothing listens: clear error, bounded" nothing_listens
+
+disk_full() {
+	# a 2 MiB file system for a 4 MiB closure: a clean failure that names the
+	# path and says what to do, and no temporary tree left behind
+	local mnt=$TEST_TMP/small
+	mkdir -p "$mnt"
+	mount -t tmpfs -o size=2m tmpfs "$mnt" || { skip_because "cannot mount a tmpfs here"; return 0; }
+	SUB_URL="http://127.0.0.1:$W2_PORT/cache-zstd" expect_failure_at "$mnt/root" \
+		"No space left on device" "make room on the file system of $mnt/root"
+	local rc=$?
+	umount "$mnt"
+	return $rc
+}
+run_case "disk full: clean failure, nothing partial left" disk_full

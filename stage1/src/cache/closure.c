@@ -98,6 +98,7 @@ int closure_add(struct closure *c, const char *basename, size_t referrer, size_t
 static void path_free(struct closure_path *p)
 {
 	free(p->basename);
+	free(p->why_not);
 	free(p->deriver);
 	for (size_t i = 0; i < p->n_refs; i++)
 		free(p->ref_names[i]);
@@ -373,9 +374,9 @@ static int all_exhausted(struct resolver *rv, size_t k)
 	struct closure_path *p = &rv->c->paths[k];
 	char who[400];
 	describe_referrer(rv->c, k, who, sizeof(who));
-	if (p->why_not.msg[0])
+	if (p->why_not)
 		return fail(rv, ip_fail(rv->err, -EPERM, "cannot fetch %s/%s (%s): %s", NIX_STORE_DIR,
-					p->basename, who, p->why_not.msg));
+					p->basename, who, p->why_not));
 	char asked[600] = "";
 	size_t used = 0;
 	bool any_bad = false;
@@ -495,13 +496,19 @@ static void reject(struct resolver *rv, struct nreq *nr, const char *fmt, ...)
 static void reject(struct resolver *rv, struct nreq *nr, const char *fmt, ...)
 {
 	struct closure_path *p = &rv->c->paths[nr->path];
+	char msg[IP_ERROR_MSG_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(p->why_not.msg, sizeof(p->why_not.msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	p->why_not.code = -EPERM;
+	free(p->why_not);
+	p->why_not = strdup(msg);
+	if (!p->why_not) {
+		fail(rv, ip_fail(rv->err, -ENOMEM, "out of memory"));
+		return;
+	}
 	rv->env->stats[nr->sub].narinfo_rejected++;
-	warn(rv, "%s", p->why_not.msg);
+	warn(rv, "%s", msg);
 	p->next_sub = nr->sub + 1;
 	dispatch(rv, nr->path);
 }
@@ -521,7 +528,8 @@ static void accept_narinfo(struct resolver *rv, struct nreq *nr, struct narinfo 
 	info->n_references = 0;
 	p->sub_index = nr->sub;
 	p->resolved = true;
-	ip_error_clear(&p->why_not);
+	free(p->why_not);
+	p->why_not = NULL;
 	if (!p->present) {
 		p->narinfo = malloc(sizeof(*p->narinfo));
 		if (!p->narinfo) {

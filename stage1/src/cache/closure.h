@@ -44,7 +44,7 @@ struct closure_path {
 	bool resolved;
 	/* resolution bookkeeping */
 	int next_sub;
-	struct ip_error why_not;     /* last substituter's reason for refusing it */
+	char *why_not;               /* last substituter's reason for refusing it */
 };
 
 struct closure {

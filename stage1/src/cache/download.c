@@ -33,6 +33,7 @@ struct pipeline;
 
 struct job {
 	struct pipeline *pl;
+	size_t slot;                       /* index in pl->jobs */
 	size_t path;                       /* closure index */
 	const char *basename;
 	const struct narinfo *info;        /* the path's narinfo, or alt_info */
@@ -54,7 +55,8 @@ struct job {
 	struct decompressor *dec;
 	struct nar_parser *parser;
 	struct disk_sink *sink;
-	struct sha256 file_hash, nar_hash;
+	struct sha256 file_hash;           /* HTTP thread (on_data) until on_done */
+	struct sha256 nar_hash;
 	uint64_t file_bytes, nar_bytes;
 	unsigned attempt;                  /* transfers of this NAR from this substituter */
 	unsigned content_failures;
@@ -72,9 +74,10 @@ struct pipeline {
 	struct download_env *env;
 	struct closure *c;
 	struct http_client *http;
-	struct job *jobs;
+	struct job **jobs;                 /* by start order; allocated when started,
+					    * freed (main thread) once committed */
 	size_t n_jobs;
-	size_t *start_order;               /* job indices, largest first */
+	size_t *start_order;               /* closure indices, largest first */
 	size_t next_start;
 
 	pthread_mutex_t lock;
@@ -137,10 +140,8 @@ static void pipeline_fail_locked(struct pipeline *pl, const struct ip_error *e)
 	pl->failed = e->code ? e->code : -EIO;
 	pl->err = *e;
 	/* jobs never started are over too */
-	for (; pl->next_start < pl->n_jobs; pl->next_start++) {
-		pl->jobs[pl->start_order[pl->next_start]].state = JOB_FAILED;
-		pl->finished++;
-	}
+	pl->finished += pl->n_jobs - pl->next_start;
+	pl->next_start = pl->n_jobs;
 	/* jobs waiting for a decoder need none to be cleaned up */
 	struct job *j;
 	while ((j = queue_pop(&pl->slot_wait)) != NULL)
@@ -208,6 +209,11 @@ static size_t job_on_data(void *ctx, const void *data, size_t len)
 		wake = true;
 	}
 	pthread_mutex_unlock(&j->lock);
+	/* FileHash here, on the HTTP thread (mostly idle: it only copies), so
+	 * the worker of a huge NAR has one hash less to compute.  Only this
+	 * thread touches it until on_done, whose lock hands it to the worker. */
+	if (j->info->has_file_hash)
+		sha256_update(&j->file_hash, data, len);
 	if (wake)
 		schedule(j->pl, j);
 	return len;
@@ -251,6 +257,7 @@ static int job_set_url(struct job *j, struct ip_error *err)
 static void job_submit(struct job *j, unsigned delay_ms)
 {
 	pthread_mutex_lock(&j->lock);
+	sha256_init(&j->file_hash); /* over the bytes of this attempt */
 	j->rpos = j->fill = 0;
 	j->paused = j->eof = j->refuse = false;
 	j->scheduled = false;
@@ -262,39 +269,83 @@ static void job_submit(struct job *j, unsigned delay_ms)
 	http_submit(j->pl->http, &j->req, delay_ms);
 }
 
+static const struct http_request_ops job_ops;
+
+static struct job *job_new(struct pipeline *pl, size_t slot, size_t path)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	struct closure_path *p = &pl->c->paths[path];
+	j->pl = pl;
+	j->slot = slot;
+	j->path = path;
+	j->basename = p->basename;
+	j->info = p->narinfo;
+	j->sub = p->sub_index;
+	j->req.ops = &job_ops;
+	j->req.ctx = j;
+	pthread_mutex_init(&j->lock, NULL);
+	j->ring = malloc(DOWNLOAD_RING_SIZE);
+	if (!j->ring) {
+		pthread_mutex_destroy(&j->lock);
+		free(j);
+		return NULL;
+	}
+	return j;
+}
+
+static void stage_close(struct job *j);
+
+static void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	stage_close(j);
+	free(j->ring);
+	http_request_reset(&j->req);
+	free(j->url);
+	if (j->alt_info) {
+		narinfo_free(j->alt_info);
+		free(j->alt_info);
+	}
+	pthread_mutex_destroy(&j->lock);
+	free(j);
+}
+
 /* Starts pending jobs while transfer slots are free.  Lock not held. */
 static void start_more(struct pipeline *pl)
 {
 	for (;;) {
-		struct job *j = NULL;
+		size_t slot = 0, path = 0;
+		bool go = false;
 		pthread_mutex_lock(&pl->lock);
 		if (!pl->failed && pl->transfers < pl->max_transfers && pl->next_start < pl->n_jobs) {
-			j = &pl->jobs[pl->start_order[pl->next_start++]];
-			j->state = JOB_RUNNING;
+			slot = pl->next_start++;
+			path = pl->start_order[slot];
 			pl->transfers++;
+			go = true;
 		}
 		pthread_mutex_unlock(&pl->lock);
-		if (!j)
+		if (!go)
 			return;
 		struct ip_error e = { 0 };
-		int r = 0;
-		j->ring = malloc(DOWNLOAD_RING_SIZE);
-		if (!j->ring)
-			r = ip_fail(&e, -ENOMEM, "out of memory");
-		if (r == 0)
-			r = job_set_url(j, &e);
+		struct job *j = job_new(pl, slot, path);
+		int r = j ? job_set_url(j, &e) : ip_fail(&e, -ENOMEM, "out of memory");
+		pthread_mutex_lock(&pl->lock);
+		if (j) {
+			j->state = r < 0 ? JOB_FAILED : JOB_RUNNING;
+			pl->jobs[slot] = j;
+		}
 		if (r < 0) {
-			pthread_mutex_lock(&pl->lock);
 			pipeline_fail_locked(pl, &e);
-			j->state = JOB_FAILED;
 			pl->transfers--;
 			pl->finished++;
 			pthread_cond_broadcast(&pl->main_cond);
-			pthread_mutex_unlock(&pl->lock);
-			free(j->ring);
-			j->ring = NULL;
-			return;
 		}
+		pthread_mutex_unlock(&pl->lock);
+		if (r < 0)
+			return;
 		snprintf(j->first_url, sizeof(j->first_url), "%s", j->url);
 		job_submit(j, 0);
 	}
@@ -325,8 +376,10 @@ static int on_nar_bytes(void *ctx, const void *data, size_t len, struct ip_error
 				     j->info->nar_size);
 	sha256_update(&j->nar_hash, data, len);
 	int r = nar_parser_feed(j->parser, data, len, &j->err);
-	if (r < 0)
+	if (r == -EBADMSG)
 		return ip_fail_ctx(&j->err, r, "bad NAR for %s/%s (%s)", NIX_STORE_DIR, j->basename, j->url);
+	if (r < 0) /* the sink: disk full, read-only, ... */
+		return ip_fail_ctx(&j->err, r, "writing %s/%s", NIX_STORE_DIR, j->basename);
 	return 0;
 }
 
@@ -360,7 +413,6 @@ static int stage_open(struct job *j)
 	j->parser = nar_parser_new(&disk_sink_ops, j->sink);
 	if (!j->parser)
 		return ip_fail(&j->err, -ENOMEM, "out of memory");
-	sha256_init(&j->file_hash);
 	sha256_init(&j->nar_hash);
 	j->file_bytes = j->nar_bytes = 0;
 	j->stage_open = true;
@@ -379,8 +431,6 @@ static int stage_feed(struct job *j, const unsigned char *data, size_t len)
 		return content_error(j, "FileSize mismatch for %s/%s (NAR %s): expected %" PRIu64
 				     " bytes, got more", NIX_STORE_DIR, j->basename, j->url,
 				     j->info->file_size);
-	if (j->info->has_file_hash)
-		sha256_update(&j->file_hash, data, len);
 	j->err_in_nar = false;
 	int r = decompressor_feed(j->dec, data, len, on_nar_bytes, j, &j->err);
 	if (r < 0 && !j->err_in_nar) /* the decompressor's own complaint */
@@ -797,16 +847,26 @@ static void commit_batch(struct pipeline *pl, struct job *batch)
 		}
 		pthread_mutex_lock(&pl->lock);
 		if (r == 0) {
+			struct closure_path *p = &pl->c->paths[j->path];
 			j->state = JOB_DONE;
-			pl->c->paths[j->path].present = true;
+			p->present = true;
+			/* the registration needs no more of it: keep memory flat */
+			if (j->info == p->narinfo)
+				j->info = NULL;
+			narinfo_free(p->narinfo);
+			free(p->narinfo);
+			p->narinfo = NULL;
 			pl->stats.paths++;
 			done++;
+			pl->jobs[j->slot] = NULL;
 		} else {
 			j->state = JOB_FAILED;
 			pipeline_fail_locked(pl, &e);
 		}
 		pl->finished++;
 		pthread_mutex_unlock(&pl->lock);
+		if (r == 0)
+			job_free(j);
 	}
 	pl->stats.syncs++;
 	pl->stats.sync_seconds += seconds_since(&t0);
@@ -816,9 +876,9 @@ static void commit_batch(struct pipeline *pl, struct job *batch)
 static void cancel_all(struct pipeline *pl)
 {
 	for (size_t i = 0; i < pl->n_jobs; i++) {
-		struct job *j = &pl->jobs[i];
 		pthread_mutex_lock(&pl->lock);
-		bool running = j->state == JOB_RUNNING;
+		struct job *j = pl->jobs[i];
+		bool running = j && j->state == JOB_RUNNING;
 		pthread_mutex_unlock(&pl->lock);
 		if (running) {
 			pthread_mutex_lock(&j->lock);
@@ -829,14 +889,17 @@ static void cancel_all(struct pipeline *pl)
 	}
 }
 
-static const struct job *order_jobs;
+static const struct closure *order_closure;
+static uint64_t wire_size(const struct narinfo *info)
+{
+	return info->file_size ? info->file_size : info->nar_size;
+}
 static int by_size_desc(const void *a, const void *b)
 {
-	const struct job *ja = &order_jobs[*(const size_t *)a];
-	const struct job *jb = &order_jobs[*(const size_t *)b];
-	uint64_t sa = ja->info->file_size ? ja->info->file_size : ja->info->nar_size;
-	uint64_t sb = jb->info->file_size ? jb->info->file_size : jb->info->nar_size;
-	return sa < sb ? 1 : sa > sb ? -1 : strcmp(ja->basename, jb->basename);
+	const struct closure_path *pa = &order_closure->paths[*(const size_t *)a];
+	const struct closure_path *pb = &order_closure->paths[*(const size_t *)b];
+	uint64_t sa = wire_size(pa->narinfo), sb = wire_size(pb->narinfo);
+	return sa < sb ? 1 : sa > sb ? -1 : strcmp(pa->basename, pb->basename);
 }
 
 int download_paths(struct download_env *env, struct closure *c, const size_t *todo, size_t n,
@@ -854,7 +917,7 @@ int download_paths(struct download_env *env, struct closure *c, const size_t *to
 	if (!pl.http)
 		return err && err->code ? err->code : -EIO;
 	unsigned jobs = env->jobs ? env->jobs : 1;
-	pl.max_decoders = env->max_decoders ? env->max_decoders : jobs + 2;
+	pl.max_decoders = env->max_decoders ? env->max_decoders : jobs + 1;
 	pl.max_transfers = env->max_transfers;
 	if (!pl.max_transfers) {
 		unsigned conns = env->max_connections ? env->max_connections : HTTP_DEFAULT_CONNECTIONS;
@@ -864,31 +927,20 @@ int download_paths(struct download_env *env, struct closure *c, const size_t *to
 		env->max_attempts = http_client_max_attempts(pl.http);
 	pl.rng = (uint64_t)now_ms() * 0x9E3779B97F4A7C15ull | 1;
 
-	pl.jobs = calloc(n, sizeof(*pl.jobs));
+	pl.jobs = calloc(n, sizeof(*pl.jobs));  /* pointers only: jobs come and go */
 	pl.start_order = malloc(n * sizeof(*pl.start_order));
 	threads = calloc(jobs, sizeof(*threads));
 	if (!pl.jobs || !pl.start_order || !threads) {
 		r = ip_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct job *j = &pl.jobs[i];
-		struct closure_path *p = &c->paths[todo[i]];
-		j->pl = &pl;
-		j->path = todo[i];
-		j->basename = p->basename;
-		j->info = p->narinfo;
-		j->sub = p->sub_index;
-		j->req.ops = &job_ops;
-		j->req.ctx = j;
-		pthread_mutex_init(&j->lock, NULL);
-		pl.start_order[i] = i;
-		pl.bytes_total += p->narinfo->file_size ? p->narinfo->file_size : p->narinfo->nar_size;
-	}
+	memcpy(pl.start_order, todo, n * sizeof(*pl.start_order));
+	for (size_t i = 0; i < n; i++)
+		pl.bytes_total += wire_size(c->paths[todo[i]].narinfo);
 	/* largest first: the long transfers start early, the small ones fill in */
 	static pthread_mutex_t order_lock = PTHREAD_MUTEX_INITIALIZER;
 	pthread_mutex_lock(&order_lock);
-	order_jobs = pl.jobs;
+	order_closure = c;
 	qsort(pl.start_order, n, sizeof(*pl.start_order), by_size_desc);
 	pthread_mutex_unlock(&order_lock);
 
@@ -973,19 +1025,8 @@ int download_paths(struct download_env *env, struct closure *c, const size_t *to
 	pthread_cond_destroy(&pl.main_cond);
 	pthread_mutex_destroy(&pl.lock);
 out:
-	for (size_t i = 0; pl.jobs && i < n; i++) {
-		struct job *j = &pl.jobs[i];
-		stage_close(j);
-		free(j->ring);
-		http_request_reset(&j->req);
-		free(j->url);
-		if (j->alt_info) {
-			narinfo_free(j->alt_info);
-			free(j->alt_info);
-		}
-		if (j->pl)
-			pthread_mutex_destroy(&j->lock);
-	}
+	for (size_t i = 0; pl.jobs && i < n; i++)
+		job_free(pl.jobs[i]);
 	free(pl.jobs);
 	free(pl.start_order);
 	free(threads);

@@ -39,7 +39,7 @@
 /* A batch of verified paths is synced and renamed when it has this many
  * paths, or its oldest path waited this long, or nothing else is running. */
 #define DOWNLOAD_COMMIT_BATCH_PATHS 256
-#define DOWNLOAD_COMMIT_BATCH_MS 1000
+#define DOWNLOAD_COMMIT_BATCH_MS 200
 
 struct download_progress {
 	size_t paths_done, paths_total;
@@ -63,7 +63,7 @@ struct download_env {
 	const struct store *store;
 	unsigned jobs;                      /* worker threads, >= 1 */
 	unsigned max_transfers;             /* 0 = min(connections, 2*jobs + 4) */
-	unsigned max_decoders;              /* 0 = jobs + 2 */
+	unsigned max_decoders;              /* 0 = jobs + 1 */
 	unsigned max_connections;
 	unsigned max_attempts;
 	void (*progress)(void *ctx, const struct download_progress *p);

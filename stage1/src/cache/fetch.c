@@ -140,7 +140,6 @@ static int write_registration(struct run *run, struct fetch_result *res, struct 
 		e->deriver = p->deriver;
 		e->references = (const char *const *)p->ref_names;
 		e->n_references = p->n_refs;
-		res->closure_nar_bytes += p->nar_size;
 	}
 	size_t len;
 	if (registration_format(run->entries, n, &run->reg_text, &len) < 0)
@@ -225,6 +224,7 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 	}
 	size_t n_todo = 0;
 	for (size_t k = 0; k < run.closure.n; k++) {
+		res->closure_nar_bytes += run.closure.paths[k].nar_size;
 		if (run.closure.paths[k].present)
 			res->paths_present++;
 		else
@@ -279,6 +279,12 @@ out:
 	free(run.entries);
 	free(run.reg_text);
 	res->t_total = since(&t0);
+	if (r == -ENOSPC && err && err->msg[0]) {
+		size_t used = strlen(err->msg);
+		snprintf(err->msg + used, sizeof(err->msg) - used,
+			 "; make room on the file system of %s (the closure needs %.0f MiB unpacked)",
+			 o->root, (double)res->closure_nar_bytes / 1048576.0);
+	}
 	return r;
 }
 

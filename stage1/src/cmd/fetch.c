@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +262,14 @@ int cmd_fetch(int argc, char **argv)
 	o.warn = on_warn;
 	o.cb_ctx = &con;
 
+#ifdef __GLIBC__
+	/* Decoder windows (2-8 MiB) and transfer rings come and go with every
+	 * NAR: with a fixed threshold glibc maps them fresh and returns them
+	 * on free, so RSS follows what is live (and only the touched part of a
+	 * small NAR's window counts), instead of its dynamic threshold keeping
+	 * them in the heap for good.  (musl already works this way.) */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
 	struct ip_error err = { 0 };
 	if (fetch_check_options(&o, &err) < 0)
 		return cmd_usage_error("fetch", "%s", ip_error_str(&err));

@@ -87,6 +87,9 @@ int profile_set_system(int root_fd, const char *store_path, bool sync,
 		unsigned long n = profile_generation_of(PROFILE_SYSTEM, de->d_name);
 		if (n > highest)
 			highest = n;
+		/* a temporary link of a run that was killed mid-switch */
+		if (strncmp(de->d_name, "." PROFILE_SYSTEM ".ip-tmp-", strlen("." PROFILE_SYSTEM ".ip-tmp-")) == 0)
+			(void)unlinkat(dir_fd, de->d_name, 0);
 	}
 	closedir(d);
 
