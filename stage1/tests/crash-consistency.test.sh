@@ -111,6 +111,63 @@ full_run() {
 FULL_MS=2000
 run_case "a whole run passes nix-judge (calibrates the kill window)" full_run
 
+# The write order, from the system calls of one whole run: every rename of
+# a temporary into place comes right after a syncfs (the batch it belongs
+# to is durable first); after the last one nix/store is fsync'd; the
+# registration temporary is fsync'd and renamed after that, then the root
+# is fsync'd; the profile link is switched last.
+write_order() {
+	command -v strace >/dev/null || { skip_because "strace is not installed (tools/packages/harden.txt)"; return 0; }
+	rm -rf "$ROOT"
+	strace -f -qq -e trace=syncfs,fsync,fdatasync,rename,renameat,renameat2 -o "$TEST_TMP/trace" \
+		"$BIN" "${ARGS[@]}" >"$TEST_TMP/trace.out" 2>&1 || { fail_because "fetch failed under strace"; return 1; }
+	/usr/bin/python3 - "$TEST_TMP/trace" "$PATH_COUNT" <<'PY' || { fail_because "$(cat "$TEST_TMP/order.err")"; return 1; }
+import re, sys
+events = []
+for line in open(sys.argv[1]):
+    m = re.match(r'\d+\s+(\w+)\((.*)\)\s+= (-?\d+)', line)
+    if not m:
+        continue
+    call, args, rc = m.groups()
+    if rc != "0":
+        sys.exit("failed call: " + line.strip())
+    if call in ("rename", "renameat", "renameat2"):
+        names = re.findall(r'"([^"]*)"', args)
+        if names[0].startswith(".ip-tmp-"):
+            events.append("store-rename")
+        elif names[1] == "nix-path-registration":
+            events.append("registration-rename")
+        elif names[1] == "system":
+            events.append("profile-rename")
+        else:
+            events.append("other-rename " + args)
+    else:
+        events.append(call)
+err = open(sys.argv[1].replace("trace", "order.err"), "w")
+def bad(msg):
+    err.write(msg + " (events: " + " ".join(e.split()[0] for e in events)[:400] + ")")
+    sys.exit(1)
+n = events.count("store-rename")
+if n != int(sys.argv[2]):
+    bad("%d store renames, want %s" % (n, sys.argv[2]))
+prev = None
+for e in events:
+    if e == "store-rename" and prev not in ("syncfs", "store-rename"):
+        bad("a store rename not preceded by a syncfs")
+    prev = e
+last = max(i for i, e in enumerate(events) if e == "store-rename")
+tail = [e for e in events[last + 1:]]
+want = ["fsync", "fsync", "registration-rename", "fsync", "profile-rename", "fsync"]
+if tail != want:
+    bad("after the last store rename: %s, want %s" % (tail, want))
+print("    %d paths in %d syncfs batches; then fsync(nix/store), fsync(registration), rename, fsync(root), profile"
+      % (n, events.count("syncfs")))
+PY
+	"$TOOLS/nix-judge" --no-dump --cache "$CACHE_ZSTD" --expect-paths "$ALL_PATHS_FILE" "$ROOT" >"$TEST_TMP/judge.out" 2>&1 ||
+		fail_because "$(head -n 4 "$TEST_TMP/judge.out" | tr '\n' ' ')"
+}
+run_case "write order: syncfs before every rename into place, registration last (strace)" write_order
+
 # Starts a fetch, kills it after a random delay in [0, 1.1 x a full run].
 # Sets KILLED=1 when it was still running (the kill counts).
 kill_one() {
