@@ -171,11 +171,13 @@ static int apply_entry(const struct kvconf_entry *e, void *ctx, struct ip_error 
 	case T_UINT: {
 		char digits[16];
 		char *end;
-		if (e->value_len == 0 || e->value_len >= sizeof(digits) ||
-		    strspn(e->value, "0123456789") < e->value_len)
+		if (e->value_len == 0 || e->value_len >= sizeof(digits))
 			goto bad_number;
+		/* the value is not NUL-terminated: check the terminated copy */
 		memcpy(digits, e->value, e->value_len);
 		digits[e->value_len] = '\0';
+		if (strspn(digits, "0123456789") < e->value_len)
+			goto bad_number;
 		unsigned long v = strtoul(digits, &end, 10);
 		if (v > s->max)
 			goto bad_number;

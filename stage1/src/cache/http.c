@@ -598,6 +598,12 @@ static void transfer_ended(struct http_client *c, struct http_request *req, CURL
 			 req->max_body);
 	} else {
 		res->outcome = http_classify(code, status, is_file_url(req));
+		/* A server that sent more than its Content-Length leaves the excess
+		 * on the kept-alive connection; the next answer read from it is
+		 * "HTTP/0.9" garbage.  curl closes that connection, so a retry (on
+		 * a fresh one) works: not the fatal "unsupported protocol". */
+		if (code == CURLE_UNSUPPORTED_PROTOCOL && strstr(req->errbuf, "HTTP/0.9"))
+			res->outcome = HTTP_TRANSIENT;
 		if (code != CURLE_OK)
 			snprintf(res->message, sizeof(res->message), "%s",
 				 req->errbuf[0] ? req->errbuf : curl_easy_strerror(code));

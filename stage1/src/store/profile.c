@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/fs.h"
+
 unsigned long profile_generation_of(const char *profile, const char *name)
 {
 	size_t plen = strlen(profile);
@@ -25,27 +27,6 @@ unsigned long profile_generation_of(const char *profile, const char *name)
 		n = n * 10 + (unsigned long)(*p - '0');
 	}
 	return strcmp(p, "-link") == 0 ? n : 0;
-}
-
-/* mkdir -p of a relative path under dir_fd. */
-static int mkdirs_at(int dir_fd, const char *path)
-{
-	char buf[256];
-	if (strlen(path) >= sizeof(buf))
-		return -ENAMETOOLONG;
-	strcpy(buf, path);
-	for (char *p = buf;; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
-			*p = '\0';
-			if (mkdirat(dir_fd, buf, 0755) < 0 && errno != EEXIST)
-				return -errno;
-			*p = c;
-			if (c == '\0')
-				break;
-		}
-	}
-	return 0;
 }
 
 /* Replaces (or creates) the symlink `name` in dir_fd atomically. */
@@ -67,12 +48,12 @@ static int replace_symlink_at(int dir_fd, const char *target, const char *name)
 int profile_set_system(int root_fd, const char *store_path, bool sync,
 		       char link_out[PROFILE_LINK_MAX], struct ip_error *err)
 {
-	int r = mkdirs_at(root_fd, PROFILE_DIR);
-	if (r < 0)
-		return ip_fail(err, r, "creating %s: %s", PROFILE_DIR, strerror(-r));
-	int dir_fd = openat(root_fd, PROFILE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	int r;
+	/* Component by component with O_NOFOLLOW: a symlink anywhere in
+	 * nix/var/nix/profiles is refused, never followed out of the root. */
+	int dir_fd = fs_mkdir_p_at(root_fd, PROFILE_DIR, 0755, err);
 	if (dir_fd < 0)
-		return ip_fail(err, -errno, "opening %s: %s", PROFILE_DIR, strerror(errno));
+		return dir_fd;
 	int list_fd = dup(dir_fd);
 	DIR *d = list_fd >= 0 ? fdopendir(list_fd) : NULL;
 	if (!d) {

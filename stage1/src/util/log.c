@@ -13,8 +13,7 @@ void log_set_level(enum log_level level) { current_level = level; }
 enum log_level log_get_level(void) { return current_level; }
 void log_set_timestamps(int on) { with_timestamps = on; }
 
-static void emit(const char *tag, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-
+__attribute__((format(printf, 2, 0)))
 static void emit(const char *tag, const char *fmt, va_list ap)
 {
 	char line[1024];
