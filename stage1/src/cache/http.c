@@ -506,6 +506,53 @@ static bool pump_files(struct http_client *c)
 	return busy;
 }
 
+/* --curl-verbose: curl's trace on stderr, with the values of the headers
+ * that carry secrets (SigV4 signature, session token, IMDS token) cut out:
+ * no secret may reach the console (README "Reliability"). */
+static bool header_is_secret(const char *line, size_t len)
+{
+	static const char *const names[] = { "authorization:", "x-amz-security-token:",
+					     "x-aws-ec2-metadata-token:" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]);
+		if (len >= n && strncasecmp(line, names[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int http_debug_redacted(CURL *handle, curl_infotype type, char *data, size_t size, void *userp)
+{
+	(void)handle;
+	(void)userp;
+	static const char *const prefixes[] = { "* ", "< ", "> " };
+	const char *prefix;
+	switch (type) {
+	case CURLINFO_TEXT: prefix = prefixes[0]; break;
+	case CURLINFO_HEADER_IN: prefix = prefixes[1]; break;
+	case CURLINFO_HEADER_OUT: prefix = prefixes[2]; break;
+	default: return 0; /* bodies and TLS data are not traced */
+	}
+	/* Header blocks come as several lines in one call. */
+	size_t start = 0;
+	while (start < size) {
+		size_t end = start;
+		while (end < size && data[end] != '\n')
+			end++;
+		size_t len = end - start;
+		if (len && data[start + len - 1] == '\r')
+			len--;
+		if (type != CURLINFO_TEXT && header_is_secret(data + start, len)) {
+			const char *colon = memchr(data + start, ':', len);
+			fprintf(stderr, "%s%.*s: [redacted]\n", prefix, (int)(colon - (data + start)), data + start);
+		} else if (len || end < size) {
+			fprintf(stderr, "%s%.*s\n", prefix, (int)len, data + start);
+		}
+		start = end + 1;
+	}
+	return 0;
+}
+
 static int start_transfer(struct http_client *c, struct http_request *req)
 {
 	struct ip_error err = { 0 };
@@ -548,8 +595,10 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)HTTP_RECV_BUFFER);
-	if (c->o.verbose)
+	if (c->o.verbose) {
+		curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, http_debug_redacted);
 		curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+	}
 
 	if (req->sub && req->use_hooks && req->sub->prepare_request) {
 		int r = req->sub->prepare_request(req->sub->hook_ctx, e, &req->headers, &err);
