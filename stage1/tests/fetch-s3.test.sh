@@ -7,18 +7,13 @@
 # refusals: wrong secret, unknown key, a wrong clock.  Real Nix judges.
 SUITE=fetch-s3
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/s3-lib.sh"
 
-S3DIR="$REPO_ROOT/tools/s3"
-AWS=/usr/bin/aws
 STATIC_KEY=AKIDSTATICFETCH00001 STATIC_SECRET='fetch/Static+Secret00000000000000000000'
 ROLE_KEY=ASIAROLEFETCH0000001 ROLE_SECRET='fetch/Role+Secret0000000000000000000000' ROLE_TOKEN='IQoJb3JpZ2luFETCHEXAMPLE/token+value=='
 
 require_root "the test world lives in the single-user /nix/store"
-[ -f "$S3DIR/node_modules/s3rver/bin/s3rver.js" ] ||
-	{ echo "SKIP: $SUITE: all: s3rver is not installed in tools/s3/node_modules (run tools/deps.sh)"; exit 0; }
-[ -x "$AWS" ] || { echo "SKIP: $SUITE: all: the AWS CLI ($AWS, Debian package awscli) is not installed"; exit 0; }
-/usr/bin/python3 -c 'import botocore' 2>/dev/null ||
-	{ echo "SKIP: $SUITE: all: /usr/bin/python3 cannot import botocore (python3-botocore)"; exit 0; }
+s3_require_tools
 
 WORLD="$IP_BUILD/testworld/world"
 if ! "$REPO_ROOT/tools/testworld/make-closures" "$WORLD" >"$TEST_TMP/world.log" 2>&1; then
@@ -27,39 +22,11 @@ if ! "$REPO_ROOT/tools/testworld/make-closures" "$WORLD" >"$TEST_TMP/world.log" 
 fi
 . "$WORLD/world.env"
 
-STAND=$TEST_TMP/s3
 CONTROL=$TEST_TMP/proxy-control
 : >"$CONTROL"
-stop_s3() { "$S3DIR/start-s3" stop "$STAND" >/dev/null 2>&1; }
-at_exit stop_s3
-if ! "$S3DIR/start-s3" start "$STAND" --credentials "$STATIC_KEY=$STATIC_SECRET,$ROLE_KEY=$ROLE_SECRET" \
-	--token "$ROLE_KEY=$ROLE_TOKEN" --control "$CONTROL" >"$TEST_TMP/start.log" 2>&1; then
-	echo "FAIL: $SUITE: start: $(tail -n 3 "$TEST_TMP/start.log")"
-	exit 1
-fi
-. "$STAND/env"
-PROXY_LOG=$S3_LOG_DIR/proxy.log
+s3_start --credentials "$STATIC_KEY=$STATIC_SECRET,$ROLE_KEY=$ROLE_SECRET" \
+	--token "$ROLE_KEY=$ROLE_TOKEN" --control "$CONTROL"
 PROXY_PORT=${S3_ENDPOINT##*:}
-
-MOCK_PID=""
-stop_mock() { [ -z "$MOCK_PID" ] || { kill "$MOCK_PID" 2>/dev/null; wait "$MOCK_PID" 2>/dev/null; MOCK_PID=""; }; }
-at_exit stop_mock
-start_mock() {
-	stop_mock
-	local d; d=$(make_tmpdir)
-	"$REPO_ROOT/tools/mock-imds" --port 0 --port-file "$d/port" --log "$d/log" "$@" 2>"$d/err" &
-	MOCK_PID=$!
-	for _ in $(seq 100); do [ -s "$d/port" ] && break; sleep 0.05; done
-	[ -s "$d/port" ] || { fail_because "mock-imds did not start: $(cat "$d/err")"; return 1; }
-	IMDS_URL=http://127.0.0.1:$(cat "$d/port")
-}
-
-aws_cli() {
-	env -u AWS_PROFILE HOME="$TEST_TMP" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-		AWS_EC2_METADATA_DISABLED=true AWS_DEFAULT_REGION=us-east-1 AWS_PAGER= \
-		AWS_ACCESS_KEY_ID="$STATIC_KEY" AWS_SECRET_ACCESS_KEY="$STATIC_SECRET" \
-		timeout 120 "$AWS" --endpoint-url "$S3_ENDPOINT" "$@"
-}
 
 # fetch [env assignments...] -- [fetch args...]: a fresh root each time; sets RC, OUT, ROOT.
 fetch() {

@@ -7,65 +7,22 @@
 SUITE=s3-proxy
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tools/build-tool.sh"
+. "$(dirname "$0")/s3-lib.sh"
 
-S3DIR="$REPO_ROOT/tools/s3"
-AWS=/usr/bin/aws
 STATIC_KEY=AKIDSTATICTEST000001 STATIC_SECRET='static/Secret+Key0000000000000000000000'
 ROLE_KEY=ASIAROLETEST00000001 ROLE_SECRET='role/Secret+Key00000000000000000000000' ROLE_TOKEN='IQoJb3JpZ2luX2VjEXAMPLE/token+value=='
 
-if [ ! -f "$S3DIR/node_modules/s3rver/bin/s3rver.js" ]; then
-	echo "SKIP: $SUITE: all: s3rver is not installed in tools/s3/node_modules (run tools/deps.sh)"
-	exit 0
-fi
-if [ ! -x "$AWS" ]; then
-	echo "SKIP: $SUITE: all: the AWS CLI ($AWS, Debian package awscli) is not installed"
-	exit 0
-fi
-if ! /usr/bin/python3 -c 'import botocore' 2>/dev/null; then
-	echo "SKIP: $SUITE: all: /usr/bin/python3 cannot import botocore (Debian package python3-botocore)"
-	exit 0
-fi
+s3_require_tools
 if ! S3GET=$(build_tool s3get 2>"$TEST_TMP/build.log"); then
 	echo "FAIL: $SUITE: build: cannot build stage1/tests/tools/s3get.c: $(tail -n 3 "$TEST_TMP/build.log")"
 	exit 1
 fi
 
 # --- the stand-in and a mock IMDS ------------------------------------------------
-STAND=$TEST_TMP/s3
 CONTROL=$TEST_TMP/proxy-control
 : >"$CONTROL"
-stop_s3() { "$S3DIR/start-s3" stop "$STAND" >/dev/null 2>&1; }
-at_exit stop_s3
-if ! "$S3DIR/start-s3" start "$STAND" --credentials "$STATIC_KEY=$STATIC_SECRET,$ROLE_KEY=$ROLE_SECRET" \
-	--token "$ROLE_KEY=$ROLE_TOKEN" --control "$CONTROL" >"$TEST_TMP/start.log" 2>&1; then
-	echo "FAIL: $SUITE: start: $(tail -n 3 "$TEST_TMP/start.log")"
-	exit 1
-fi
-. "$STAND/env"
-PROXY_LOG=$S3_LOG_DIR/proxy.log
-
-MOCK_PID=""
-stop_mock() { [ -z "$MOCK_PID" ] || { kill "$MOCK_PID" 2>/dev/null; wait "$MOCK_PID" 2>/dev/null; MOCK_PID=""; }; }
-at_exit stop_mock
-# start_mock ARGS...: tools/mock-imds on a free port (IMDS_URL).
-start_mock() {
-	stop_mock
-	local d; d=$(make_tmpdir)
-	"$REPO_ROOT/tools/mock-imds" --port 0 --port-file "$d/port" --log "$d/log" "$@" 2>"$d/err" &
-	MOCK_PID=$!
-	for _ in $(seq 100); do [ -s "$d/port" ] && break; sleep 0.05; done
-	[ -s "$d/port" ] || { fail_because "mock-imds did not start: $(cat "$d/err")"; return 1; }
-	IMDS_URL=http://127.0.0.1:$(cat "$d/port")
-	MOCK_LOG=$d/log
-}
-
-# The AWS CLI, hermetic: no ~/.aws, no IMDS, our endpoint.
-aws_cli() {
-	env -u AWS_PROFILE HOME="$TEST_TMP" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-		AWS_EC2_METADATA_DISABLED=true AWS_DEFAULT_REGION=us-east-1 AWS_PAGER= \
-		AWS_ACCESS_KEY_ID="${CLI_KEY:-$STATIC_KEY}" AWS_SECRET_ACCESS_KEY="${CLI_SECRET:-$STATIC_SECRET}" \
-		timeout 60 "$AWS" --endpoint-url "$S3_ENDPOINT" "$@"
-}
+s3_start --credentials "$STATIC_KEY=$STATIC_SECRET,$ROLE_KEY=$ROLE_SECRET" \
+	--token "$ROLE_KEY=$ROLE_TOKEN" --control "$CONTROL"
 
 # s3get ARGS...: sets RC, ERR, OUTF (the body).
 s3get() {
