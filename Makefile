@@ -90,7 +90,7 @@ check:
 	tools/run-tests $(TESTS)
 
 demo:
-	@echo "make demo: the QEMU boot demo arrives with the boot issue; see README.md"
+	tools/demo
 
 # Benchmarks (issue 9): bench/bench.py documents the variables; results go to
 # bench/results.md.  Needs root (real Nix, loop mounts); not part of `make check`.

@@ -32,7 +32,8 @@ resign() { # CACHE PATH: drop the old signatures, sign with real Nix
 b32() { nix-hash --type sha256 --to-base32 "$1"; }
 # Puts NARFILE in as PATH's NAR (zstd), with a narinfo that matches it.
 replace_nar() { # CACHE PATH NARFILE
-	local z="nar/replaced-$(hash_part "$2").nar.zst"
+	local z
+	z="nar/replaced-$(hash_part "$2").nar.zst"
 	zstd -q -f -o "$BAD/$1/$z" "$3" || return 1
 	set_field "$1" "$2" URL "$z"
 	set_field "$1" "$2" NarHash "sha256:$(b32 "$(sha256sum <"$3" | cut -c1-64)")"
@@ -53,7 +54,7 @@ expect_failure_at() {
 	local root=$1; shift
 	local rc t0 t1 s
 	t0=$(date +%s)
-	fetch "$root" --substituter "${SUB_URL:-http://127.0.0.1:$B_PORT/$name}" ${FETCH_ARGS:-} "$ROOT_PATH"
+	fetch "$root" --substituter "${SUB_URL:-http://127.0.0.1:$B_PORT/$name}" ${FETCH_ARGS:+$FETCH_ARGS} "$ROOT_PATH"
 	rc=$?
 	t1=$(date +%s)
 	sed 's/^/    | /' "$TEST_TMP/stderr" # for the log
@@ -69,7 +70,7 @@ expect_failure_at() {
 expect_success() {
 	local name=$1 root=$TEST_TMP/root-$1 t0 t1
 	t0=$(date +%s)
-	fetch "$root" --substituter "${SUB_URL:-http://127.0.0.1:$B_PORT/$name}" ${FETCH_ARGS:-} "$ROOT_PATH" ||
+	fetch "$root" --substituter "${SUB_URL:-http://127.0.0.1:$B_PORT/$name}" ${FETCH_ARGS:+$FETCH_ARGS} "$ROOT_PATH" ||
 		{ fail_because "fetch failed: $(tail -n 2 "$TEST_TMP/stderr" | tr '\n' ' ')"; return 1; }
 	t1=$(date +%s)
 	[ $((t1 - t0)) -le "${MAX_SECONDS:-20}" ] || { fail_because "took $((t1 - t0)) s"; return 1; }
@@ -79,7 +80,9 @@ expect_success() {
 wrong_narhash() {
 	make_bad narhash
 	local h; h=$(field narhash "$NOREF_PATH" NarHash)
-	local bad=${h:0:20}$( [ "${h:20:1}" = 1 ] && echo 2 || echo 1 )${h:21}
+	local c=1 bad
+	[ "${h:20:1}" != 1 ] || c=2
+	bad=${h:0:20}$c${h:21}
 	set_field narhash "$NOREF_PATH" NarHash "$bad"
 	resign narhash "$NOREF_PATH" || return 1
 	ABSENT=$NOREF_PATH expect_failure narhash "NarHash mismatch for $NOREF_PATH" \
@@ -139,7 +142,9 @@ corrupted_signature() {
 	make_bad badsig
 	local f; f=$(narinfo badsig "$MID_PATH")
 	local sig; sig=$(sed -n 's/^Sig: testworld-trusted-1://p' "$f")
-	local flipped=${sig:0:10}$( [ "${sig:10:1}" = A ] && echo B || echo A )${sig:11}
+	local c=A flipped
+	[ "${sig:10:1}" != A ] || c=B
+	flipped=${sig:0:10}$c${sig:11}
 	sed -i "s|^Sig: testworld-trusted-1:.*|Sig: testworld-trusted-1:$flipped|" "$f"
 	ABSENT=$MID_PATH expect_failure badsig "cannot fetch $MID_PATH (referenced by $ROOT_PATH)" \
 		"no valid signature by a trusted key"
@@ -167,7 +172,7 @@ escaping_name() {
 	ABSENT=$NOREF_PATH expect_failure escape "bad NAR for $NOREF_PATH" \
 		"entry name \"../../etc\" contains '/'" || return 1
 	local root=$TEST_TMP/root-escape
-	[ ! -e "$root/etc" ] && [ ! -e "$root/nix/etc" ] || fail_because "something escaped the store"
+	if [ -e "$root/etc" ] || [ -e "$root/nix/etc" ]; then fail_because "something escaped the store"; fi
 }
 run_case "NAR with a path-escaping name" escaping_name
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by fetch.test.sh and fetch-errors.test.sh (sourced after
 # lib.sh): the real-Nix test world, a fault-injecting HTTP server, running
 # the engine, and checking what it left in a root.
@@ -26,12 +27,12 @@ _stop_servers() { local p; for p in $_SERVER_PIDS; do kill "$p" 2>/dev/null; wai
 at_exit _stop_servers
 start_server() {
 	local name=$1 dir=$2; shift 2
-	local pf="$TEST_TMP/$name.port" log="$TEST_TMP/$name.log" i
+	local pf="$TEST_TMP/$name.port" log="$TEST_TMP/$name.log"
 	rm -f "$pf"
 	: >"$log"
 	"$TOOLS/http-serve" "$dir" --port-file "$pf" --log "$log" "$@" 2>>"$TEST_TMP/$name.err" &
 	_SERVER_PIDS="$_SERVER_PIDS $!"
-	for i in $(seq 200); do [ -s "$pf" ] && break; sleep 0.05; done
+	for _ in $(seq 200); do [ -s "$pf" ] && break; sleep 0.05; done
 	[ -s "$pf" ] || { echo "FAIL: $SUITE: $name: http-serve did not start"; exit 1; }
 	printf -v "${name}_PORT" '%s' "$(cat "$pf")"
 	printf -v "${name}_LOG" '%s' "$log"

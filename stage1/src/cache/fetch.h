@@ -77,7 +77,12 @@ int fetch_check_options(const struct fetch_options *opts, struct ip_error *err);
 
 /* 0 on success.  On failure a negative errno and err holds one line naming
  * what failed, where, and what to do; `result` has the figures so far.
- * -EINVAL: bad options (a usage error for a command line). */
+ * Threads: one HTTP thread and opts->jobs workers live for the call; the
+ * callbacks run on the calling thread.  Memory: flat in the closure size
+ * (about 25 MiB peak with glibc and 15 MiB static/musl for 2,000 paths with
+ * a 1 GiB file); with glibc call mallopt(M_MMAP_THRESHOLD, 128 KiB) first, as
+ * `initrd-provision fetch` does, or decoder windows stay in the heap.
+ * -EINVAL: bad options (see fetch_check_options). */
 int fetch_closure(const struct fetch_options *opts, struct fetch_result *result,
 		  struct ip_error *err);
 

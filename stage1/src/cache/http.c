@@ -604,12 +604,15 @@ static void transfer_ended(struct http_client *c, struct http_request *req, CURL
 		else if (res->outcome != HTTP_OK)
 			snprintf(res->message, sizeof(res->message), "HTTP %ld", status);
 	}
-	if (res->outcome == HTTP_NOT_FOUND && req->sub && req->use_hooks &&
-	    req->sub->classify_error) {
+	if (code == CURLE_OK && !res->stalled && !too_large && (status < 200 || status >= 300) &&
+	    req->sub && req->use_hooks && req->sub->classify_error) {
 		ip_error_clear(&res->hook_error);
 		switch (req->sub->classify_error(req->sub->hook_ctx, status, res->body, res->body_len,
 						 &res->hook_error)) {
+		case SUBST_KEEP:
+			break;
 		case SUBST_NOT_HERE:
+			res->outcome = HTTP_NOT_FOUND;
 			break;
 		case SUBST_FAIL:
 			res->outcome = HTTP_FATAL;

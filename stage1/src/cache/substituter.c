@@ -30,6 +30,8 @@ int substituter_init(struct substituter *sub, const char *url, int index, struct
 	else if (has_prefix(url, "file://"))
 		sub->scheme = SUBST_FILE;
 	else if (has_prefix(url, "s3://"))
+		/* issue 4: the aws/ module maps the URL to https (sub->base) and
+		 * sets prepare_request/classify_error/free_hooks here */
 		return ip_fail(err, -ENOTSUP,
 			       "substituter '%s': s3:// caches are not supported yet; serve the cache "
 			       "over https:// instead", url);

@@ -20,11 +20,12 @@
 
 enum substituter_scheme { SUBST_HTTP, SUBST_HTTPS, SUBST_FILE, SUBST_S3 };
 
-/* Verdict of a substituter's error-body classifier on a 401/403/404/410. */
+/* Verdict of a substituter's error-body classifier on a non-2xx answer. */
 enum substituter_verdict {
-	SUBST_NOT_HERE = 0,   /* the path is not in this cache: try the next one */
-	SUBST_FAIL,           /* a real problem (credentials, clock): stop, err says why */
-	SUBST_RETRY,          /* e.g. expired token refreshed: try the request again */
+	SUBST_KEEP = 0,       /* no opinion: the generic rules (404 = not here, 5xx = retry...) */
+	SUBST_NOT_HERE,       /* the path is not in this cache: try the next one */
+	SUBST_FAIL,           /* a real problem (credentials, clock, region): stop, err says why */
+	SUBST_RETRY,          /* transient, or an expired token just refreshed: try again */
 };
 
 struct substituter {
@@ -38,7 +39,8 @@ struct substituter {
 	 * starts (each attempt), to sign it: may set curl options and append to
 	 * *headers (freed by the HTTP layer after the transfer).
 	 * classify_error: called with the status and (up to 4 KiB of) the body
-	 * of a 401/403/404/410 answer. */
+	 * of every HTTP answer that is not 2xx (S3 says what a 403 means in its
+	 * XML body, and answers 301 for a wrong region). */
 	int (*prepare_request)(void *hook_ctx, CURL *easy, struct curl_slist **headers,
 			       struct ip_error *err);
 	enum substituter_verdict (*classify_error)(void *hook_ctx, long status, const char *body,

@@ -20,6 +20,7 @@ cd "$(dirname "$0")/../../.."
 CORPUS_ENV=$1 WORK=$2 RUNS=${3:-3}
 shift $(( $# >= 3 ? 3 : $# ))
 [ "${1:-}" = -- ] && shift
+# shellcheck disable=SC1090
 . "$CORPUS_ENV"
 BIN=$PWD/build/initrd-provision
 STATE=$WORK/nginx-state
@@ -58,7 +59,7 @@ trap 'cleanup_fs; tools/testworld/serve-nginx --stop "$STATE"' EXIT
 
 results=$WORK/results.txt
 : >"$results"
-for i in $(seq "$RUNS"); do
+for _ in $(seq "$RUNS"); do
 	root=$(fresh_root nix)
 	sync
 	measure nix tools/testworld/nix-hermetic nix copy --from "$URL" --to "local?root=$root" \
