@@ -176,6 +176,16 @@ def proxy_requests(log, t0, t1):
     return reqs
 
 
+def max_in_flight(reqs):
+    """The most requests open at one moment."""
+    ev = sorted([(q[0], 1) for q in reqs] + [(q[1], -1) for q in reqs])
+    n = best = 0
+    for _, d in ev:
+        n += d
+        best = max(best, n)
+    return best
+
+
 def sequential_round_trips(reqs):
     """The longest chain of requests each sent after the previous one was
     answered: the round trips the client paid one after the other."""
@@ -482,6 +492,7 @@ def main():
                                               corpus["ROOT_PATH"]], work)
                 reqs = proxy_requests(log, r["t0"], r["t1"])
                 r["trips"] = sequential_round_trips(reqs)
+                r["in_flight"] = max_in_flight(reqs)
                 r["requests"] = len(reqs)
                 meta.setdefault("nix path-info", []).append(r)
                 say("metadata run %d: nix path-info -r %.2f s, %d requests, %d sequential"
@@ -493,6 +504,7 @@ def main():
                             if q[2].endswith(".narinfo") or q[2] == "/nix-cache-info"]
                     if reqs:
                         r["trips"] = sequential_round_trips(reqs)
+                        r["in_flight"] = max_in_flight(reqs)
                         r["narinfo_wall"] = max(q[1] for q in reqs) - r["t0"]
                         r["requests"] = len(reqs)
     finally:
@@ -623,9 +635,9 @@ def report(date, m, corpus, big, caches, profiles, runs, floor_runs, floor, resu
                  "`--report` (it downloads nothing before the closure is resolved); for "
                  "`nix copy`, the time from its start to the last narinfo answer.")
         L.append("")
-        L.append("| contender | what was measured | narinfo requests | sequential round trips | "
-                 "wall (min–max) |")
-        L.append("|---|---|---|---|---|")
+        L.append("| contender | what was measured | narinfo requests | most in flight | "
+                 "sequential round trips | wall (min–max) |")
+        L.append("|---|---|---|---|---|---|")
         rows = []
         ours = [r for r in results.get((c0, "far", OURS), []) if "trips" in r]
         if ours:
@@ -637,8 +649,9 @@ def report(date, m, corpus, big, caches, profiles, runs, floor_runs, floor, resu
                      meta["nix path-info"], "wall"))
         for name, what, rs, k in rows:
             v = [r[k] for r in rs]
-            L.append("| %s | %s | %d | %d | %.0f ms (%.0f–%.0f) |"
+            L.append("| %s | %s | %d | %d | %d | %.0f ms (%.0f–%.0f) |"
                      % (name, what, statistics.median(r["requests"] for r in rs),
+                        statistics.median(r["in_flight"] for r in rs),
                         statistics.median(r["trips"] for r in rs),
                         statistics.median(v) * 1000, min(v) * 1000, max(v) * 1000))
         L.append("")
