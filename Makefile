@@ -93,8 +93,17 @@ check:
 demo:
 	tools/demo
 
+# Benchmarks (issue 9): bench/bench.py documents the variables; results go to
+# bench/results.md.  Needs root (real Nix, loop mounts); not part of `make check`.
+BENCH_PROFILES ?= loopback region far
+BENCH_CACHES   ?= zstd xz
+BENCH_RUNS     ?= 5
 bench:
-	@echo "make bench: the benchmark arrives with the benchmark issue; see README.md"
+	tools/deps.sh
+	$(MAKE) all
+	BENCH_PROFILES="$(BENCH_PROFILES)" BENCH_CACHES="$(BENCH_CACHES)" BENCH_RUNS="$(BENCH_RUNS)" \
+	BENCH_BIN=$(abspath $(BUILD)/initrd-provision) BENCH_DIR=$(abspath $(BUILD)/bench) \
+	bench/bench.py
 
 clean:
 	rm -rf $(DEV_DIR) $(ASAN_DIR) $(FUZZ_DIR) $(BUILD)/initrd-provision $(BUILD)/static
