@@ -270,7 +270,62 @@ static void consumer_error_stops(void)
 	CHECK_INT(calls, ==, 1);
 }
 
+/* Feeds a whole stream to a decoder that decompressor_reuse prepared. */
+static int run_reused(struct decompressor *d, enum nix_compression m, const struct buf *in,
+		      struct buf *out, struct ip_error *err)
+{
+	int r = decompressor_reuse(d, m, decompressor_name(m), err);
+	if (r == 0)
+		r = decompressor_feed(d, in->data, in->len, collect, out, err);
+	if (r == 0)
+		r = decompressor_finish(d, collect, out, err);
+	return r;
+}
+
+/* The pipeline keeps its decoders: one decoder, reused for every method in
+ * turn, twice round, after a corrupt stream and after a stream cut short
+ * in the middle, gives the same bytes as a new one each time. */
+static void reuse_is_like_new(void)
+{
+	make_plain();
+	struct decompressor *d;
+	struct ip_error err = { 0 };
+	CHECK_INT(decompressor_new(NIX_COMPRESSION_XZ, "xz", &d, &err), ==, 0);
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+			struct buf comp = { 0 }, out = { 0 };
+			compress_with(methods[i], plain, PLAIN_SIZE, &comp);
+			if (methods[i] != NIX_COMPRESSION_NONE) {
+				/* a stream abandoned halfway, then a corrupt one */
+				CHECK_INT(decompressor_reuse(d, methods[i], "x", &err), ==, 0);
+				CHECK_INT(decompressor_feed(d, comp.data, comp.len / 2, collect, &out, &err), ==, 0);
+				out.len = 0;
+				struct buf bad = { 0 };
+				buf_put(&bad, "garbage, not a stream at all", 28);
+				CHECK_INT(run_reused(d, methods[i], &bad, &out, &err), ==, -EBADMSG);
+				free(bad.data);
+				out.len = 0;
+				ip_error_clear(&err);
+			}
+			int r = run_reused(d, methods[i], &comp, &out, &err);
+			bool ok = r == 0 && out.len == PLAIN_SIZE && memcmp(out.data, plain, PLAIN_SIZE) == 0;
+			free(out.data);
+			free(comp.data);
+			if (!ok) {
+				test_record_failure(__FILE__, __LINE__, "round %d, %s: r=%d (%s)", round,
+						    decompressor_name(methods[i]), r, err.msg);
+				decompressor_free(d);
+				return;
+			}
+		}
+	}
+	CHECK_INT(decompressor_reuse(d, NIX_COMPRESSION_UNSUPPORTED, "br", &err), ==, -ENOTSUP);
+	CHECK_CONTAINS(err.msg, "compression 'br' is not supported");
+	decompressor_free(d);
+}
+
 TEST_MAIN("decompress",
+	  TEST_CASE(reuse_is_like_new),
 	  TEST_CASE(round_trip_every_chunk_size),
 	  TEST_CASE(concatenated_streams),
 	  TEST_CASE(truncated_is_an_error),

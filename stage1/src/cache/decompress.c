@@ -110,6 +110,46 @@ int decompressor_new(enum nix_compression method, const char *name, struct decom
 	return 0;
 }
 
+int decompressor_reuse(struct decompressor *d, enum nix_compression method, const char *name,
+		       struct ip_error *err)
+{
+	if (method == NIX_COMPRESSION_UNSUPPORTED || method < NIX_COMPRESSION_NONE ||
+	    method > NIX_COMPRESSION_UNSUPPORTED)
+		return ip_fail(err, -ENOTSUP,
+			       "compression '%s' is not supported (supported: zstd, xz, bzip2, gzip, none)",
+			       name ? name : "?");
+	d->in_stream = d->any_stream = false;
+	if (d->lib_init && d->method == method) {
+		/* Same method: keep the library's buffers (a zstd window, an xz
+		 * dictionary), only forget the stream. */
+		switch (method) {
+		case NIX_COMPRESSION_ZSTD:
+			if (!ZSTD_isError(ZSTD_DCtx_reset(d->u.zstd, ZSTD_reset_session_only)))
+				return 0;
+			break;
+		case NIX_COMPRESSION_XZ:
+			/* liblzma reuses the coder's memory when re-initialised */
+			if (lzma_stream_decoder(&d->u.xz, DECOMPRESS_XZ_MEMLIMIT, LZMA_CONCATENATED) ==
+			    LZMA_OK)
+				return 0;
+			break;
+		case NIX_COMPRESSION_GZIP:
+			if (inflateReset(&d->u.gz) == Z_OK)
+				return 0;
+			break;
+		default:
+			break;
+		}
+	}
+	lib_end(d);
+	d->method = method;
+	if (method == NIX_COMPRESSION_NONE)
+		return 0;
+	if (!d->out && !(d->out = malloc(DECOMPRESS_OUT_CHUNK)))
+		return ip_fail(err, -ENOMEM, "out of memory");
+	return lib_init(d, err);
+}
+
 void decompressor_free(struct decompressor *d)
 {
 	if (!d)

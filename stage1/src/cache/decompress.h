@@ -31,6 +31,12 @@ struct decompressor;
 int decompressor_new(enum nix_compression method, const char *name, struct decompressor **out,
 		     struct ip_error *err);
 void decompressor_free(struct decompressor *d);
+/* Makes `d` ready for a new stream of `method`, as decompressor_new would,
+ * keeping what it allocated when the method is the same (the download
+ * pipeline reuses its decoders: no window allocated, touched and unmapped
+ * again for every NAR).  On error `d` can only be freed. */
+int decompressor_reuse(struct decompressor *d, enum nix_compression method, const char *name,
+		       struct ip_error *err);
 
 /* Decompresses `len` bytes; every piece of output goes to out(ctx, ...).
  * -EBADMSG on corrupt input (err says what), or the callback's error. */
