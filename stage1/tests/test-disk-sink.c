@@ -567,7 +567,110 @@ static void write_all_writes_everything(void)
 	CHECK_INT(fs_write_all(-1, buf, 1), ==, -EBADF);
 }
 
+/* The download pipeline keeps its sinks and parsers: one of each, reset
+ * after a tree abandoned halfway (with files and directories still open),
+ * unpacks every real NAR exactly as new ones do. */
+static void reuse_after_a_failure_is_like_new(void)
+{
+	char dir[4096];
+	int dfd = scratch(dir, sizeof(dir));
+	CHECK(dfd >= 0);
+	size_t len;
+	unsigned char *half = load("deep", "nar", &len);
+	CHECK(half);
+	struct disk_sink *s;
+	struct ip_error err = { 0 };
+	CHECK(disk_sink_open(dfd, "broken", 0, &s, &err) == 0);
+	struct nar_parser *p = nar_parser_new(&disk_sink_ops, s);
+	CHECK(p);
+	CHECK_INT(nar_parser_feed(p, half, len / 2, &err), ==, 0);
+	free(half);
+	for (size_t i = 0; i < N_REAL; i++) {
+		unsigned char *nar = load(real_nars[i], "nar", &len);
+		CHECK(nar);
+		CHECK_INT(disk_sink_reuse(s, dfd, "out", 0, &err), ==, 0);
+		nar_parser_reset(p, &disk_sink_ops, s);
+		int r = nar_parser_feed(p, nar, len, &err);
+		if (r == 0)
+			r = nar_parser_finish(p, &err);
+		if (r == 0)
+			r = disk_sink_finish(s, &err);
+		free(nar);
+		char why[8192] = "";
+		bool ok = r == 0 && tree_matches(dfd, "out", real_nars[i], why, sizeof(why));
+		if (!ok) {
+			test_record_failure(__FILE__, __LINE__, "%s: r=%d %s %s", real_nars[i], r,
+					    err.msg, why);
+			break;
+		}
+		CHECK(fs_remove_tree_at(dfd, "out", NULL) == 0);
+	}
+	CHECK_INT(disk_sink_reuse(s, dfd, "a/b", 0, &err), ==, -EINVAL);
+	nar_parser_free(p);
+	disk_sink_free(s);
+	scratch_done(dfd, dir);
+}
+
+/* Files are created with their final mode (no chmod); a umask that would
+ * take bits from 0444/0555 must not show in the tree.  (A child process:
+ * the umask is the process's.) */
+static void canonical_modes_whatever_the_umask(void)
+{
+	static const mode_t masks[] = { 0077, 0777, 0022 };
+	for (size_t m = 0; m < sizeof(masks) / sizeof(masks[0]); m++) {
+		char dir[4096];
+		int dfd = scratch(dir, sizeof(dir));
+		CHECK(dfd >= 0);
+		size_t len;
+		unsigned char *nar = load("tree", "nar", &len);
+		CHECK(nar);
+		pid_t pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			umask(masks[m]);
+			_exit(unpack(dfd, "out", nar, len, 4096, 0, NULL) == 0 ? 0 : 1);
+		}
+		int status = 0;
+		waitpid(pid, &status, 0);
+		free(nar);
+		char why[8192] = "";
+		bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+			  tree_matches(dfd, "out", "tree", why, sizeof(why));
+		scratch_done(dfd, dir);
+		if (!ok) {
+			test_record_failure(__FILE__, __LINE__, "umask %03o: status %d %s",
+					    (unsigned)masks[m], status, why);
+			return;
+		}
+	}
+}
+
+static void write2_all_writes_both_parts(void)
+{
+	int p[2];
+	CHECK(pipe(p) == 0);
+	char a[700], b[1300], got[4000];
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	CHECK_INT(fs_write2_all(p[1], a, sizeof(a), b, sizeof(b)), ==, 0);
+	CHECK_INT(fs_write2_all(p[1], a, 0, b, 3), ==, 0);
+	CHECK_INT(fs_write2_all(p[1], a, 2, b, 0), ==, 0);
+	close(p[1]);
+	size_t n = 0;
+	ssize_t k;
+	while ((k = read(p[0], got + n, sizeof(got) - n)) > 0)
+		n += (size_t)k;
+	close(p[0]);
+	CHECK_INT(n, ==, 2005);
+	CHECK(memcmp(got, a, 700) == 0 && memcmp(got + 700, b, 1300) == 0);
+	CHECK(memcmp(got + 2000, "bbbaa", 5) == 0);
+	CHECK_INT(fs_write2_all(-1, a, 1, b, 1), ==, -EBADF);
+}
+
 TEST_MAIN("disk-sink",
+	  TEST_CASE(reuse_after_a_failure_is_like_new),
+	  TEST_CASE(canonical_modes_whatever_the_umask),
+	  TEST_CASE(write2_all_writes_both_parts),
 	TEST_CASE(real_nars_unpack_to_the_original_tree),
 	TEST_CASE(nix_store_dump_of_the_result_is_the_nar),
 	TEST_CASE(existing_entry_is_an_error_and_never_followed),

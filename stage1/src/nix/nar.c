@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,6 +129,18 @@ struct nar_parser *nar_parser_new(const struct nar_sink_ops *ops, void *sink)
 	p->expect = X_MAGIC;
 	p->raw = R_LEN;
 	return p;
+}
+
+void nar_parser_reset(struct nar_parser *p, const struct nar_sink_ops *ops, void *sink)
+{
+	/* everything before the string buffers, and the name lengths (the
+	 * names themselves are read only up to their lengths) */
+	memset(p, 0, offsetof(struct nar_parser, str));
+	memset(p->name_len, 0, sizeof(p->name_len));
+	p->ops = ops;
+	p->sink = sink;
+	p->expect = X_MAGIC;
+	p->raw = R_LEN;
 }
 
 void nar_parser_free(struct nar_parser *parser)

@@ -55,6 +55,9 @@ struct nar_parser;
 /* NULL when out of memory.  The parser holds about 21 KiB (the limits above). */
 struct nar_parser *nar_parser_new(const struct nar_sink_ops *ops, void *sink);
 void nar_parser_free(struct nar_parser *parser);
+/* Ready for a new archive, as nar_parser_new would make it, without
+ * allocating (the download pipeline keeps its parsers). */
+void nar_parser_reset(struct nar_parser *parser, const struct nar_sink_ops *ops, void *sink);
 
 /* Consumes `len` bytes.  Returns 0, or a negative errno (-EBADMSG for a
  * malformed archive, the sink's code when a callback failed) with err

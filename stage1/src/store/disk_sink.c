@@ -12,6 +12,7 @@
 struct disk_sink {
 	int parent_fd;
 	unsigned flags;
+	mode_t umask;                    /* the process's, when the tree began */
 	bool root_started, root_done;
 	unsigned depth;                  /* directories open */
 	int dir_fds[NAR_MAX_DEPTH];      /* dir_fds[depth - 1] is the innermost */
@@ -29,6 +30,23 @@ struct disk_sink {
 };
 
 static const struct timespec canonical_times[2] = { { 1, 0 }, { 1, 0 } };
+
+/* Files are created with their canonical mode (0444/0555: the descriptor
+ * from O_CREAT is writable whatever the mode), which saves a chmod per
+ * file, unless the umask takes bits from it.  The umask is read for every
+ * tree; for that instant it is 0, which can only give a file another thread
+ * creates meanwhile exactly the mode its creator asked for. */
+static mode_t current_umask(void)
+{
+	mode_t m = umask(0);
+	umask(m);
+	return m;
+}
+
+static mode_t canonical_file_mode(bool executable)
+{
+	return executable ? 0555 : 0444;
+}
 
 /* Length of the path of the innermost open directory (or of the root name). */
 static size_t dir_path_len(const struct disk_sink *s)
@@ -52,21 +70,53 @@ static bool name_ok(const char *name)
 	return name[0] && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
+static void close_all(struct disk_sink *s)
+{
+	if (s->file_fd >= 0)
+		close(s->file_fd);
+	s->file_fd = -1;
+	while (s->depth)
+		close(s->dir_fds[--s->depth]);
+}
+
+/* Everything but the buffers, which need no clearing. */
+static void start(struct disk_sink *s, int parent_dirfd, const char *name, unsigned flags)
+{
+	s->parent_fd = parent_dirfd;
+	s->flags = flags;
+	s->umask = current_umask();
+	s->root_started = s->root_done = false;
+	s->depth = 0;
+	s->file_fd = -1;
+	s->file_exec = false;
+	s->file_left = 0;
+	s->buffered = 0;
+	s->bytes = 0;
+	s->path_len[0] = strlen(name);
+	memcpy(s->path, name, s->path_len[0] + 1);
+}
+
 int disk_sink_open(int parent_dirfd, const char *name, unsigned flags, struct disk_sink **out,
 		   struct ip_error *err)
 {
 	*out = NULL;
 	if (!name_ok(name) || strlen(name) > NAR_MAX_NAME)
 		return ip_fail(err, -EINVAL, "unpacking \"%s\": not a single path component", name);
-	struct disk_sink *s = calloc(1, sizeof(*s));
+	struct disk_sink *s = malloc(sizeof(*s));
 	if (!s)
 		return ip_fail(err, -ENOMEM, "unpacking %s: out of memory", name);
-	s->parent_fd = parent_dirfd;
-	s->flags = flags;
-	s->file_fd = -1;
-	s->path_len[0] = strlen(name);
-	memcpy(s->path, name, s->path_len[0] + 1);
+	start(s, parent_dirfd, name, flags);
 	*out = s;
+	return 0;
+}
+
+int disk_sink_reuse(struct disk_sink *s, int parent_dirfd, const char *name, unsigned flags,
+		    struct ip_error *err)
+{
+	close_all(s);
+	if (!name_ok(name) || strlen(name) > NAR_MAX_NAME)
+		return ip_fail(err, -EINVAL, "unpacking \"%s\": not a single path component", name);
+	start(s, parent_dirfd, name, flags);
 	return 0;
 }
 
@@ -147,7 +197,8 @@ static int sink_file_begin(void *sink, const char *name, bool executable, uint64
 	int pfd, r = node_parent(s, name, &pfd, &nm, err);
 	if (r < 0)
 		return r;
-	int fd = openat(pfd, nm, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = openat(pfd, nm, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			canonical_file_mode(executable));
 	if (fd < 0)
 		return sys_fail(s, name, "open", -errno, err);
 	s->file_fd = fd;
@@ -187,28 +238,17 @@ static int sink_file_data(void *sink, const void *data, size_t len, struct ip_er
 		return ip_fail(err, -EINVAL, "unpacking %s: file data out of place", s->path);
 	s->file_left -= len;
 	s->bytes += len;
-	const unsigned char *p = data;
-	/* Big pieces, and a piece that completes the file with nothing
-	 * gathered before it, go straight to write(2). */
-	if (s->buffered == 0 && (len >= DISK_SINK_BUFFER || s->file_left == 0)) {
-		int r = fs_write_all(s->file_fd, p, len);
-		return r < 0 ? file_fail(s, "write", r, err) : 0;
+	/* Small pieces are gathered; once the gathered bytes and this piece
+	 * fill the buffer, or the file is complete, both go out in one writev
+	 * (no piece is copied once it is big enough to write by itself). */
+	if (s->buffered + len < DISK_SINK_BUFFER && s->file_left != 0) {
+		memcpy(s->buf + s->buffered, data, len);
+		s->buffered += len;
+		return 0;
 	}
-	while (len > 0) {
-		size_t take = DISK_SINK_BUFFER - s->buffered;
-		if (take > len)
-			take = len;
-		memcpy(s->buf + s->buffered, p, take);
-		s->buffered += take;
-		p += take;
-		len -= take;
-		if (s->buffered == DISK_SINK_BUFFER) {
-			int r = flush(s, err);
-			if (r < 0)
-				return r;
-		}
-	}
-	return 0;
+	int r = fs_write2_all(s->file_fd, s->buf, s->buffered, data, len);
+	s->buffered = 0;
+	return r < 0 ? file_fail(s, "write", r, err) : 0;
 }
 
 static int sink_file_end(void *sink, struct ip_error *err)
@@ -217,7 +257,8 @@ static int sink_file_end(void *sink, struct ip_error *err)
 	if (s->file_fd < 0 || s->file_left)
 		return ip_fail(err, -EINVAL, "unpacking %s: file ended early", s->path);
 	int fd = s->file_fd, r = flush(s, err);
-	if (r == 0 && fchmod(fd, s->file_exec ? 0555 : 0444) < 0)
+	mode_t mode = canonical_file_mode(s->file_exec);
+	if (r == 0 && (mode & s->umask) && fchmod(fd, mode) < 0)
 		r = file_fail(s, "chmod", -errno, err);
 	if (r == 0 && futimens(fd, canonical_times) < 0)
 		r = file_fail(s, "set mtime", -errno, err);
@@ -274,9 +315,6 @@ void disk_sink_free(struct disk_sink *s)
 {
 	if (!s)
 		return;
-	if (s->file_fd >= 0)
-		close(s->file_fd);
-	while (s->depth)
-		close(s->dir_fds[--s->depth]);
+	close_all(s);
 	free(s);
 }

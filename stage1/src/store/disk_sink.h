@@ -40,6 +40,12 @@ struct disk_sink;
 int disk_sink_open(int parent_dirfd, const char *name, unsigned flags, struct disk_sink **out,
 		   struct ip_error *err);
 
+/* Makes a sink (open, finished or failed) ready for another tree, as
+ * disk_sink_open would, without allocating: what is still open is closed,
+ * nothing is deleted. */
+int disk_sink_reuse(struct disk_sink *sink, int parent_dirfd, const char *name, unsigned flags,
+		    struct ip_error *err);
+
 /* Pass with the sink as the parser's `sink` argument.  Errors name the entry
  * inside the tree, e.g. "unpacking .tmp-x/bin/sh: open: File exists". */
 extern const struct nar_sink_ops disk_sink_ops;

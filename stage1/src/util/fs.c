@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 int fs_write_all(int fd, const void *buf, size_t len)
@@ -22,6 +23,39 @@ int fs_write_all(int fd, const void *buf, size_t len)
 			return -EIO; /* write(2) never does this for regular files */
 		p += n;
 		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int fs_write2_all(int fd, const void *a, size_t alen, const void *b, size_t blen)
+{
+	struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
+	struct iovec *v = iov;
+	int cnt = 2;
+	while (cnt > 0) {
+		if (v->iov_len == 0) {
+			v++;
+			cnt--;
+			continue;
+		}
+		ssize_t n = writev(fd, v, cnt);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		for (size_t left = (size_t)n; left > 0;) {
+			size_t take = left < v->iov_len ? left : v->iov_len;
+			v->iov_base = (char *)v->iov_base + take;
+			v->iov_len -= take;
+			left -= take;
+			if (v->iov_len == 0 && left > 0) {
+				v++;
+				cnt--;
+			}
+		}
 	}
 	return 0;
 }

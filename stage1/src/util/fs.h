@@ -13,6 +13,9 @@
 
 /* Writes all of buf, looping over partial writes and EINTR.  0 or -errno. */
 int fs_write_all(int fd, const void *buf, size_t len);
+/* a[0..alen) then b[0..blen), with writev (one call when the kernel takes
+ * it all); 0 or -errno. */
+int fs_write2_all(int fd, const void *a, size_t alen, const void *b, size_t blen);
 
 /* Removes `name` (one path component) inside dirfd and everything under it.
  * Never follows a symlink: a symlink is removed, not what it points to.
