@@ -31,6 +31,12 @@ enum job_state {
 
 struct pipeline;
 
+/* Objects kept for reuse, at most `cap` (under the pipeline's lock). */
+struct pool {
+	void **items;
+	size_t n, cap;
+};
+
 struct job {
 	struct pipeline *pl;
 	size_t slot;                       /* index in pl->jobs */
@@ -43,9 +49,10 @@ struct job {
 	struct http_request req;
 	enum job_state state;              /* under pl->lock */
 
-	/* ring buffer, under lock */
+	/* ring buffer, under lock (ring and ring_size fixed while the job lives) */
 	pthread_mutex_t lock;
 	unsigned char *ring;
+	size_t ring_size;
 	size_t rpos, fill;
 	bool paused, eof, scheduled, refuse;
 	bool has_slot;                     /* decoder slot (under pl->lock) */
@@ -85,6 +92,7 @@ struct pipeline {
 	struct queue ready, slot_wait, commit;
 	unsigned transfers, decoders;      /* running / holding a decoder */
 	unsigned max_transfers, max_decoders;
+	size_t ring_bytes, ring_budget;    /* rings of the running transfers / their bound */
 	size_t finished;                   /* DONE or FAILED */
 	uint64_t commit_oldest_ms;
 	bool shutdown;
@@ -94,6 +102,12 @@ struct pipeline {
 	uint64_t bytes_done, bytes_total;
 	double worker_cpu;
 	uint64_t rng;
+
+	/* Decoders, sinks and parsers outlive their jobs (under lock): a NAR
+	 * starts with memory that is already mapped and touched, instead of
+	 * mapping a window and buffers and unmapping them again (a TLB
+	 * shootdown on every core) once per path. */
+	struct pool idle_decoders, idle_sinks, idle_parsers;
 };
 
 static uint64_t now_ms(void)
@@ -108,6 +122,75 @@ static double seconds_since(const struct timespec *t0)
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* ---- the pools --------------------------------------------------------- */
+
+static int pool_init(struct pool *p, size_t cap)
+{
+	p->items = calloc(cap, sizeof(*p->items));
+	p->n = 0;
+	p->cap = cap;
+	return p->items ? 0 : -ENOMEM;
+}
+
+/* NULL when the pool is empty. */
+static void *pool_get(struct pipeline *pl, struct pool *p)
+{
+	void *item = NULL;
+	pthread_mutex_lock(&pl->lock);
+	if (p->n)
+		item = p->items[--p->n];
+	pthread_mutex_unlock(&pl->lock);
+	return item;
+}
+
+/* false when the pool is full: the caller frees `item`. */
+static bool pool_put(struct pipeline *pl, struct pool *p, void *item)
+{
+	bool kept = false;
+	pthread_mutex_lock(&pl->lock);
+	if (p->n < p->cap) {
+		p->items[p->n++] = item;
+		kept = true;
+	}
+	pthread_mutex_unlock(&pl->lock);
+	return kept;
+}
+
+static void pool_destroy(struct pool *p, void (*destroy)(void *))
+{
+	while (p->n)
+		destroy(p->items[--p->n]);
+	free(p->items);
+	p->items = NULL;
+}
+
+static void free_decoder(void *d) { decompressor_free(d); }
+static void free_sink(void *s) { disk_sink_free(s); }
+static void free_parser(void *p) { nar_parser_free(p); }
+
+/* A NAR file that fits gets a ring of its size (a small NAR ties up
+ * little memory, so many can be in flight, which hides the latency of a far
+ * cache); never less than DOWNLOAD_RING_MIN. */
+static size_t ring_size_for(const struct narinfo *info)
+{
+	uint64_t want = info->file_size ? info->file_size : DOWNLOAD_RING_SIZE;
+	if (want >= DOWNLOAD_RING_SIZE)
+		return DOWNLOAD_RING_SIZE;
+	want = (want + 4095) & ~(uint64_t)4095;
+	return want < DOWNLOAD_RING_MIN ? DOWNLOAD_RING_MIN : (size_t)want;
+}
+
+/* Frees the ring and gives its bytes back to the budget. */
+static void ring_free(struct pipeline *pl, unsigned char *ring, size_t size)
+{
+	if (!ring)
+		return;
+	pthread_mutex_lock(&pl->lock);
+	pl->ring_bytes -= size;
+	pthread_mutex_unlock(&pl->lock);
+	free(ring);
 }
 
 static void queue_push(struct queue *q, struct job *j)
@@ -194,13 +277,13 @@ static size_t job_on_data(void *ctx, const void *data, size_t len)
 		pthread_mutex_unlock(&j->lock);
 		return 0;
 	}
-	if (DOWNLOAD_RING_SIZE - j->fill < len) {
+	if (j->ring_size - j->fill < len) {
 		j->paused = true;
 		pthread_mutex_unlock(&j->lock);
 		return HTTP_PAUSE;
 	}
-	size_t wpos = (j->rpos + j->fill) % DOWNLOAD_RING_SIZE;
-	size_t first = DOWNLOAD_RING_SIZE - wpos < len ? DOWNLOAD_RING_SIZE - wpos : len;
+	size_t wpos = (j->rpos + j->fill) % j->ring_size;
+	size_t first = j->ring_size - wpos < len ? j->ring_size - wpos : len;
 	memcpy(j->ring + wpos, data, first);
 	memcpy(j->ring, (const unsigned char *)data + first, len - first);
 	j->fill += len;
@@ -271,7 +354,7 @@ static void job_submit(struct job *j, unsigned delay_ms)
 
 static const struct http_request_ops job_ops;
 
-static struct job *job_new(struct pipeline *pl, size_t slot, size_t path)
+static struct job *job_new(struct pipeline *pl, size_t slot, size_t path, size_t ring_size)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	if (!j)
@@ -286,7 +369,8 @@ static struct job *job_new(struct pipeline *pl, size_t slot, size_t path)
 	j->req.ops = &job_ops;
 	j->req.ctx = j;
 	pthread_mutex_init(&j->lock, NULL);
-	j->ring = malloc(DOWNLOAD_RING_SIZE);
+	j->ring = malloc(ring_size);
+	j->ring_size = ring_size;
 	if (!j->ring) {
 		pthread_mutex_destroy(&j->lock);
 		free(j);
@@ -302,7 +386,7 @@ static void job_free(struct job *j)
 	if (!j)
 		return;
 	stage_close(j);
-	free(j->ring);
+	ring_free(j->pl, j->ring, j->ring_size);
 	http_request_reset(&j->req);
 	free(j->url);
 	if (j->alt_info) {
@@ -313,29 +397,36 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-/* Starts pending jobs while transfer slots are free.  Lock not held. */
+/* Starts pending jobs while a connection is free and their rings fit in
+ * the budget (the first transfer always starts).  Lock not held. */
 static void start_more(struct pipeline *pl)
 {
 	for (;;) {
-		size_t slot = 0, path = 0;
+		size_t slot = 0, path = 0, ring = 0;
 		bool go = false;
 		pthread_mutex_lock(&pl->lock);
 		if (!pl->failed && pl->transfers < pl->max_transfers && pl->next_start < pl->n_jobs) {
+			path = pl->start_order[pl->next_start];
+			ring = ring_size_for(pl->c->paths[path].narinfo);
+			go = pl->transfers == 0 || pl->ring_bytes + ring <= pl->ring_budget;
+		}
+		if (go) {
 			slot = pl->next_start++;
-			path = pl->start_order[slot];
 			pl->transfers++;
-			go = true;
+			pl->ring_bytes += ring;
 		}
 		pthread_mutex_unlock(&pl->lock);
 		if (!go)
 			return;
 		struct ip_error e = { 0 };
-		struct job *j = job_new(pl, slot, path);
+		struct job *j = job_new(pl, slot, path, ring);
 		int r = j ? job_set_url(j, &e) : ip_fail(&e, -ENOMEM, "out of memory");
 		pthread_mutex_lock(&pl->lock);
 		if (j) {
 			j->state = r < 0 ? JOB_FAILED : JOB_RUNNING;
 			pl->jobs[slot] = j;
+		} else {
+			pl->ring_bytes -= ring;
 		}
 		if (r < 0) {
 			pipeline_fail_locked(pl, &e);
@@ -383,17 +474,61 @@ static int on_nar_bytes(void *ctx, const void *data, size_t len, struct ip_error
 	return 0;
 }
 
+/* The decoder, parser and sink go back to their pools (a failed stage's
+ * too: reuse resets them completely). */
 static void stage_close(struct job *j)
 {
-	decompressor_free(j->dec);
+	struct pipeline *pl = j->pl;
+	if (j->dec && !pool_put(pl, &pl->idle_decoders, j->dec))
+		decompressor_free(j->dec);
 	j->dec = NULL;
-	if (j->parser)
+	if (j->parser && !pool_put(pl, &pl->idle_parsers, j->parser))
 		nar_parser_free(j->parser);
 	j->parser = NULL;
-	if (j->sink)
+	if (j->sink && !pool_put(pl, &pl->idle_sinks, j->sink))
 		disk_sink_free(j->sink);
 	j->sink = NULL;
 	j->stage_open = false;
+}
+
+static int decoder_get(struct job *j)
+{
+	struct decompressor *d = pool_get(j->pl, &j->pl->idle_decoders);
+	const struct narinfo *info = j->info;
+	if (!d)
+		return decompressor_new(info->compression, info->compression_name, &j->dec, &j->err);
+	int r = decompressor_reuse(d, info->compression, info->compression_name, &j->err);
+	if (r < 0) {
+		decompressor_free(d);
+		return r;
+	}
+	j->dec = d;
+	return 0;
+}
+
+static int sink_get(struct job *j, int store_fd, const char *name)
+{
+	struct disk_sink *s = pool_get(j->pl, &j->pl->idle_sinks);
+	if (!s)
+		return disk_sink_open(store_fd, name, 0, &j->sink, &j->err);
+	int r = disk_sink_reuse(s, store_fd, name, 0, &j->err);
+	if (r < 0) {
+		disk_sink_free(s);
+		return r;
+	}
+	j->sink = s;
+	return 0;
+}
+
+static int parser_get(struct job *j)
+{
+	struct nar_parser *p = pool_get(j->pl, &j->pl->idle_parsers);
+	if (p)
+		nar_parser_reset(p, &disk_sink_ops, j->sink);
+	else if (!(p = nar_parser_new(&disk_sink_ops, j->sink)))
+		return ip_fail(&j->err, -ENOMEM, "out of memory");
+	j->parser = p;
+	return 0;
 }
 
 static int stage_open(struct job *j)
@@ -404,15 +539,15 @@ static int stage_open(struct job *j)
 	if (r < 0)
 		return r;
 	store_temp_name(j->basename, tmp);
-	r = decompressor_new(j->info->compression, j->info->compression_name, &j->dec, &j->err);
+	r = decoder_get(j);
 	if (r < 0)
 		return ip_fail_ctx(&j->err, r, "%s/%s", NIX_STORE_DIR, j->basename);
-	r = disk_sink_open(st->store_fd, tmp, 0, &j->sink, &j->err);
+	r = sink_get(j, st->store_fd, tmp);
 	if (r < 0)
 		return r;
-	j->parser = nar_parser_new(&disk_sink_ops, j->sink);
-	if (!j->parser)
-		return ip_fail(&j->err, -ENOMEM, "out of memory");
+	r = parser_get(j);
+	if (r < 0)
+		return r;
 	sha256_init(&j->nar_hash);
 	j->file_bytes = j->nar_bytes = 0;
 	j->stage_open = true;
@@ -569,7 +704,7 @@ static void job_end_locked(struct pipeline *pl, struct job *j, enum job_state st
 
 static void job_free_transfer(struct job *j)
 {
-	free(j->ring);
+	ring_free(j->pl, j->ring, j->ring_size);
 	j->ring = NULL;
 	http_request_reset(&j->req);
 }
@@ -731,8 +866,8 @@ static void process(struct job *j)
 	for (;;) {
 		pthread_mutex_lock(&j->lock);
 		size_t avail = j->fill;
-		if (avail > DOWNLOAD_RING_SIZE - j->rpos)
-			avail = DOWNLOAD_RING_SIZE - j->rpos;
+		if (avail > j->ring_size - j->rpos)
+			avail = j->ring_size - j->rpos;
 		bool eof = j->eof;
 		pthread_mutex_unlock(&j->lock);
 
@@ -754,9 +889,9 @@ static void process(struct job *j)
 			}
 			bool resume = false;
 			pthread_mutex_lock(&j->lock);
-			j->rpos = (j->rpos + avail) % DOWNLOAD_RING_SIZE;
+			j->rpos = (j->rpos + avail) % j->ring_size;
 			j->fill -= avail;
-			if (j->paused && DOWNLOAD_RING_SIZE - j->fill >= DOWNLOAD_RING_SIZE / 2) {
+			if (j->paused && j->ring_size - j->fill >= j->ring_size / 2) {
 				j->paused = false;
 				resume = true;
 			}
@@ -918,19 +1053,26 @@ int download_paths(struct download_env *env, struct closure *c, const size_t *to
 		return err && err->code ? err->code : -EIO;
 	unsigned jobs = env->jobs ? env->jobs : 1;
 	pl.max_decoders = env->max_decoders ? env->max_decoders : jobs + 1;
-	pl.max_transfers = env->max_transfers;
-	if (!pl.max_transfers) {
-		unsigned conns = env->max_connections ? env->max_connections : HTTP_DEFAULT_CONNECTIONS;
-		pl.max_transfers = 2 * jobs + 4 < conns ? 2 * jobs + 4 : conns;
-	}
+	unsigned conns = env->max_connections ? env->max_connections : HTTP_DEFAULT_CONNECTIONS;
+	pl.max_transfers = env->max_transfers ? env->max_transfers
+			   : conns < DOWNLOAD_MAX_TRANSFERS ? conns : DOWNLOAD_MAX_TRANSFERS;
+	/* as much ring memory as 2 full rings per worker and 4 more: enough to
+	 * keep every worker fed while other transfers wait on the network */
+	pl.ring_budget = (size_t)(2 * jobs + 4) * DOWNLOAD_RING_SIZE;
 	if (!env->max_attempts)
 		env->max_attempts = http_client_max_attempts(pl.http);
 	pl.rng = (uint64_t)now_ms() * 0x9E3779B97F4A7C15ull | 1;
 
+	pthread_mutex_init(&pl.lock, NULL);
+	pthread_cond_init(&pl.work_cond, NULL);
+	pthread_cond_init(&pl.main_cond, NULL);
 	pl.jobs = calloc(n, sizeof(*pl.jobs));  /* pointers only: jobs come and go */
 	pl.start_order = malloc(n * sizeof(*pl.start_order));
+	int pools = pool_init(&pl.idle_decoders, pl.max_decoders) |
+		    pool_init(&pl.idle_sinks, pl.max_decoders) |
+		    pool_init(&pl.idle_parsers, pl.max_decoders);
 	threads = calloc(jobs, sizeof(*threads));
-	if (!pl.jobs || !pl.start_order || !threads) {
+	if (!pl.jobs || !pl.start_order || pools < 0 || !threads) {
 		r = ip_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -944,9 +1086,6 @@ int download_paths(struct download_env *env, struct closure *c, const size_t *to
 	qsort(pl.start_order, n, sizeof(*pl.start_order), by_size_desc);
 	pthread_mutex_unlock(&order_lock);
 
-	pthread_mutex_init(&pl.lock, NULL);
-	pthread_cond_init(&pl.work_cond, NULL);
-	pthread_cond_init(&pl.main_cond, NULL);
 	for (; n_threads < jobs; n_threads++) {
 		int e = pthread_create(&threads[n_threads], NULL, worker, &pl);
 		if (e != 0) {
@@ -1021,14 +1160,17 @@ int download_paths(struct download_env *env, struct closure *c, const size_t *to
 	}
 	pl.stats.worker_cpu_seconds = pl.worker_cpu;
 	*stats = pl.stats;
-	pthread_cond_destroy(&pl.work_cond);
-	pthread_cond_destroy(&pl.main_cond);
-	pthread_mutex_destroy(&pl.lock);
 out:
 	for (size_t i = 0; pl.jobs && i < n; i++)
 		job_free(pl.jobs[i]);
 	free(pl.jobs);
 	free(pl.start_order);
+	pool_destroy(&pl.idle_decoders, free_decoder);
+	pool_destroy(&pl.idle_sinks, free_sink);
+	pool_destroy(&pl.idle_parsers, free_parser);
 	free(threads);
+	pthread_cond_destroy(&pl.work_cond);
+	pthread_cond_destroy(&pl.main_cond);
+	pthread_mutex_destroy(&pl.lock);
 	return r;
 }

@@ -10,11 +10,14 @@
  * that drains the ring asks the HTTP thread (http_resume) to unpause.  No
  * NAR is ever held whole in memory.
  *
- * Two separate bounds: at most `max_transfers` NAR transfers at once (each
- * owns a ring), and at most `max_decoders` of them being decoded (each live
- * decoder holds a zstd/xz window of 2-8 MiB); a transfer waiting for a
- * decoder just fills its ring and pauses.  Transfers start largest first,
- * only as slots free up, so memory stays flat whatever the closure.
+ * Bounds: at most `max_transfers` NAR transfers at once (one connection
+ * each), their rings together within a budget of (2 * jobs + 4) full rings
+ * (a NAR file smaller than a ring gets a ring of its size, so many small
+ * NARs can be in flight while a far cache answers), and at most
+ * `max_decoders` of them being decoded (each live decoder holds a zstd/xz
+ * window of 2-8 MiB); a transfer waiting for a decoder just fills its ring
+ * and pauses.  Transfers start largest first, only as slots free up, so
+ * memory stays flat whatever the closure.
  *
  * Failures: transient HTTP errors are retried with backoff (same policy as
  * narinfos).  Content errors (corrupt compressed data, malformed NAR, a
@@ -36,6 +39,13 @@
 #include "util/error.h"
 
 #define DOWNLOAD_RING_SIZE (256 * 1024)
+/* NAR transfers at once by default: enough to hide 30 ms per request
+ * behind the workers (measured: 8 left the workers waiting on a far cache;
+ * 25 bought no more and cost CPU on loopback). */
+#define DOWNLOAD_MAX_TRANSFERS 16
+/* The smallest ring: two of the pieces the HTTP layer hands over at once
+ * (a paused transfer resumes when half the ring is free). */
+#define DOWNLOAD_RING_MIN (2 * HTTP_RECV_BUFFER)
 /* A batch of verified paths is synced and renamed when it has this many
  * paths, or its oldest path waited this long, or nothing else is running. */
 #define DOWNLOAD_COMMIT_BATCH_PATHS 256
@@ -62,7 +72,7 @@ struct download_env {
 	struct resolve_env *resolve;        /* substituters, stats, http, narinfo refetch */
 	const struct store *store;
 	unsigned jobs;                      /* worker threads, >= 1 */
-	unsigned max_transfers;             /* 0 = min(connections, 2*jobs + 4) */
+	unsigned max_transfers;             /* 0 = min(max_connections, DOWNLOAD_MAX_TRANSFERS) */
 	unsigned max_decoders;              /* 0 = jobs + 1 */
 	unsigned max_connections;
 	unsigned max_attempts;

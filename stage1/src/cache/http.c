@@ -19,7 +19,7 @@
 
 /* Receive buffer of each transfer: larger than curl's 16 KiB default, so a
  * fast NAR transfer costs fewer callbacks; small enough for 25 of them. */
-#define HTTP_RECV_BUFFER (64 * 1024)
+#define HTTP_IDLE_EASY_MAX 64
 /* The loop wakes at least this often to look for stalled transfers. */
 #define HTTP_TICK_MS 250
 
@@ -37,6 +37,11 @@ struct http_client {
 	struct http_request *active;                     /* in the multi handle */
 	unsigned n_active;
 	uint64_t rng;
+	/* Easy handles of finished transfers, reset and kept for the next ones
+	 * (curl's advice): a handle's 64 KiB receive buffer is allocated once,
+	 * not once per narinfo and NAR. */
+	CURL *idle_easy[HTTP_IDLE_EASY_MAX];
+	unsigned n_idle_easy;
 };
 
 static const char *const state_names[] = {
@@ -337,7 +342,12 @@ static void release_easy(struct http_client *c, struct http_request *req)
 	file_close(req);
 	if (req->easy) {
 		curl_multi_remove_handle(c->multi, req->easy);
-		curl_easy_cleanup(req->easy);
+		if (c->n_idle_easy < HTTP_IDLE_EASY_MAX) {
+			curl_easy_reset(req->easy);
+			c->idle_easy[c->n_idle_easy++] = req->easy;
+		} else {
+			curl_easy_cleanup(req->easy);
+		}
 		req->easy = NULL;
 	}
 	curl_slist_free_all(req->headers);
@@ -561,7 +571,7 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 		start_file(c, req);
 		return 0;
 	}
-	CURL *e = curl_easy_init();
+	CURL *e = c->n_idle_easy ? c->idle_easy[--c->n_idle_easy] : curl_easy_init();
 	if (!e) {
 		fail_request(c, req, HTTP_FATAL, "curl_easy_init failed");
 		return -ENOMEM;
@@ -901,6 +911,8 @@ void http_client_stop(struct http_client *c)
 	curl_multi_wakeup(c->multi);
 	if (c->thread_started)
 		pthread_join(c->thread, NULL);
+	while (c->n_idle_easy)
+		curl_easy_cleanup(c->idle_easy[--c->n_idle_easy]);
 	curl_multi_cleanup(c->multi);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
