@@ -100,9 +100,9 @@ BENCH_CACHES   ?= zstd xz
 BENCH_RUNS     ?= 5
 bench:
 	tools/deps.sh
-	$(MAKE) all
+	$(MAKE) static
 	BENCH_PROFILES="$(BENCH_PROFILES)" BENCH_CACHES="$(BENCH_CACHES)" BENCH_RUNS="$(BENCH_RUNS)" \
-	BENCH_BIN=$(abspath $(BUILD)/initrd-provision) BENCH_DIR=$(abspath $(BUILD)/bench) \
+	BENCH_BIN=$(abspath $(BUILD)/static/initrd-provision) BENCH_DIR=$(abspath $(BUILD)/bench) \
 	bench/bench.py
 
 clean:

@@ -22,7 +22,9 @@ Environment (all optional):
                   memory: the one-1-GiB-file path;
                   metadata: closure resolution under far
   BENCH_DIR       work and corpus directory, default build/bench
-  BENCH_BIN       default build/initrd-provision
+  BENCH_BIN       default build/static/initrd-provision (what the initrd
+                  runs: `make static`, musl, statically linked; `make bench`
+                  builds it)
   BENCH_OUT       the Markdown table, default bench/results.md
   BENCH_FETCH_ARGS  extra options for every `initrd-provision fetch` run
                   (e.g. "--jobs 4 --connections 32" while tuning; shown in
@@ -335,6 +337,9 @@ def machine():
     rev = subprocess.run(["git", "-C", TOP, "describe", "--always", "--dirty"],
                          capture_output=True, text=True).stdout.strip()
     info["rev"] = rev or "unknown"
+    kind = subprocess.run(["file", "-b", BIN], capture_output=True, text=True).stdout
+    info["build"] = ("the static initrd binary: `make static`, musl, -O2" if "statically linked" in kind
+                     else "`make all`: glibc, shared libraries, -O2")
     return info
 
 
@@ -417,7 +422,8 @@ def main():
     floor_runs = int(os.environ.get("BENCH_FLOOR_RUNS", "3"))
     meta_runs = int(os.environ.get("BENCH_META_RUNS", "1"))
     bdir = os.path.abspath(os.environ.get("BENCH_DIR", os.path.join(TOP, "build/bench")))
-    BIN = os.path.abspath(os.environ.get("BENCH_BIN", os.path.join(TOP, "build/initrd-provision")))
+    BIN = os.path.abspath(os.environ.get("BENCH_BIN",
+                                         os.path.join(TOP, "build/static/initrd-provision")))
     FETCH_ARGS = shlex.split(os.environ.get("BENCH_FETCH_ARGS", ""))
     outf = os.environ.get("BENCH_OUT", os.path.join(TOP, "bench/results.md"))
     for p in profiles:
@@ -429,7 +435,7 @@ def main():
     if os.geteuid() != 0:
         raise SystemExit("bench: needs root (real Nix builds the corpus; loop mounts)")
     if not os.access(BIN, os.X_OK):
-        raise SystemExit("bench: %s missing; run make all" % BIN)
+        raise SystemExit("bench: %s missing; run make static" % BIN)
     if runs < 5:
         say("warning: BENCH_RUNS=%d is below the 5 runs per cell the results need" % runs)
     load_start = loadavg()
@@ -558,8 +564,8 @@ def report(date, m, corpus, big, caches, profiles, runs, floor_runs, floor, resu
              "nginx and the proxy included, used during each run, in cores)."
              % (ncpu, m["cpu"], m["sha_ni"], m["mem"], m["kernel"], m["virt"], load_start, load_end))
     L.append("")
-    L.append("**Software**: initrd-provision %s (`make all`, -O2%s), %s, nginx %s (1 worker), %s."
-             % (m["rev"], "; fetch options: `%s`" % " ".join(FETCH_ARGS) if FETCH_ARGS else "",
+    L.append("**Software**: initrd-provision %s (%s%s), %s, nginx %s (1 worker), %s."
+             % (m["rev"], m["build"], "; fetch options: `%s`" % " ".join(FETCH_ARGS) if FETCH_ARGS else "",
                 m["nix"], m["nginx"], m["openssl"]))
     L.append("")
     sizes = ", ".join("%s cache %.0f MB" % (c, du(corpus["CACHE_" + c.upper()]) / 1e6) for c in caches)
