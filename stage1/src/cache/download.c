@@ -485,8 +485,11 @@ static void stage_close(struct job *j)
 	if (j->parser && !pool_put(pl, &pl->idle_parsers, j->parser))
 		nar_parser_free(j->parser);
 	j->parser = NULL;
-	if (j->sink && !pool_put(pl, &pl->idle_sinks, j->sink))
-		disk_sink_free(j->sink);
+	if (j->sink) {
+		disk_sink_close(j->sink); /* no descriptor into a tree about to be removed */
+		if (!pool_put(pl, &pl->idle_sinks, j->sink))
+			disk_sink_free(j->sink);
+	}
 	j->sink = NULL;
 	j->stage_open = false;
 }

@@ -110,6 +110,11 @@ int disk_sink_open(int parent_dirfd, const char *name, unsigned flags, struct di
 	return 0;
 }
 
+void disk_sink_close(struct disk_sink *s)
+{
+	close_all(s);
+}
+
 int disk_sink_reuse(struct disk_sink *s, int parent_dirfd, const char *name, unsigned flags,
 		    struct ip_error *err)
 {

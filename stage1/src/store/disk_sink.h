@@ -40,6 +40,10 @@ struct disk_sink;
 int disk_sink_open(int parent_dirfd, const char *name, unsigned flags, struct disk_sink **out,
 		   struct ip_error *err);
 
+/* Closes what a failed tree left open; the sink can then be reused or
+ * freed.  Never deletes anything. */
+void disk_sink_close(struct disk_sink *sink);
+
 /* Makes a sink (open, finished or failed) ready for another tree, as
  * disk_sink_open would, without allocating: what is still open is closed,
  * nothing is deleted. */
