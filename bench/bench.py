@@ -13,9 +13,12 @@ Environment (all optional):
   BENCH_RUNS      runs per contender and cell, default 5 (at least 5 for
                   numbers worth quoting; fewer are allowed for trials)
   BENCH_FLOOR_RUNS  runs of each floor measurement, default 3
-  BENCH_META_RUNS   runs of `nix path-info -r` under far, default 1 (~20 s
-                  each: Nix 2.8 fetches the narinfos one after the other; the
-                  5 far runs of `nix copy` measure the same thing again)
+  BENCH_META_RUNS   runs of `nix path-info -r` under far, default 0 (~20 s
+                  each: Nix 2.8 fetches the narinfos one after the other, as
+                  the 5 far runs of `nix copy` show already; off so that
+                  make bench stays within 25 minutes)
+  BENCH_MEM_RUNS    runs of each contender on the 1 GiB path, default 3
+                  (its peak RSS varies by under 1% from run to run)
   BENCH_EXTRA     extra rows, default "sync memory metadata"
                   sync: initrd-provision fetch without --no-sync (its
                   default: syncs as it goes) on loopback;
@@ -420,7 +423,8 @@ def main():
     extra = env_list("BENCH_EXTRA", "sync memory metadata")
     runs = int(os.environ.get("BENCH_RUNS", "5"))
     floor_runs = int(os.environ.get("BENCH_FLOOR_RUNS", "3"))
-    meta_runs = int(os.environ.get("BENCH_META_RUNS", "1"))
+    meta_runs = int(os.environ.get("BENCH_META_RUNS", "0"))
+    mem_runs = int(os.environ.get("BENCH_MEM_RUNS", "3"))
     bdir = os.path.abspath(os.environ.get("BENCH_DIR", os.path.join(TOP, "build/bench")))
     BIN = os.path.abspath(os.environ.get("BENCH_BIN",
                                          os.path.join(TOP, "build/static/initrd-provision")))
@@ -497,7 +501,7 @@ def main():
         if big:
             warm(big["CACHE_ZSTD"])
             url, _ = servers.url(big["CACHE_ZSTD"], "loopback")
-            for i in range(runs):
+            for i in range(mem_runs):
                 for who in ([OURS, NIXC] if i % 2 == 0 else [NIXC, OURS]):
                     r = run_contender(who, url, big, fs, work, False)
                     mem.setdefault(who, []).append(r)
@@ -667,8 +671,9 @@ def report(date, m, corpus, big, caches, profiles, runs, floor_runs, floor, resu
         nixr = [r for r in results.get((c0, "far", NIXC), []) if "trips" in r]
         if nixr:
             rows.append(("nix copy", "start → last narinfo answer, %s far runs" % c0, nixr, "narinfo_wall"))
-        rows.append(("nix path-info -r --store http://…", "whole command (%s cache)" % c0,
-                     meta["nix path-info"], "wall"))
+        if meta.get("nix path-info"):
+            rows.append(("nix path-info -r --store http://…", "whole command (%s cache)" % c0,
+                         meta["nix path-info"], "wall"))
         for name, what, rs, k in rows:
             v = [r[k] for r in rs]
             L.append("| %s | %s | %d | %d | %d | %.0f ms (%.0f–%.0f) |"

@@ -62,7 +62,6 @@ struct job {
 	struct decompressor *dec;
 	struct nar_parser *parser;
 	struct disk_sink *sink;
-	struct sha256 file_hash;           /* HTTP thread (on_data) until on_done */
 	struct sha256 nar_hash;
 	uint64_t file_bytes, nar_bytes;
 	unsigned attempt;                  /* transfers of this NAR from this substituter */
@@ -292,11 +291,6 @@ static size_t job_on_data(void *ctx, const void *data, size_t len)
 		wake = true;
 	}
 	pthread_mutex_unlock(&j->lock);
-	/* FileHash here, on the HTTP thread (mostly idle: it only copies), so
-	 * the worker of a huge NAR has one hash less to compute.  Only this
-	 * thread touches it until on_done, whose lock hands it to the worker. */
-	if (j->info->has_file_hash)
-		sha256_update(&j->file_hash, data, len);
 	if (wake)
 		schedule(j->pl, j);
 	return len;
@@ -340,7 +334,6 @@ static int job_set_url(struct job *j, struct ip_error *err)
 static void job_submit(struct job *j, unsigned delay_ms)
 {
 	pthread_mutex_lock(&j->lock);
-	sha256_init(&j->file_hash); /* over the bytes of this attempt */
 	j->rpos = j->fill = 0;
 	j->paused = j->eof = j->refuse = false;
 	j->scheduled = false;
@@ -606,12 +599,11 @@ static int stage_finish(struct job *j)
 		return content_error(j, "FileSize mismatch for %s/%s (NAR %s): expected %" PRIu64
 				     " bytes, got %" PRIu64, NIX_STORE_DIR, j->basename, j->url,
 				     j->info->file_size, j->file_bytes);
+	/* FileHash is not checked: it is not signed, so it proves nothing that
+	 * the signed NarHash below does not, and hashing the compressed bytes
+	 * too was 4% of the CPU time (real Nix does not check it either).
+	 * FileSize is: it bounds what a transfer may send. */
 	uint8_t digest[32];
-	if (j->info->has_file_hash) {
-		sha256_final(&j->file_hash, digest);
-		if (memcmp(digest, j->info->file_hash.bytes, 32) != 0)
-			return hash_mismatch(j, "FileHash", &j->info->file_hash, digest);
-	}
 	r = nar_parser_finish(j->parser, &j->err);
 	if (r < 0)
 		return ip_fail_ctx(&j->err, r, "bad NAR for %s/%s (%s)", NIX_STORE_DIR, j->basename, j->url);

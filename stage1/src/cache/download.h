@@ -1,8 +1,8 @@
 /* The download pipeline: NAR files from the caches to verified store paths.
  *
  *   HTTP thread (curl multi)    worker threads (--jobs)            main thread
- *   socket -> on_data -> ring --> FileHash -> decompress -> NarHash  -> syncfs per batch
- *             (256 KiB, pause       -> NAR parser -> disk sink         -> rename into place
+ *   socket -> on_data -> ring --> FileSize -> decompress -> NarHash  -> syncfs per batch
+ *             (<= 256 KiB, pause    -> NAR parser -> disk sink         -> rename into place
  *              when full)              (temporary name)
  *
  * Back-pressure: on_data copies into the transfer's bounded ring buffer; when

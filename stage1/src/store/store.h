@@ -4,7 +4,7 @@
  * Completeness rule.  The only way this program creates an entry under a
  * store path's final name is `rename(".ip-tmp-<basename>", "<basename>")`,
  * and it does that only after the NAR was unpacked under the temporary name,
- * its NarHash/NarSize (and FileHash/FileSize) verified, and the tree made
+ * its NarHash/NarSize (and FileSize) verified, and the tree made
  * durable (one syncfs(2) per batch of paths, see store_sync_batch).  So:
  *   - an entry under a final name is whole (ours, or put there by whoever
  *     built the image, which Nix registered): it is never fetched again;
