@@ -510,6 +510,7 @@ def main():
 
         meta = {}
         if "metadata" in extra:
+            meta["far"] = True  # the rows come from the far runs even without path-info
             c0 = caches[0]
             url, log = servers.url(cache_dir[c0], "far")
             for i in range(meta_runs):
