@@ -86,21 +86,30 @@ static void lib_end(struct decompressor *d)
 	d->lib_init = false;
 }
 
-int decompressor_new(enum nix_compression method, const char *name, struct decompressor **out,
-		     struct ip_error *err)
+/* -ENOTSUP (err names `name`) unless this module decodes `method`. */
+static int check_supported(enum nix_compression method, const char *name, struct ip_error *err)
 {
 	if (method == NIX_COMPRESSION_UNSUPPORTED || method < NIX_COMPRESSION_NONE ||
 	    method > NIX_COMPRESSION_UNSUPPORTED)
 		return ip_fail(err, -ENOTSUP,
 			       "compression '%s' is not supported (supported: zstd, xz, bzip2, gzip, none)",
 			       name ? name : "?");
+	return 0;
+}
+
+int decompressor_new(enum nix_compression method, const char *name, struct decompressor **out,
+		     struct ip_error *err)
+{
+	int r = check_supported(method, name, err);
+	if (r < 0)
+		return r;
 	struct decompressor *d = calloc(1, sizeof(*d));
 	if (!d)
 		return ip_fail(err, -ENOMEM, "out of memory");
 	d->method = method;
 	if (method != NIX_COMPRESSION_NONE) {
 		d->out = malloc(DECOMPRESS_OUT_CHUNK);
-		int r = d->out ? lib_init(d, err) : ip_fail(err, -ENOMEM, "out of memory");
+		r = d->out ? lib_init(d, err) : ip_fail(err, -ENOMEM, "out of memory");
 		if (r < 0) {
 			decompressor_free(d);
 			return r;
@@ -113,11 +122,9 @@ int decompressor_new(enum nix_compression method, const char *name, struct decom
 int decompressor_reuse(struct decompressor *d, enum nix_compression method, const char *name,
 		       struct ip_error *err)
 {
-	if (method == NIX_COMPRESSION_UNSUPPORTED || method < NIX_COMPRESSION_NONE ||
-	    method > NIX_COMPRESSION_UNSUPPORTED)
-		return ip_fail(err, -ENOTSUP,
-			       "compression '%s' is not supported (supported: zstd, xz, bzip2, gzip, none)",
-			       name ? name : "?");
+	int r = check_supported(method, name, err);
+	if (r < 0)
+		return r;
 	d->in_stream = d->any_stream = false;
 	if (d->lib_init && d->method == method) {
 		/* Same method: keep the library's buffers (a zstd window, an xz
