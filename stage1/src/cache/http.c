@@ -17,8 +17,8 @@
 #define IP_VERSION "unknown"
 #endif
 
-/* Receive buffer of each transfer: larger than curl's 16 KiB default, so a
- * fast NAR transfer costs fewer callbacks; small enough for 25 of them. */
+/* Finished easy handles kept for reuse (more than the connections, so a
+ * retry storm does not free and allocate them again). */
 #define HTTP_IDLE_EASY_MAX 64
 /* The loop wakes at least this often to look for stalled transfers. */
 #define HTTP_TICK_MS 250
@@ -38,8 +38,9 @@ struct http_client {
 	unsigned n_active;
 	uint64_t rng;
 	/* Easy handles of finished transfers, reset and kept for the next ones
-	 * (curl's advice): a handle's 64 KiB receive buffer is allocated once,
-	 * not once per narinfo and NAR. */
+	 * (curl's advice: the handle's own state is allocated once, not once
+	 * per narinfo and NAR; curl still allocates the receive buffer per
+	 * transfer, see HTTP_RECV_BUFFER). */
 	CURL *idle_easy[HTTP_IDLE_EASY_MAX];
 	unsigned n_idle_easy;
 };

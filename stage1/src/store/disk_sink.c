@@ -225,17 +225,6 @@ static int file_fail(struct disk_sink *s, const char *op, int code, struct ip_er
 	return ip_fail(err, code, "unpacking %s: %s: %s", s->path, op, strerror(-code));
 }
 
-static int flush(struct disk_sink *s, struct ip_error *err)
-{
-	if (!s->buffered)
-		return 0;
-	int r = fs_write_all(s->file_fd, s->buf, s->buffered);
-	if (r < 0)
-		return file_fail(s, "write", r, err);
-	s->buffered = 0;
-	return 0;
-}
-
 static int sink_file_data(void *sink, const void *data, size_t len, struct ip_error *err)
 {
 	struct disk_sink *s = sink;
@@ -261,7 +250,8 @@ static int sink_file_end(void *sink, struct ip_error *err)
 	struct disk_sink *s = sink;
 	if (s->file_fd < 0 || s->file_left)
 		return ip_fail(err, -EINVAL, "unpacking %s: file ended early", s->path);
-	int fd = s->file_fd, r = flush(s, err);
+	/* nothing is left gathered: the piece that completed the file wrote it */
+	int fd = s->file_fd, r = 0;
 	mode_t mode = canonical_file_mode(s->file_exec);
 	if (r == 0 && (mode & s->umask) && fchmod(fd, mode) < 0)
 		r = file_fail(s, "chmod", -errno, err);

@@ -11,20 +11,7 @@
 
 int fs_write_all(int fd, const void *buf, size_t len)
 {
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO; /* write(2) never does this for regular files */
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return fs_write2_all(fd, buf, len, NULL, 0);
 }
 
 int fs_write2_all(int fd, const void *a, size_t alen, const void *b, size_t blen)
@@ -45,7 +32,7 @@ int fs_write2_all(int fd, const void *a, size_t alen, const void *b, size_t blen
 			return -errno;
 		}
 		if (n == 0)
-			return -EIO;
+			return -EIO; /* writev(2) never does this for regular files */
 		for (size_t left = (size_t)n; left > 0;) {
 			size_t take = left < v->iov_len ? left : v->iov_len;
 			v->iov_base = (char *)v->iov_base + take;
