@@ -13,9 +13,8 @@
 
 #include <curl/curl.h>
 
+#include "cache/origin.h"
 #include "util/error.h"
-
-#define SUBSTITUTER_URL_MAX 2048
 
 enum substituter_scheme { SUBST_HTTP, SUBST_HTTPS, SUBST_FILE, SUBST_S3 };
 
@@ -59,7 +58,7 @@ struct substituter_env {
 	void *note_ctx;
 };
 
-/* Parses a substituter URL.  Store parameters after '?' on http(s) and file
+/* Parses a substituter URL (checked by substituter_url_check, cache/origin.h).  Store parameters after '?' on http(s) and file
  * URLs (priority=, want-mass-query=, ...) are Nix settings and are ignored.
  * s3:// URLs are mapped to HTTPS with env's credentials and region (env may
  * be NULL); other schemes -EINVAL. */
