@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/origin.h"
 #include "util/log.h"
 
 #ifndef IP_VERSION
@@ -517,6 +518,51 @@ static bool pump_files(struct http_client *c)
 	return busy;
 }
 
+static bool is_signed(const struct http_request *req)
+{
+	return req->sub && req->use_hooks && req->sub->prepare_request;
+}
+
+static bool is_redirect(long status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* A signed request was redirected to `location` (malloc'd, taken): queues
+ * it again for a hop inside the cache and returns true; otherwise sets the
+ * failure in req->res and returns false.  See http.h "Redirects". */
+static bool redirect_signed(struct http_client *c, struct http_request *req, char *location)
+{
+	struct http_result *res = &req->res;
+	enum url_place place = url_place_in(req->sub->base, location);
+	if (place == URL_INSIDE && req->hops < HTTP_MAX_REDIRECTS) {
+		log_debug("http: %s: HTTP %ld to %s, inside the cache: following", req->url, res->status,
+			  location);
+		free(req->hop_url);
+		req->hop_url = location;
+		req->hops++;
+		res->attempts--; /* a hop is not another attempt */
+		pthread_mutex_lock(&c->lock);
+		req->not_before_ms = now_ms();
+		set_state_locked(req, HTTP_REQ_QUEUED);
+		queue_append_locked(c, req);
+		pthread_mutex_unlock(&c->lock);
+		return true;
+	}
+	res->outcome = HTTP_FATAL;
+	if (place == URL_INSIDE) {
+		snprintf(res->message, sizeof(res->message), "more than %d redirects", HTTP_MAX_REDIRECTS);
+	} else {
+		char origin[160];
+		url_origin(location, origin, sizeof(origin));
+		snprintf(res->message, sizeof(res->message),
+			 "HTTP %ld redirect to %s (%s): not followed, the cache's credentials go only "
+			 "to its own origin", res->status, origin, url_place_name(place));
+	}
+	free(location);
+	return false;
+}
+
 /* --curl-verbose: curl's trace on stderr, with the values of the headers
  * that carry secrets (SigV4 signature, session token, IMDS token) cut out:
  * no secret may reach the console (README "Reliability"). */
@@ -579,7 +625,7 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 	}
 	req->easy = e;
 
-	curl_easy_setopt(e, CURLOPT_URL, req->url);
+	curl_easy_setopt(e, CURLOPT_URL, req->hop_url ? req->hop_url : req->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, req);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
@@ -594,7 +640,7 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, is_signed(req) ? 0L : 1L);
 	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
 	/* TLS: the CA bundle is a run-time setting; never a path baked into
@@ -640,6 +686,12 @@ static void transfer_ended(struct http_client *c, struct http_request *req, CURL
 	c->n_active--;
 	long status = 0;
 	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+	char *location = NULL;
+	if (code == CURLE_OK && !req->res.stalled && is_redirect(status) && is_signed(req)) {
+		char *loc = NULL;
+		if (curl_easy_getinfo(req->easy, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
+			location = strdup(loc);
+	}
 	bool too_large = req->too_large;
 	req->too_large = false;
 	release_easy(c, req);
@@ -647,6 +699,11 @@ static void transfer_ended(struct http_client *c, struct http_request *req, CURL
 	struct http_result *res = &req->res;
 	res->curl_code = code;
 	res->status = status;
+	if (location) {
+		if (!redirect_signed(c, req, location))
+			deliver(c, req);
+		return;
+	}
 	if (res->stalled) {
 		res->outcome = HTTP_TRANSIENT;
 		snprintf(res->message, sizeof(res->message),
@@ -943,6 +1000,9 @@ void http_submit(struct http_client *c, struct http_request *req, unsigned delay
 	req->want_cancel = req->want_resume = false;
 	req->easy = NULL;
 	req->headers = NULL;
+	free(req->hop_url);
+	req->hop_url = NULL;
+	req->hops = 0;
 	req->file_fd = -1;
 	req->file_buf = NULL;
 	req->file_pending = 0;
@@ -980,5 +1040,7 @@ void http_request_reset(struct http_request *req)
 	req->res.body = NULL;
 	req->res.body_len = 0;
 	req->body_cap = 0;
+	free(req->hop_url);
+	req->hop_url = NULL;
 	req->state = HTTP_REQ_IDLE;
 }
