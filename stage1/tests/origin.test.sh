@@ -82,8 +82,14 @@ VICTIM_NAR=$(sed -n 's/^URL: //p' "$CACHE/$VICTIM_NARINFO")
 set_nar_url() {
 	cp "$CACHE_ZSTD/$VICTIM_NARINFO" "$CACHE/$VICTIM_NARINFO"
 	"$TOOLS/narinfo-edit" "$CACHE" "$VICTIM" --set "URL=$1" >/dev/null &&
-		aws_cli s3 cp "$CACHE/$VICTIM_NARINFO" "s3://$BUCKET/$VICTIM_NARINFO" >>"$TEST_TMP/cli.log" 2>&1 ||
+		put_object "$CACHE/$VICTIM_NARINFO" "$VICTIM_NARINFO" ||
 		fail_because "could not put the edited narinfo into the bucket"
+}
+# put_object FILE KEY: a signed PUT with curl (the AWS CLI takes seconds to start).
+put_object() {
+	local sha; sha=$(sha256sum <"$1" | cut -d' ' -f1)
+	curl -sSf -X PUT --aws-sigv4 aws:amz:us-east-1:s3 -u "$STATIC_KEY:$STATIC_SECRET" \
+		-H "x-amz-content-sha256: $sha" --data-binary "@$1" "$S3_ENDPOINT/$BUCKET/$2" >>"$TEST_TMP/cli.log" 2>&1
 }
 
 # fetch_role [fetch args...]: role credentials from the mock IMDS, no
@@ -93,7 +99,7 @@ fetch_role() {
 	OUT=$ROOT.out
 	RC=0
 	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
-		timeout 120 "$IP_BIN" fetch --root "$ROOT" --trusted-public-key "$TRUSTED_PUBKEY" --no-sync \
+		timeout 120 "${BIN:-$IP_BIN}" fetch --root "$ROOT" --trusted-public-key "$TRUSTED_PUBKEY" --no-sync \
 		--retries 1 --imds-endpoint "$IMDS_URL" \
 		--substituter "s3://$BUCKET?endpoint=http://s3.test&addressing-style=virtual&region=us-east-1" \
 		--report "$ROOT.json" "$@" "$ROOT_PATH" >"$OUT" 2>&1 || RC=$?
@@ -213,3 +219,19 @@ case_redirect_inside_the_cache() {
 }
 run_case "redirect inside the cache (302 to moved/nar/...): followed, signed anew, judged by Nix" \
 	case_redirect_inside_the_cache
+
+# The initrd's binary: its own libcurl 7.88.1 (mbedTLS) behaves like
+# Debian's on redirects (it sent the token along too); both refusals again.
+STATIC_BIN=${IP_STATIC_BIN:-$IP_BUILD/static/initrd-provision}
+if [ -x "$STATIC_BIN" ]; then
+	BIN=$STATIC_BIN
+	run_case "static binary: redirect of a NAR (302) to another origin: not followed, nothing sent" \
+		redirect_case "^/nar/" 302 "http://127.0.0.2/stolen/nar" "HTTP 302 redirect to http://127.0.0.2:80 (another host): not followed"
+	run_case "static binary: redirect of a narinfo (307) to another origin: not followed, nothing sent" \
+		redirect_case "\\.narinfo\$" 307 "http://evil.example/x.narinfo" "HTTP 307 redirect to http://evil.example:80 (another host): not followed"
+	run_case "static binary: suffix host: refused, nothing sent" \
+		attack "$BASE.evil.example/$VICTIM_NAR" "another host"
+	BIN=""
+else
+	echo "SKIP: $SUITE: static binary: $STATIC_BIN is not built (make static)"
+fi
