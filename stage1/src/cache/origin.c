@@ -219,10 +219,8 @@ int substituter_url_check(const char *url, size_t len, struct ip_error *err)
 	parts_free(&p);
 	if (userinfo)
 		return ip_fail(err, -EINVAL,
-			       "substituter '%s' carries a user name or password: refused (the "
-			       "configuration and user-data are readable on the instance, URLs appear "
-			       "in logs and reports); s3:// caches use the instance role's credentials",
-			       shown);
+			       "substituter '%s' carries a user name or password: refused (logs and "
+			       "reports would show it); s3:// caches use the instance role", shown);
 	if (s3) {
 		struct s3_url s3url;
 		return s3_url_parse(copy, &s3url, err) < 0
