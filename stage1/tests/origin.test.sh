@@ -93,7 +93,8 @@ put_object() {
 }
 
 # fetch_role [fetch args...]: role credentials from the mock IMDS, no
-# AWS_* in the environment; sets RC, OUT, ROOT.
+# AWS_* in the environment, virtual-hosted (STYLE=path: path style); sets
+# RC, OUT, ROOT.
 fetch_role() {
 	ROOT=$(make_tmpdir)
 	OUT=$ROOT.out
@@ -101,7 +102,7 @@ fetch_role() {
 	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
 		timeout 120 "${BIN:-$IP_BIN}" fetch --root "$ROOT" --trusted-public-key "$TRUSTED_PUBKEY" --no-sync \
 		--retries 1 --imds-endpoint "$IMDS_URL" \
-		--substituter "s3://$BUCKET?endpoint=http://s3.test&addressing-style=virtual&region=us-east-1" \
+		--substituter "s3://$BUCKET?endpoint=http://s3.test&addressing-style=${STYLE:-virtual}&region=us-east-1" \
 		--report "$ROOT.json" "$@" "$ROOT_PATH" >"$OUT" 2>&1 || RC=$?
 }
 
@@ -168,14 +169,7 @@ run_case "other host: http://evil.example/...: refused (a signed cache is read o
 case_path_style_sibling_bucket() {
 	set_nar_url "http://s3.test/${BUCKET}x/$VICTIM_NAR" || return 1
 	: >"$PROXY_LOG"
-	ROOT=$(make_tmpdir)
-	OUT=$ROOT.out
-	RC=0
-	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
-		timeout 120 "$IP_BIN" fetch --root "$ROOT" --trusted-public-key "$TRUSTED_PUBKEY" --no-sync \
-		--retries 1 --imds-endpoint "$IMDS_URL" \
-		--substituter "s3://$BUCKET?endpoint=http://s3.test&addressing-style=path&region=us-east-1" \
-		"$ROOT_PATH" >"$OUT" 2>&1 || RC=$?
+	STYLE=path fetch_role
 	! grep -q "/${BUCKET}x/" "$PROXY_LOG" ||
 		{ fail_because "a request went to the sibling bucket: $(grep "/${BUCKET}x/" "$PROXY_LOG" | head -n 1)"; return 1; }
 	refused "a path outside the cache"
