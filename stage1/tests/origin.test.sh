@@ -64,12 +64,12 @@ for _ in $(seq 100); do [ -s "$TEST_TMP/attacker.ports" ] && break; sleep 0.05; 
 start_mock --role origin-role --access-key-id "$ROLE_KEY" --secret "$ROLE_SECRET" --token "$ROLE_TOKEN" \
 	--region us-east-1 || { echo "FAIL: $SUITE: setup: $CASE_REASON"; exit 1; }
 
-# The cache: real Nix's zstd cache, uploaded as it is, plus its NARs again
-# under moved/ (the target of a redirect inside the cache).
+# The cache: real Nix's zstd cache, uploaded as it is, and again under
+# moved/ (the target of redirects inside the cache).
 CACHE=$TEST_TMP/cache
 cp -a "$CACHE_ZSTD" "$CACHE"
 if ! { aws_cli s3 mb "s3://$BUCKET" && aws_cli s3 sync "$CACHE" "s3://$BUCKET/" &&
-	aws_cli s3 sync "$CACHE/nar" "s3://$BUCKET/moved/nar/"; } >"$TEST_TMP/cli.log" 2>&1; then
+	aws_cli s3 sync "$CACHE" "s3://$BUCKET/moved/"; } >"$TEST_TMP/cli.log" 2>&1; then
 	echo "FAIL: $SUITE: setup: aws s3: $(tail -n 2 "$TEST_TMP/cli.log" | tr '\n' ' ')"
 	exit 1
 fi
@@ -200,7 +200,7 @@ case_redirect_inside_the_cache() {
 	: >"$ATTACK_LOG"
 	: >"$PROXY_LOG"
 	set_nar_url "$VICTIM_NAR" || return 1
-	echo "redirect = ^/nar/(.*)\$ 302 $BASE/moved/nar/\\1" >"$CONTROL"
+	echo "redirect = ^/(nar/.*|[a-z0-9]{32}\\.narinfo)\$ 302 $BASE/moved/\\1" >"$CONTROL"
 	fetch_role
 	: >"$CONTROL"
 	[ "$RC" = 0 ] || { fail_because "fetch exited $RC: $(tail -n 3 "$OUT" | tr '\n' ' ')"; return 1; }
@@ -208,10 +208,13 @@ case_redirect_inside_the_cache() {
 	grep -q " GET /$VICTIM_NAR 302 redirect $ROLE_KEY" "$PROXY_LOG" ||
 		{ fail_because "the cache did not redirect the NAR"; return 1; }
 	grep -q " GET /moved/$VICTIM_NAR 200 relayed $ROLE_KEY" "$PROXY_LOG" ||
-		{ fail_because "the hop inside the cache was not signed anew: $(grep moved "$PROXY_LOG" | head -n 1)"; return 1; }
+		{ fail_because "the NAR's hop inside the cache was not signed anew: $(grep moved "$PROXY_LOG" | head -n 1)"; return 1; }
+	grep -q " GET /$VICTIM_NARINFO 302 redirect $ROLE_KEY" "$PROXY_LOG" &&
+		grep -q " GET /moved/$VICTIM_NARINFO 200 relayed $ROLE_KEY" "$PROXY_LOG" ||
+		{ fail_because "the narinfo was not redirected and fetched signed from moved/"; return 1; }
 	attacker_saw_nothing
 }
-run_case "redirect inside the cache (302 to moved/nar/...): followed, signed anew, judged by Nix" \
+run_case "redirects inside the cache (302 of narinfos and NARs to moved/): followed, signed anew, judged by Nix" \
 	case_redirect_inside_the_cache
 
 # The initrd's binary: its own libcurl 7.88.1 (mbedTLS) behaves like

@@ -364,6 +364,8 @@ static void deliver(struct http_client *c, struct http_request *req)
 	set_state_locked(req, HTTP_REQ_DONE);
 	req->want_cancel = req->want_resume = false;
 	pthread_mutex_unlock(&c->lock);
+	free(req->hop_url); /* the owner may free the request in on_done */
+	req->hop_url = NULL;
 	if (req->res.outcome != HTTP_OK && req->res.message[0] == '\0')
 		snprintf(req->res.message, sizeof(req->res.message), "%s",
 			 http_outcome_name(req->res.outcome));
@@ -1000,8 +1002,6 @@ void http_submit(struct http_client *c, struct http_request *req, unsigned delay
 	req->want_cancel = req->want_resume = false;
 	req->easy = NULL;
 	req->headers = NULL;
-	free(req->hop_url);
-	req->hop_url = NULL;
 	req->hops = 0;
 	req->file_fd = -1;
 	req->file_buf = NULL;
@@ -1040,7 +1040,5 @@ void http_request_reset(struct http_request *req)
 	req->res.body = NULL;
 	req->res.body_len = 0;
 	req->body_cap = 0;
-	free(req->hop_url);
-	req->hop_url = NULL;
 	req->state = HTTP_REQ_IDLE;
 }

@@ -119,7 +119,7 @@ struct http_request {
 	unsigned char *file_buf;
 	size_t file_pending;
 	struct curl_slist *headers;
-	char *hop_url;                    /* signed requests: where a redirect inside the cache led */
+	char *hop_url;                    /* signed: where a redirect inside the cache led (until on_done) */
 	unsigned hops;
 	uint64_t not_before_ms;
 	uint64_t window_start_ms, window_bytes;
