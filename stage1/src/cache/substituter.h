@@ -69,7 +69,8 @@ void substituter_free(struct substituter *sub);
 /* The URL of `file` in the cache: base + "/" + file.  `file` is a narinfo
  * URL field or a fixed name ("nix-cache-info", "<hash>.narinfo"): it must be
  * relative and made of [A-Za-z0-9._+/-] without "..", or an absolute
- * http(s) URL, which (like Nix) is used as it is.  -EINVAL otherwise. */
+ * http(s) URL, which (like Nix) is used as it is; whether it may be signed
+ * is cache/origin.h's url_place_in.  -EINVAL otherwise. */
 int substituter_join(const struct substituter *sub, const char *file, char **out,
 		     struct ip_error *err);
 
