@@ -122,6 +122,7 @@ attacker_saw_nothing() {
 refused() {
 	[ "$RC" = 1 ] || { fail_because "fetch exited $RC, want 1: $(tail -n 2 "$OUT" | tr '\n' ' ')"; return 1; }
 	grep -qF -- "$1" "$OUT" || { fail_because "output lacks '$1': $(tail -n 2 "$OUT" | tr '\n' ' ')"; return 1; }
+	grep -F -- "$1" "$OUT" | head -n 1 | cut -c1-400 | sed 's/^/    | /'
 	[ ! -e "$ROOT$VICTIM" ] || { fail_because "$VICTIM is in the store"; return 1; }
 	[ ! -e "$ROOT/nix-path-registration" ] || { fail_because "a registration was written"; return 1; }
 	! grep -qF -e "$ROLE_SECRET" -e "$ROLE_TOKEN" "$OUT" "$ROOT.json" 2>/dev/null ||
@@ -151,17 +152,17 @@ case_signed_fetch_works() {
 run_case "baseline: virtual-hosted s3:// with role credentials, every request signed, judged by Nix" \
 	case_signed_fetch_works
 run_case "userinfo trick: $BASE@127.0.0.2/... (the base as user name): refused, nothing sent" \
-	attack "$BASE@127.0.0.2/$VICTIM_NAR" "a user name or password in the URL"
+	attack "$BASE@127.0.0.2/$VICTIM_NAR" "outside the cache (a user name or password in the URL: http://127.0.0.2:80)"
 run_case "userinfo trick with a port: $BASE:80@127.0.0.2/...: refused, nothing sent" \
-	attack "$BASE:80@127.0.0.2/$VICTIM_NAR" "a user name or password in the URL"
+	attack "$BASE:80@127.0.0.2/$VICTIM_NAR" "outside the cache (a user name or password in the URL: http://127.0.0.2:80)"
 run_case "suffix host: $BASE.evil.example/...: refused, nothing sent" \
-	attack "$BASE.evil.example/$VICTIM_NAR" "another host"
+	attack "$BASE.evil.example/$VICTIM_NAR" "outside the cache (another host: http://origin-cache.s3.test.evil.example:80)"
 run_case "other port: $BASE:8080/...: refused, nothing sent" \
-	attack "$BASE:8080/$VICTIM_NAR" "another port"
+	attack "$BASE:8080/$VICTIM_NAR" "outside the cache (another port: http://origin-cache.s3.test:8080)"
 run_case "other scheme: https://$BUCKET.s3.test/...: refused, nothing sent" \
-	attack "https://$BUCKET.s3.test/$VICTIM_NAR" "another scheme"
+	attack "https://$BUCKET.s3.test/$VICTIM_NAR" "outside the cache (another scheme: https://origin-cache.s3.test:443)"
 run_case "other host: http://evil.example/...: refused (a signed cache is read only inside its origin)" \
-	attack "http://evil.example/$VICTIM_NAR" "not fetched, a signed cache is read only inside its own origin"
+	attack "http://evil.example/$VICTIM_NAR" "outside the cache (another host: http://evil.example:80), and a signed cache is read only inside its own origin"
 
 # path style: the base has a path, http://s3.test/origin-cache; a sibling
 # bucket on the same endpoint is outside it (no attacker: the proxy's log
@@ -172,7 +173,7 @@ case_path_style_sibling_bucket() {
 	STYLE=path fetch_role
 	! grep -q "/${BUCKET}x/" "$PROXY_LOG" ||
 		{ fail_because "a request went to the sibling bucket: $(grep "/${BUCKET}x/" "$PROXY_LOG" | head -n 1)"; return 1; }
-	refused "a path outside the cache"
+	refused "outside the cache (a path outside the cache: http://s3.test:80)"
 }
 run_case "path style: a sibling bucket on the same endpoint (/${BUCKET}x/...): refused, not requested" \
 	case_path_style_sibling_bucket
@@ -195,6 +196,9 @@ run_case "redirect of a narinfo (301) to another origin: not followed, nothing s
 	redirect_case "\\.narinfo\$" 301 "http://evil.example/x.narinfo" "HTTP 301 redirect to http://evil.example:80 (another host): not followed"
 run_case "redirect of a narinfo (308) with userinfo: not followed, nothing sent" \
 	redirect_case "\\.narinfo\$" 308 "$BASE@127.0.0.2/x.narinfo" "(a user name or password in the URL): not followed"
+
+run_case "redirect loop inside the cache: ends after 10 hops, nothing sent elsewhere" \
+	redirect_case "^/nar/" 302 "$BASE/nar/again" "more than 10 redirects"
 
 case_redirect_inside_the_cache() {
 	: >"$ATTACK_LOG"
@@ -227,7 +231,7 @@ if [ -x "$STATIC_BIN" ]; then
 	run_case "static binary: redirect of a narinfo (307) to another origin: not followed, nothing sent" \
 		redirect_case "\\.narinfo\$" 307 "http://evil.example/x.narinfo" "HTTP 307 redirect to http://evil.example:80 (another host): not followed"
 	run_case "static binary: suffix host: refused, nothing sent" \
-		attack "$BASE.evil.example/$VICTIM_NAR" "another host"
+		attack "$BASE.evil.example/$VICTIM_NAR" "outside the cache (another host: http://origin-cache.s3.test.evil.example:80)"
 	BIN=""
 else
 	echo "SKIP: $SUITE: static binary: $STATIC_BIN is not built (make static)"

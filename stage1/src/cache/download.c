@@ -334,9 +334,10 @@ static int job_set_url(struct job *j, struct ip_error *err)
 	if (place != URL_INSIDE && sub->prepare_request) {
 		char origin[160];
 		url_origin(j->url, origin, sizeof(origin));
-		return ip_fail(err, -EPERM, "the narinfo of %s/%s from %s names its NAR at %s (%s, %s): "
-			       "not fetched, a signed cache is read only inside its own origin",
-			       NIX_STORE_DIR, j->basename, sub->url, origin, url_place_name(place), j->url);
+		return ip_fail(err, -EPERM, "NAR of %s/%s not fetched: the narinfo from %s puts it outside "
+			       "the cache (%s: %s), and a signed cache is read only inside its own origin "
+			       "(URL: %s)", NIX_STORE_DIR, j->basename, sub->url, url_place_name(place), origin,
+			       j->url);
 	}
 	j->req.url = j->url;
 	j->req.sub = sub;

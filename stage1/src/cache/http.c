@@ -702,8 +702,19 @@ static void transfer_ended(struct http_client *c, struct http_request *req, CURL
 	res->curl_code = code;
 	res->status = status;
 	if (location) {
-		if (!redirect_signed(c, req, location))
-			deliver(c, req);
+		if (redirect_signed(c, req, location))
+			return;
+		/* S3 says why it redirects (a 301: the wrong region), which names
+		 * the fix: both go into the message */
+		struct ip_error why = { 0 };
+		if (req->sub->classify_error &&
+		    req->sub->classify_error(req->sub->hook_ctx, status, res->body, res->body_len, &why) ==
+			    SUBST_FAIL) {
+			size_t used = strlen(res->message);
+			res->hook_error = why;
+			snprintf(res->message + used, sizeof(res->message) - used, "; %s", ip_error_str(&why));
+		}
+		deliver(c, req);
 		return;
 	}
 	if (res->stalled) {
