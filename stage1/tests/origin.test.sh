@@ -64,13 +64,28 @@ for _ in $(seq 100); do [ -s "$TEST_TMP/attacker.ports" ] && break; sleep 0.05; 
 start_mock --role origin-role --access-key-id "$ROLE_KEY" --secret "$ROLE_SECRET" --token "$ROLE_TOKEN" \
 	--region us-east-1 || { echo "FAIL: $SUITE: setup: $CASE_REASON"; exit 1; }
 
+# put_object FILE KEY: a signed PUT with curl (the AWS CLI takes seconds to
+# start); KEY "" creates the bucket.
+put_object() {
+	local sha; sha=$(sha256sum <"$1" | cut -d' ' -f1)
+	curl -sSf -X PUT --aws-sigv4 aws:amz:us-east-1:s3 -u "$STATIC_KEY:$STATIC_SECRET" \
+		-H "x-amz-content-sha256: $sha" --data-binary "@$1" "$S3_ENDPOINT/$BUCKET${2:+/$2}" >>"$TEST_TMP/cli.log" 2>&1
+}
+
 # The cache: real Nix's zstd cache, uploaded as it is, and again under
 # moved/ (the target of redirects inside the cache).
 CACHE=$TEST_TMP/cache
 cp -a "$CACHE_ZSTD" "$CACHE"
-if ! { aws_cli s3 mb "s3://$BUCKET" && aws_cli s3 sync "$CACHE" "s3://$BUCKET/" &&
-	aws_cli s3 sync "$CACHE" "s3://$BUCKET/moved/"; } >"$TEST_TMP/cli.log" 2>&1; then
-	echo "FAIL: $SUITE: setup: aws s3: $(tail -n 2 "$TEST_TMP/cli.log" | tr '\n' ' ')"
+upload_cache() {
+	: >"$TEST_TMP/empty"
+	put_object "$TEST_TMP/empty" "" || return 1 # creates the bucket
+	local f
+	for f in $(cd "$CACHE" && find . -type f | sed 's|^\./||'); do
+		put_object "$CACHE/$f" "$f" && put_object "$CACHE/$f" "moved/$f" || return 1
+	done
+}
+if ! upload_cache; then
+	echo "FAIL: $SUITE: setup: uploading the cache: $(tail -n 2 "$TEST_TMP/cli.log" | tr '\n' ' ')"
 	exit 1
 fi
 VICTIM=$ROOT_PATH
@@ -84,12 +99,6 @@ set_nar_url() {
 	"$TOOLS/narinfo-edit" "$CACHE" "$VICTIM" --set "URL=$1" >/dev/null &&
 		put_object "$CACHE/$VICTIM_NARINFO" "$VICTIM_NARINFO" ||
 		fail_because "could not put the edited narinfo into the bucket"
-}
-# put_object FILE KEY: a signed PUT with curl (the AWS CLI takes seconds to start).
-put_object() {
-	local sha; sha=$(sha256sum <"$1" | cut -d' ' -f1)
-	curl -sSf -X PUT --aws-sigv4 aws:amz:us-east-1:s3 -u "$STATIC_KEY:$STATIC_SECRET" \
-		-H "x-amz-content-sha256: $sha" --data-binary "@$1" "$S3_ENDPOINT/$BUCKET/$2" >>"$TEST_TMP/cli.log" 2>&1
 }
 
 # fetch_role [fetch args...]: role credentials from the mock IMDS, no
