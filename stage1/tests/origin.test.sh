@@ -101,7 +101,7 @@ set_nar_url() {
 		fail_because "could not put the edited narinfo into the bucket"
 }
 
-# fetch_role [fetch args...]: role credentials from the mock IMDS, no
+# fetch_role: role credentials from the mock IMDS, no
 # AWS_* in the environment, virtual-hosted (STYLE=path: path style); sets
 # RC, OUT, ROOT.
 fetch_role() {
@@ -112,7 +112,7 @@ fetch_role() {
 		timeout 120 "${BIN:-$IP_BIN}" fetch --root "$ROOT" --trusted-public-key "$TRUSTED_PUBKEY" --no-sync \
 		--retries 1 --imds-endpoint "$IMDS_URL" \
 		--substituter "s3://$BUCKET?endpoint=http://s3.test&addressing-style=${STYLE:-virtual}&region=us-east-1" \
-		--report "$ROOT.json" "$@" "$ROOT_PATH" >"$OUT" 2>&1 || RC=$?
+		--report "$ROOT.json" "$ROOT_PATH" >"$OUT" 2>&1 || RC=$?
 }
 
 # attacker_saw_nothing: no credential material in anything the attacker got.
@@ -213,7 +213,7 @@ case_redirect_inside_the_cache() {
 	: >"$ATTACK_LOG"
 	: >"$PROXY_LOG"
 	set_nar_url "$VICTIM_NAR" || return 1
-	echo "redirect = ^/(nar/.*|[a-z0-9]{32}\\.narinfo)\$ 302 $BASE/moved/\\1" >"$CONTROL"
+	printf '%s\n' "redirect = ^/(nar/.*|[a-z0-9]{32}\.narinfo)\$ 302 $BASE/moved/\1" >"$CONTROL"
 	fetch_role
 	: >"$CONTROL"
 	[ "$RC" = 0 ] || { fail_because "fetch exited $RC: $(tail -n 3 "$OUT" | tr '\n' ' ')"; return 1; }
