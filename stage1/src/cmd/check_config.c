@@ -56,7 +56,9 @@ int cmd_check_config(int argc, char **argv)
 			       "       initrd-provision --check-config FILE\n\n"
 			       "Validates the boot mode's configuration file (/etc/initrd-provision.conf)\n"
 			       "and prints the settings it would use.  builtin-system may be absent: at\n"
-			       "boot it comes from init= on the kernel command line.\n"
+			       "boot it comes from init= on the kernel command line.\n\n"
+			       "  -q, --quiet   print nothing when the file is valid\n"
+			       "  -h, --help    this text\n"
 			       "Exit codes: 0 valid, 2 invalid or unreadable.\n");
 			return EXIT_OK;
 		case 'q':
