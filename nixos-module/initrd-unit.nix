@@ -71,9 +71,10 @@ let
           RequiresMountsFor = "/sysroot/nix/store";
           AssertPathExists = "/etc/initrd-release";
         }
-        # FailureAction= is a [Unit] setting (systemd.unit(5)); under
-        # [Service] systemd ignores it with a warning and halt/reboot never
-        # happened.  The glue makes the unit fail only under halt/reboot.
+        # FailureAction= is a [Unit] setting (systemd.unit(5), since systemd
+        # 236); [Service] is only a legacy alias (systemd 252 still parses
+        # Service.FailureAction; qemu-tests/systemd-stage1 powers off with
+        # either).  The glue makes the unit fail only under halt/reboot.
         // (if onFailure == "halt" then { FailureAction = "poweroff-force"; } else { })
         // (if onFailure == "reboot" then { FailureAction = "reboot-force"; } else { });
       serviceConfig = {

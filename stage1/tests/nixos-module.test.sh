@@ -118,8 +118,8 @@ case_unit_render() {
 		{ fail_because "rendering initrd-unit.nix failed: $(grep -m1 error "$TEST_TMP/unit.err")"; return 1; }
 	cmp -s "$out" "$DATA/initrd-provision-halt.service" ||
 		{ fail_because "differs from initrd-provision-halt.service: $(diff "$DATA/initrd-provision-halt.service" "$out" | head -n4 | tr '\n' ' ')"; return 1; }
-	# systemd.unit(5): FailureAction= is a [Unit] setting; under [Service]
-	# systemd ignores it and halt/reboot never happens.
+	# systemd.unit(5): FailureAction= is a [Unit] setting ([Service] is a
+	# legacy alias only).
 	section "$out" Unit | grep -qx 'FailureAction=poweroff-force' ||
 		{ fail_because "no FailureAction=poweroff-force in [Unit]"; return 1; }
 	! section "$out" Service | grep -q '^FailureAction=' ||
