@@ -121,56 +121,54 @@ closure_of() { cat "$SDW/$1.closure"; }
 # with "[uptime] unit-script[pid]: ", as on a NixOS console.
 JPFX='^(\[ *[0-9.]+\] [^ ]+\[[0-9]+\]: )?'
 
+# sd_boot CASE SYSTEM CACHE [mkinitrd-systemd options]: boots a copy of the
+# disk with user-data naming SYSTEM; CACHE: up (the cache served) or down.
+sd_boot() {
+	local name=$1 system=$2 cache=$3
+	shift 3
+	p_new "$SDW/disk.img"
+	p_user_data "system = $system
+"
+	if [ "$cache" = up ]; then start_cache_http "$SDW/cache" || return 1; fi
+	p_imds || return 1
+	sd_initrd "$@" || return 1
+	p_boot "$name"
+	record_time "$name"
+}
+
+# SYSTEM (NAME in systems.nix) was provisioned: no banner, the glue handed
+# over, the report and profile name it, real Nix accepts its closure.
+assert_sd_provisioned() { # SYSTEM NAME
+	assert_log_lacks 'initrd-provision: FAILED' 'a failure banner' || return 1
+	assert_log_contains "${JPFX}initrd-provision: handing over to $(re_quote "$1")\$" || return 1
+	assert_report "$REPORT_SYSTEM" "$1" || return 1
+	assert_profile_is "$1" || return 1
+	disk_judge "$P_DISK" --valid $(closure_of "$2")
+}
+
 # Empty NEW_INIT: the target has the initrd's systemd, so PID 1 re-execs
 # its compiled-in path, which the target's closure provides.
 sd_same_systemd() {
-	p_new "$SDW/disk.img"
-	p_user_data "system = $SD_SAME
-"
-	start_cache_http "$SDW/cache" || return 1
-	p_imds || return 1
-	sd_initrd || return 1
-	p_boot same-systemd
-	record_time same-systemd
+	sd_boot same-systemd "$SD_SAME" up || return 1
 	assert_sd_stage2 A /lib/systemd/systemd "$SD_SAME" sd-same || return 1
-	assert_log_lacks 'initrd-provision: FAILED' 'a failure banner' || return 1
-	assert_log_contains "${JPFX}initrd-provision: handing over to $(re_quote "$SD_SAME")\$" || return 1
 	assert_nars_served "$(wc -l <"$SDW/sd-same.fetch")" || return 1
-	assert_report "$REPORT_SYSTEM" "$SD_SAME" || return 1
-	assert_profile_is "$SD_SAME" || return 1
-	disk_judge "$P_DISK" --valid $(closure_of sd-same)
+	assert_sd_provisioned "$SD_SAME" sd-same
 }
 
 # Another systemd: NEW_INIT=<target>/init.  And /etc as an overlay:
 # initrd-find-etc reads init= from the command line, so without the module's
 # drop-in it would pick the built-in system's /etc.
 sd_other_systemd() {
-	p_new "$SDW/disk.img"
-	p_user_data "system = $SD_OTHER
-"
-	start_cache_http "$SDW/cache" || return 1
-	p_imds || return 1
-	sd_initrd --etc-overlay || return 1
-	p_boot other-systemd
-	record_time other-systemd-etc-overlay
+	sd_boot other-systemd-etc-overlay "$SD_OTHER" up --etc-overlay || return 1
 	assert_sd_stage2 B "$SD_OTHER/init" "$SD_OTHER" sd-other || return 1
-	assert_log_lacks 'initrd-provision: FAILED' 'a failure banner' || return 1
 	assert_log_contains "${JPFX}find-etc: toplevel $(re_quote "$SD_OTHER")\$" "find-etc naming the provisioned system" || return 1
-	assert_report "$REPORT_SYSTEM" "$SD_OTHER" || return 1
-	assert_profile_is "$SD_OTHER" || return 1
-	disk_judge "$P_DISK" --valid $(closure_of sd-other)
+	assert_sd_provisioned "$SD_OTHER" sd-other
 }
 
 # The cache cannot be reached: the banner, and the built-in system boots
 # through the normal path (its own activation, empty NEW_INIT).
 sd_fallback() {
-	p_new "$SDW/disk.img"
-	p_user_data "system = $SD_SAME
-"
-	p_imds || return 1
-	sd_initrd || return 1
-	p_boot fallback
-	record_time cache-unreachable-fallback
+	sd_boot cache-unreachable-fallback "$SD_SAME" down || return 1
 	assert_sd_stage2 A /lib/systemd/systemd "$SD_BUILTIN" sd-builtin || return 1
 	assert_log_contains "${JPFX}$FAILED_BANNER_RE $(re_quote "$SD_BUILTIN")\$" "the failure banner naming $SD_BUILTIN" || return 1
 	assert_report outcome fallback || return 1
@@ -181,14 +179,7 @@ sd_fallback() {
 # by the glue; under on-failure = halt the unit fails and its FailureAction
 # powers the machine off: stage 2 never starts.
 sd_halt() {
-	p_new "$SDW/disk.img"
-	p_user_data "system = $SD_NOPREP
-"
-	start_cache_http "$SDW/cache" || return 1
-	p_imds || return 1
-	sd_initrd --on-failure halt || return 1
-	p_boot halt
-	record_time no-prepare-root-halt
+	sd_boot no-prepare-root-halt "$SD_NOPREP" up --on-failure halt || return 1
 	assert_boot_exited || return 1
 	assert_log_contains "${JPFX}initrd-provision: FAILED glue: .*prepare-root.*; booting built-in system $(re_quote "$SD_BUILTIN")\$" \
 		"the glue's banner refusing a target without prepare-root" || return 1
