@@ -10,7 +10,8 @@
 # Scenarios: a target with the initrd's systemd (empty NEW_INIT: PID 1 re-execs
 # its compiled-in path), one with another systemd and /etc as an overlay
 # (NEW_INIT=<target>/init; initrd-find-etc must pick the target's /etc), a
-# failure that falls back to the built-in system, and a target that cannot be
+# failure that falls back to the built-in system (/etc as an overlay: the
+# built-in system's), and a target that cannot be
 # activated under on-failure = halt (the unit's FailureAction powers off).
 SUITE=systemd-stage1
 . "$(dirname "$0")/lib.sh"
@@ -166,11 +167,14 @@ sd_other_systemd() {
 }
 
 # The cache cannot be reached: the banner, and the built-in system boots
-# through the normal path (its own activation, empty NEW_INIT).
+# through the normal path (its own activation, empty NEW_INIT).  With /etc
+# as an overlay: the unit writes no command line, so find-etc reads the real
+# one (the "-" of BindReadOnlyPaths) and mounts the built-in system's /etc.
 sd_fallback() {
-	sd_boot cache-unreachable-fallback "$SD_SAME" down || return 1
+	sd_boot cache-unreachable-fallback "$SD_SAME" down --etc-overlay || return 1
 	assert_sd_stage2 A /lib/systemd/systemd "$SD_BUILTIN" sd-builtin || return 1
 	assert_log_contains "${JPFX}$FAILED_BANNER_RE $(re_quote "$SD_BUILTIN")\$" "the failure banner naming $SD_BUILTIN" || return 1
+	assert_log_contains "${JPFX}find-etc: toplevel $(re_quote "$SD_BUILTIN")\$" "find-etc naming the built-in system" || return 1
 	assert_report outcome fallback || return 1
 	disk_judge "$P_DISK" --valid $(cat "$SDW/builtin.closure") --absent $(cat "$SDW/sd-same.fetch")
 }
