@@ -233,11 +233,15 @@ ip_write_cmdline() {
 	closure=$(readlink "$IP_CLOSURE_LINK") || return 0
 	[ -r "$IP_HANDOFF/system" ] && read -r system <"$IP_HANDOFF/system"
 	[ -n "$system" ] && [ "$system" = "$closure" ] || return 0
-	for word in $(cat "$src"); do
-		case "$word" in
-		init=*) ;;
-		*) line="$line $word" ;;
-		esac
-	done
-	echo "${line# } init=$closure/init" >"$out.tmp" && mv -f "$out.tmp" "$out"
+	# Words split, never globbed (a '*' in a parameter stays as it is).
+	line=$(
+		set -f
+		for word in $(cat "$src"); do
+			case "$word" in
+			init=*) ;;
+			*) printf '%s ' "$word" ;;
+			esac
+		done
+	) || return 0
+	echo "${line}init=$closure/init" >"$out.tmp" && mv -f "$out.tmp" "$out"
 }

@@ -386,11 +386,13 @@ case_glue_cmdline() {
 	for sh in "${SHELLS[@]}"; do
 		w=$(make_tmpdir)
 		make_world "$w"
-		printf 'console=ttyS0 init=/nix/var/nix/profiles/system/init quiet\n' >"$w/cmdline"
+		printf 'console=ttyS0 init=/nix/var/nix/profiles/system/init quiet x=*\n' >"$w/cmdline"
 		ln -s /nix/store/builtin-sys "$w/nixos-closure"
 		got=$(systemd_run "$sh" "$w" handoff /nix/store/target-sys)
-		(glue_env "$w"; $sh -c ". '$GLUE'; ip_write_cmdline '$w/cmdline' '$w/out'")
-		[ "$(cat "$w/out" 2>&1)" = "console=ttyS0 quiet init=/nix/store/target-sys/init" ] ||
+		# A file the word x=* would glob to, in the directory it runs in.
+		touch "$w/x=glob"
+		(glue_env "$w"; cd "$w" && $sh -c ". '$GLUE'; ip_write_cmdline '$w/cmdline' '$w/out'")
+		[ "$(cat "$w/out" 2>&1)" = "console=ttyS0 quiet x=* init=/nix/store/target-sys/init" ] ||
 			{ fail_because "$sh: hand-off: '$(cat "$w/out" 2>&1)'"; return 1; }
 		# No hand-off, or one the glue refused: nothing written (find-etc reads
 		# the real command line, the built-in system's).
