@@ -109,11 +109,20 @@ sd_initrd() {
 		{ CASE_REASON="mkinitrd-systemd failed: $(tail -n 2 "$P_DIR/mkinitrd.log" | tr '\n' ' ')"; return 1; }
 }
 
+# systemd took the module's unit and drop-in without complaint (no
+# "<file>:<line>: Unknown key …") and found no ordering cycle (it would
+# drop a job to break it).
+assert_sd_units_clean() {
+	assert_log_lacks 'initrd-(provision|find-etc)\.service(\.d/[^:]*)?:[0-9]+:' "systemd complaining about the module's unit" || return 1
+	assert_log_lacks 'ordering cycle' "an ordering cycle"
+}
+
 # Stage 2 ran SYSTEMD (A|B) reached VIA, with SYSTEM activated and ETC's /etc.
 assert_sd_stage2() { # SYSTEMD VIA SYSTEM ETC
 	assert_boot_exited || return 1
 	assert_log_lacks 'STAGE2 BAD' || return 1
 	assert_log_lacks '^stage1: EMERGENCY' || return 1
+	assert_sd_units_clean || return 1
 	assert_log_contains "^STAGE2 OK systemd=$1 via=$(re_quote "$2") system=$(re_quote "$3") etc=$4\$" \
 		"STAGE2 OK systemd=$1 via=$2 system=$3 etc=$4"
 }
@@ -190,6 +199,7 @@ sd_halt() {
 	assert_log_contains "${JPFX}initrd-provision: on-failure = halt: powering off" || return 1
 	assert_log_lacks '^STAGE2' "a stage 2 (the FailureAction did not power off)" || return 1
 	assert_log_lacks '^stage1: EMERGENCY' || return 1
+	assert_sd_units_clean
 }
 
 # IP_SD_ONLY=REGEX runs only the scenarios whose name matches.
