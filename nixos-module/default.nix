@@ -378,12 +378,21 @@ in
         storePaths = [ binary ];
         extraBin.initrd-provision = binary;
 
-        services.initrd-provision = initrdUnit.provisionService {
-          inherit binary;
-          initrdSystemd = config.boot.initrd.systemd.package;
-          inherit (cfg) timeout onFailure;
-          glue = glueLib;
-        };
+        services.initrd-provision =
+          initrdUnit.provisionService {
+            inherit binary;
+            initrdSystemd = config.boot.initrd.systemd.package;
+            inherit (cfg) timeout onFailure;
+            glue = glueLib;
+          }
+          # The script inlines the whole glue, scripted-stage-1 functions
+          # too, which shellcheck reports as unreachable (SC2317): with
+          # systemd.enableStrictShellChecks (NixOS 24.11+, nixpkgs'
+          # systemd-lib.nix makeJobScript -> writeShellApplication) the
+          # initrd would not build.
+          // lib.optionalAttrs (lib.versionAtLeast lib.trivial.release "24.11") {
+            enableStrictShellChecks = false;
+          };
         # /etc as an overlay: find-etc must see the provisioned system.
         services.initrd-find-etc = mkIf (config.system.etc.overlay.enable or false) initrdUnit.findEtcOverride;
       };
