@@ -39,23 +39,26 @@ ended() {
 	[ ! -e "$root/nix-path-registration" ] || { fail_because "a registration file after a failure"; return 1; }
 }
 
-# --- an endless error body --------------------------------------------------------
-# endless_error_body TARGET STATUS ABSENT EXPECTED: TARGET answers STATUS
-# with a body that never ends, every time.
-endless_error_body() {
-	local target=$1 status=$2 absent=$3 expected=$4 root
-	start_server E "$GOOD" --fault "$target:status=$status:endless=zero"
+# against FAULT ABSENT ARGS EXPECTED...: the good cache with one fault; the
+# run (with ARGS, word-split) ends by itself with one line holding every
+# EXPECTED (@URL@ stands for the server), and ABSENT is not left behind.
+against() {
+	local fault=$1 absent=$2 args=$3 root s; shift 3
+	start_server H "$GOOD" --fault "$fault"
 	root=$(make_tmpdir)/root
-	ended "$root" --substituter "http://127.0.0.1:$E_PORT" || return 1
-	stderr_has "initrd-provision: fetch: fetching http://127.0.0.1:$E_PORT$target$expected" || return 1
+	# shellcheck disable=SC2086
+	ended "$root" --substituter "http://127.0.0.1:$H_PORT" $args || return 1
+	for s in "$@"; do stderr_has "${s//@URL@/http://127.0.0.1:$H_PORT}" || return 1; done
 	check_clean "$root" "$GOOD" "$absent"
 }
+
+# --- an endless error body --------------------------------------------------------
 run_case "HTTP 500 with an endless body, NAR: cut at 64 KiB, retried, one line, nothing left" \
-	endless_error_body "/$LARGE_NAR" 500 "$LARGE_PATH" \
-	" for $LARGE_PATH: HTTP 500 (error body cut at 64 KiB) (gave up after 2 attempts)"
+	against "/$LARGE_NAR:status=500:endless=zero" "$LARGE_PATH" "" \
+	"initrd-provision: fetch: fetching @URL@/$LARGE_NAR for $LARGE_PATH: HTTP 500 (error body cut at 64 KiB) (gave up after 2 attempts)"
 run_case "HTTP 503 with an endless body, narinfo: cut at 64 KiB, retried, one line, nothing left" \
-	endless_error_body "/$MID_NARINFO" 503 "$MID_PATH" \
-	": HTTP 503 (error body cut at 64 KiB) (gave up after retries)"
+	against "/$MID_NARINFO:status=503:endless=zero" "$MID_PATH" "" \
+	"initrd-provision: fetch: fetching @URL@/$MID_NARINFO: HTTP 503 (error body cut at 64 KiB) (gave up after retries)"
 
 # --- FileSize deleted, endless data that decodes to nothing ----------------------------
 # endless_tail CACHE KIND: the large path's narinfo without FileSize (signed
@@ -85,38 +88,20 @@ run_case "FileSize deleted from a signed narinfo, endless xz stream padding: bou
 	endless_tail "$CACHE_XZ" zero xz
 
 # --- a drip that passes the stall check ----------------------------------------------
-drip() {
-	local root; root=$(make_tmpdir)/root
-	start_server D "$GOOD" --fault "/$LARGE_NAR:drip=683:burst=1024"
-	ended "$root" --substituter "http://127.0.0.1:$D_PORT" --stall-timeout 2 || return 1
-	stderr_has "initrd-provision: fetch: fetching http://127.0.0.1:$D_PORT/$LARGE_NAR for $LARGE_PATH: too slow: less than 4096 bytes/s on average over 2 s (gave up after 2 attempts)" ||
-		return 1
-	check_clean "$root" "$GOOD" "$LARGE_PATH"
-}
-run_case "a drip of 1 KiB every 1.5 s: below the rate floor, aborted, retried, one line" drip
+run_case "a drip of 1 KiB every 1.5 s: below the rate floor, aborted, retried, one line" \
+	against "/$LARGE_NAR:drip=683:burst=1024" "$LARGE_PATH" "--stall-timeout 2" \
+	"initrd-provision: fetch: fetching @URL@/$LARGE_NAR for $LARGE_PATH: too slow: less than 4096 bytes/s on average over 2 s (gave up after 2 attempts)"
 
 # --- slower than the deadline ------------------------------------------------------------
-deadline_resolving() {
-	local root; root=$(make_tmpdir)/root
-	# every answer 1 s late: the closure is 5 deep, so resolving alone takes longer
-	start_server L "$GOOD" --fault "*:delay=1"
-	ended "$root" --substituter "http://127.0.0.1:$L_PORT" --deadline 3 || return 1
-	stderr_has "initrd-provision: fetch: deadline reached: the fetch was not done after 3 s (--deadline); still resolving the closure; the cache is too slow or does not answer" ||
-		return 1
-	check_clean "$root" "$GOOD" "$ROOT_PATH"
-}
-run_case "every answer 1 s late, --deadline 3: ends at the deadline while resolving" deadline_resolving
-
-deadline_downloading() {
-	local root; root=$(make_tmpdir)/root
-	# above the rate floor, but the 3 MiB NAR would take a minute
-	start_server M "$GOOD" --fault "/$LARGE_NAR:drip=50000"
-	ended "$root" --substituter "http://127.0.0.1:$M_PORT" --deadline 4 || return 1
-	stderr_has "initrd-provision: fetch: deadline reached: the fetch was not done after 4 s (--deadline); " &&
-		stderr_has " of 14 paths fetched; the cache is too slow or does not answer" || return 1
-	check_clean "$root" "$GOOD" "$LARGE_PATH"
-}
-run_case "a NAR at 50 kB/s, --deadline 4: ends at the deadline while downloading, nothing partial" deadline_downloading
+# every answer 1 s late: the closure is 5 deep, so resolving alone takes longer
+run_case "every answer 1 s late, --deadline 3: ends at the deadline while resolving" \
+	against "*:delay=1" "$ROOT_PATH" "--deadline 3" \
+	"initrd-provision: fetch: deadline reached: the fetch was not done after 3 s (--deadline); still resolving the closure; the cache is too slow or does not answer"
+# above the rate floor, but the 3 MiB NAR would take a minute
+run_case "a NAR at 50 kB/s, --deadline 4: ends at the deadline while downloading, nothing partial" \
+	against "/$LARGE_NAR:drip=50000" "$LARGE_PATH" "--deadline 4" \
+	"initrd-provision: fetch: deadline reached: the fetch was not done after 4 s (--deadline); " \
+	" of 14 paths fetched; the cache is too slow or does not answer"
 
 # --- memory whatever the compression ------------------------------------------------------
 # Peak RSS of a child, from wait4 (no /usr/bin/time needed).
