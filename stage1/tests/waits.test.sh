@@ -130,7 +130,7 @@ big_dictionary() {
 	echo "    peak RSS $((rss / 1024)) MiB with NARs needing a 64 MiB xz dictionary (budget $budget MiB)"
 	[ -n "$rss" ] && [ "$rss" -lt $((budget * 1024)) ] ||
 		{ fail_because "peak RSS ${rss:-?} KiB, not under the $budget MiB budget"; return 1; }
-	stderr_has "xz stream needs 65 MiB to decode, more than a decoder's share (42 of 128 MiB): such NARs are fetched again and decoded one at a time" || return 1
+	stderr_has "xz stream needs 65 MiB to decode, more than a decoder's share (42 of 128 MiB): fetching it again, and decoding such NARs one at a time" || return 1
 	"$TOOLS/nix-judge" --no-dump --cache "$BIGDICT_CACHE" "$root" >"$TEST_TMP/judge.out" 2>&1 ||
 		fail_because "nix-judge: $(head -n 3 "$TEST_TMP/judge.out" | tr '\n' ' ')"
 }

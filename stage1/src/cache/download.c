@@ -99,6 +99,10 @@ struct pipeline {
 	uint64_t mem_held;                 /* granted to the slots held */
 	bool big_active;                   /* a big stream holds a slot */
 	bool big_noted;                    /* the console was told about big streams */
+	/* The most a stream of each method turned out to need: later NARs of
+	 * that method start as big ones instead of being fetched twice (a
+	 * cache compresses all its NARs alike). */
+	uint64_t learned_need[NIX_COMPRESSION_UNSUPPORTED + 1];
 	size_t ring_bytes, ring_budget;    /* rings of the running transfers / their bound */
 	size_t finished;                   /* DONE or FAILED */
 	uint64_t commit_oldest_ms;
@@ -458,6 +462,7 @@ static void start_more(struct pipeline *pl)
 		if (j) {
 			j->state = r < 0 ? JOB_FAILED : JOB_RUNNING;
 			pl->jobs[slot] = j;
+			j->mem_need = pl->learned_need[j->info->compression];
 		} else {
 			pl->ring_bytes -= ring;
 		}
@@ -817,14 +822,16 @@ static void job_refetch_big(struct job *j)
 	}
 	pthread_mutex_lock(&pl->lock);
 	j->mem_need = need;
+	if (need > pl->learned_need[j->info->compression])
+		pl->learned_need[j->info->compression] = need;
 	bool first = !pl->big_noted;
 	pl->big_noted = true;
 	uint64_t share = pl->mem_share;
 	pthread_mutex_unlock(&pl->lock);
 	/* once per run: a cache of such NARs would otherwise say it per path */
 	log_msg(first ? LOG_INFO : LOG_DEBUG, "%s/%s: its %s stream needs %" PRIu64 " MiB to decode, more than a "
-				       "decoder's share (%" PRIu64 " of %" PRIu64 " MiB): such NARs are fetched "
-				       "again and decoded one at a time", NIX_STORE_DIR, j->basename,
+				       "decoder's share (%" PRIu64 " of %" PRIu64 " MiB): fetching it again, and "
+				       "decoding such NARs one at a time", NIX_STORE_DIR, j->basename,
 				       decompressor_name(j->info->compression), (need + (1 << 20) - 1) >> 20,
 				       share >> 20, budget >> 20);
 	ip_error_clear(&j->err);

@@ -26,7 +26,8 @@
  * (an xz dictionary of 64 MiB) is stopped at its first block header and
  * fetched again as a big one: it waits, holding nothing, until the others
  * leave room (the idle decoders are freed for it), and only one big stream
- * is decoded at a time.  A stream needing more than the whole budget fails. *
+ * is decoded at a time; later NARs of the same compression start as big
+ * ones.  A stream needing more than the whole budget fails. *
  *
  * Failures: transient HTTP errors are retried with backoff (same policy as
  * narinfos).  Content errors (corrupt compressed data, malformed NAR, a
