@@ -101,10 +101,10 @@ static void refusals_name_the_line(void)
 		{ "dhcp-timeout = 12s\n", "dhcp-timeout: expected a whole number" },
 		{ "on-failure = explode\n", "on-failure: expected fallback, halt or reboot, not 'explode'" },
 		{ "kernel-mismatch = ignore\n", "kernel-mismatch: expected kexec, continue or fail" },
-		{ "substituters = ftp://x\n", "substituters: 'ftp://x' is not an http://, https://, s3:// or file:// URL" },
+		{ "substituters = ftp://x\n", "substituters: substituter 'ftp://x': unsupported URL scheme" },
 		{ "substituters = s3://\n", "line 1: substituters: " },
 		{ "trusted-public-keys = nokey\n", "line 1: trusted-public-keys: " },
-		{ "imds-endpoint = 169.254.169.254\n", "imds-endpoint: '169.254.169.254' is not an http://" },
+		{ "imds-endpoint = 169.254.169.254\n", "imds-endpoint: '169.254.169.254' is not an http:// URL" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		CHECK(parse(cases[i].text, -EINVAL, cases[i].error));

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws/s3_url.h"
+#include "cache/origin.h"
 #include "nix/narinfo.h"
 #include "util/kvconf.h"
 
@@ -97,12 +97,6 @@ static int store_string(char *dst, size_t size, const char *value, size_t len, u
 	return 0;
 }
 
-static bool url_scheme_ok(const char *url)
-{
-	return strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0 ||
-	       strncmp(url, "s3://", 5) == 0 || strncmp(url, "file://", 7) == 0;
-}
-
 /* Parses and stores one word of a list or a single value, by type. */
 static int store_word(const struct setting *s, char *dst, const char *word, size_t len, unsigned line,
 		      struct ip_error *err)
@@ -112,17 +106,16 @@ static int store_word(const struct setting *s, char *dst, const char *word, size
 		return r;
 	switch (s->type) {
 	case T_URL:
-	case T_URL_LIST:
-		if (!url_scheme_ok(dst))
-			return kvconf_fail(err, line, -EINVAL,
-					   "%s: '%s' is not an http://, https://, s3:// or file:// URL", s->key, dst);
-		if (strncmp(dst, "s3://", 5) == 0) {
-			struct s3_url s3;
-			struct ip_error url_err = { 0 };
-			if (s3_url_parse(dst, &s3, &url_err) < 0)
-				return kvconf_fail(err, line, -EINVAL, "%s: %s", s->key, ip_error_str(&url_err));
-		}
+		/* IMDS speaks plain HTTP on a link-local address */
+		if (strncmp(dst, "http://", 7) != 0 || !dst[7])
+			return kvconf_fail(err, line, -EINVAL, "%s: '%s' is not an http:// URL", s->key, dst);
 		return 0;
+	case T_URL_LIST: {
+		struct ip_error url_err = { 0 };
+		if (substituter_url_check(dst, len, &url_err) < 0)
+			return kvconf_fail(err, line, -EINVAL, "%s: %s", s->key, ip_error_str(&url_err));
+		return 0;
+	}
 	case T_KEY_LIST: {
 		struct trusted_key key;
 		struct ip_error key_err = { 0 };

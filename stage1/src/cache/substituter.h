@@ -13,9 +13,8 @@
 
 #include <curl/curl.h>
 
+#include "cache/origin.h"
 #include "util/error.h"
-
-#define SUBSTITUTER_URL_MAX 2048
 
 enum substituter_scheme { SUBST_HTTP, SUBST_HTTPS, SUBST_FILE, SUBST_S3 };
 
@@ -59,7 +58,7 @@ struct substituter_env {
 	void *note_ctx;
 };
 
-/* Parses a substituter URL.  Store parameters after '?' on http(s) and file
+/* Parses a substituter URL (checked by substituter_url_check, cache/origin.h).  Store parameters after '?' on http(s) and file
  * URLs (priority=, want-mass-query=, ...) are Nix settings and are ignored.
  * s3:// URLs are mapped to HTTPS with env's credentials and region (env may
  * be NULL); other schemes -EINVAL. */
@@ -70,7 +69,8 @@ void substituter_free(struct substituter *sub);
 /* The URL of `file` in the cache: base + "/" + file.  `file` is a narinfo
  * URL field or a fixed name ("nix-cache-info", "<hash>.narinfo"): it must be
  * relative and made of [A-Za-z0-9._+/-] without "..", or an absolute
- * http(s) URL, which (like Nix) is used as it is.  -EINVAL otherwise. */
+ * http(s) URL, which (like Nix) is used as it is; whether it may be signed
+ * is cache/origin.h's url_place_in.  -EINVAL otherwise. */
 int substituter_join(const struct substituter *sub, const char *file, char **out,
 		     struct ip_error *err);
 
