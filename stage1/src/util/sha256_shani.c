@@ -1,6 +1,6 @@
 #include "util/sha256_shani.h"
 
-#include <string.h>
+#include "util/sha256.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 
@@ -77,26 +77,7 @@ static void blocks(uint32_t state[8], const unsigned char *p, size_t n)
 
 void sha256_shani_update(crypto_hash_sha256_state *st, const void *data, size_t len)
 {
-	const unsigned char *in = data;
-	size_t used = (size_t)((st->count >> 3) & 63);
-	st->count += (uint64_t)len << 3;
-	if (used) {
-		size_t take = 64 - used;
-		if (len < take) {
-			memcpy(st->buf + used, in, len);
-			return;
-		}
-		memcpy(st->buf + used, in, take);
-		blocks(st->state, st->buf, 1);
-		in += take;
-		len -= take;
-	}
-	if (len >= 64) {
-		blocks(st->state, in, len / 64);
-		in += len & ~(size_t)63;
-		len &= 63;
-	}
-	memcpy(st->buf, in, len);
+	sha256_update_blocks(st, data, len, blocks);
 }
 
 #else
