@@ -28,6 +28,7 @@ const char *sha256_implementation(void);
 
 /* For the accelerated paths: libsodium's update (bit count, partial block
  * in state->buf) around a function that hashes n whole 64-byte blocks. */
+extern const uint32_t sha256_k[64]; /* the round constants, 16-byte aligned */
 typedef void sha256_blocks_fn(uint32_t state[8], const unsigned char *p, size_t n);
 void sha256_update_blocks(crypto_hash_sha256_state *state, const void *data, size_t len,
 			  sha256_blocks_fn *blocks);

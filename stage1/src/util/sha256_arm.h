@@ -16,11 +16,22 @@
 
 #include <sodium.h>
 
+#if defined(__aarch64__) && defined(__GNUC__)
+#define IP_SHA256_ARM 1
+
 /* True on an aarch64 CPU whose kernel reports HWCAP_SHA2 (checked once). */
 bool sha256_arm_available(void);
 
 /* crypto_hash_sha256_update, with the SHA2 instructions.  Only call when
  * sha256_arm_available(). */
 void sha256_arm_update(crypto_hash_sha256_state *state, const void *data, size_t len);
+#else
+/* Another architecture: never available, and sha256.c uses libsodium. */
+static inline bool sha256_arm_available(void) { return false; }
+static inline void sha256_arm_update(crypto_hash_sha256_state *s, const void *d, size_t n)
+{
+	crypto_hash_sha256_update(s, d, n);
+}
+#endif
 
 #endif
