@@ -92,8 +92,9 @@ check:
 	IP_AARCH64_DIR=$(abspath $(BUILD))/static-aarch64 \
 	tools/run-tests $(TESTS)
 
+# make demo ARCH=aarch64: the Graviton build, booted through UEFI.
 demo:
-	tools/demo
+	IP_QEMU_ARCH=$(ARCH) tools/demo
 
 # Benchmarks (issue 9): bench/bench.py documents the variables; results go to
 # bench/results.md.  Needs root (real Nix, loop mounts); not part of `make check`.
