@@ -34,7 +34,8 @@
 #          IP_QEMU_ARCH=aarch64 (Graviton, issue 17; set before sourcing): the
 #          same world and scenarios on qemu-system-aarch64 -machine virt with
 #          AAVMF, Debian's arm64 kernel and busybox (tools/arm64-root), the
-#          aarch64 static binary; world in $IP_BUILD/qemu-world-aarch64.
+#          aarch64 static binary (in ${IP_AARCH64_DIR:-$IP_BUILD/static-aarch64});
+#          world in $IP_BUILD/qemu-world-aarch64.
 set -u
 QEMU_TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$QEMU_TESTS_DIR/../stage1/tests/lib.sh"
@@ -45,7 +46,8 @@ QEMU_ARCH=${IP_QEMU_ARCH:-x86_64}
 # binary here, and the world's extra tool arguments (set by qemu_world).
 INITRD_ARGS=() MKDISK_ARGS=() RUN_STATIC=()
 if [ "$QEMU_ARCH" = aarch64 ]; then
-	: "${IP_STATIC_BIN:=$IP_BUILD/static-aarch64/initrd-provision}"
+	# Not IP_STATIC_BIN: make check sets that to the x86_64 binary for everyone.
+	IP_STATIC_BIN=${IP_AARCH64_DIR:-$IP_BUILD/static-aarch64}/initrd-provision
 	QW=${IP_QEMU_WORLD:-$IP_BUILD/qemu-world-aarch64}
 	QEMU_SYSTEM=qemu-system-aarch64
 	# pauth-impdef: the architected pointer authentication is ~3x slower
