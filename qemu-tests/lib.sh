@@ -31,12 +31,41 @@
 # Knobs:   IP_QEMU_TIMEOUT (s, default 120), IP_QEMU_ACCEL (default tcg),
 #          IP_QEMU_WORLD (default $IP_BUILD/qemu-world), IP_KEEP_TMP=1,
 #          IP_MOCK_IMDS (default tools/mock-imds).
+#          IP_QEMU_ARCH=aarch64 (Graviton, issue 17; set before sourcing): the
+#          same world and scenarios on qemu-system-aarch64 -machine virt with
+#          AAVMF, Debian's arm64 kernel and busybox (tools/arm64-root), the
+#          aarch64 static binary (in ${IP_AARCH64_DIR:-$IP_BUILD/static-aarch64});
+#          world in $IP_BUILD/qemu-world-aarch64.
 set -u
 QEMU_TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$QEMU_TESTS_DIR/../stage1/tests/lib.sh"
-: "${IP_STATIC_BIN:=$IP_BUILD/static/initrd-provision}"
+QEMU_ARCH=${IP_QEMU_ARCH:-x86_64}
+# Per architecture: QEMU, machine, the console stage 1 and the banner go to
+# (console= names it; EC2 Graviton's is ttyS0, QEMU virt's a PL011 ttyAMA0),
+# UEFI firmware (pflash CODE + a per-run VARS copy), how to run the static
+# binary here, and the world's extra tool arguments (set by qemu_world).
+INITRD_ARGS=() MKDISK_ARGS=() RUN_STATIC=()
+if [ "$QEMU_ARCH" = aarch64 ]; then
+	# Not IP_STATIC_BIN: make check sets that to the x86_64 binary for everyone.
+	IP_STATIC_BIN=${IP_AARCH64_DIR:-$IP_BUILD/static-aarch64}/initrd-provision
+	QW=${IP_QEMU_WORLD:-$IP_BUILD/qemu-world-aarch64}
+	QEMU_SYSTEM=qemu-system-aarch64
+	# pauth-impdef: the architected pointer authentication is ~3x slower
+	# under TCG (QEMU docs/system/arm/cpu-features.rst).
+	QEMU_MACHINE=(-machine virt -cpu max,pauth-impdef=on)
+	GUEST_CONSOLE=ttyAMA0
+	FW_CODE=/usr/share/AAVMF/AAVMF_CODE.fd FW_VARS=/usr/share/AAVMF/AAVMF_VARS.fd
+	RUN_STATIC=(qemu-aarch64-static)
+	ARM64_ROOT_DIR=$IP_BUILD/arm64-root
+else
+	: "${IP_STATIC_BIN:=$IP_BUILD/static/initrd-provision}"
+	QW=${IP_QEMU_WORLD:-$IP_BUILD/qemu-world}
+	QEMU_SYSTEM=qemu-system-x86_64
+	QEMU_MACHINE=(-machine q35)
+	GUEST_CONSOLE=ttyS0,115200n8
+	FW_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd FW_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
+fi
 export IP_STATIC_BIN # tools/qemu-systems/build bakes it into the kexec initrd
-QW=${IP_QEMU_WORLD:-$IP_BUILD/qemu-world}
 QEMU_TIMEOUT=${IP_QEMU_TIMEOUT:-120}
 QEMU_ACCEL=${IP_QEMU_ACCEL:-tcg}
 QEMU_MEM=512
@@ -117,7 +146,7 @@ _hash_files() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
 # SKIP/FAIL line for the whole suite and returns 1 when it cannot.
 qemu_world() {
 	local missing="" t0 t1 tool
-	for tool in qemu-system-x86_64 mkfs.ext4 cpio nix-build nix-store debugfs; do
+	for tool in "$QEMU_SYSTEM" mkfs.ext4 cpio nix-build nix-store debugfs ${RUN_STATIC[@]+"${RUN_STATIC[@]}"}; do
 		command -v "$tool" >/dev/null || missing="$missing $tool"
 	done
 	[ -x "$HOST_BUSYBOX" ] || missing="$missing busybox(-static)"
@@ -130,8 +159,22 @@ qemu_world() {
 	mkdir -p "$QW"
 	exec 8>"$QW/.lock"
 	flock 8
+	local build_args=()
+	if [ "$QEMU_ARCH" = aarch64 ]; then
+		if ! "$REPO_ROOT/tools/arm64-root" "$ARM64_ROOT_DIR" >"$QW/arm64-root.out" 2>&1; then
+			echo "FAIL: $SUITE: all: tools/arm64-root failed: $(tail -n 3 "$QW/arm64-root.out" | tr '\n' ' ')"
+			flock -u 8
+			return 1
+		fi
+		# shellcheck disable=SC1091
+		. "$ARM64_ROOT_DIR/env"
+		build_args=(--arm64-root "$ARM64_ROOT_DIR")
+		INITRD_ARGS=(--root "$ARM64_ROOT" --busybox "$ARM64_BUSYBOX")
+		MKDISK_ARGS=(--systemd-boot "$ARM64_SDBOOT")
+	fi
 	if [ "$(id -u)" = 0 ]; then
-		if ! "$REPO_ROOT/tools/qemu-systems/build" "$QW/systems" >"$QW/systems-build.out" 2>&1; then
+		if ! "$REPO_ROOT/tools/qemu-systems/build" ${build_args[@]+"${build_args[@]}"} "$QW/systems" \
+			>"$QW/systems-build.out" 2>&1; then
 			echo "FAIL: $SUITE: all: building the test systems failed: $(tail -n 3 "$QW/systems-build.out" | tr '\n' ' ')"
 			flock -u 8
 			return 1
@@ -149,10 +192,11 @@ qemu_world() {
 	write_config "$QW/initrd-provision.conf"
 	local key
 	key=$(_hash_files "$REPO_ROOT/tools/mkinitrd" "$REPO_ROOT"/tools/initrd/* "$QW/initrd-provision.conf" \
-		"$IP_STATIC_BIN" "$HOST_BUSYBOX")
+		"$IP_STATIC_BIN" "$HOST_BUSYBOX" "$QW/systems/.stamp")
 	if [ "$(cat "$QW/initrd.key" 2>/dev/null)" != "$key" ] || [ ! -f "$QW/initrd.img" ]; then
 		rm -f "$QW/initrd.key"
 		if ! "$REPO_ROOT/tools/mkinitrd" --out "$QW/initrd.img" --kernel-version "$KERNEL_VERSION" \
+			${INITRD_ARGS[@]+"${INITRD_ARGS[@]}"} \
 			--binary "$([ "$STATIC_BIN_PRESENT" = 1 ] && echo "$IP_STATIC_BIN" || echo none)" \
 			--config "$QW/initrd-provision.conf" >"$QW/initrd-build.out" 2>&1; then
 			echo "FAIL: $SUITE: all: tools/mkinitrd failed: $(tail -n 3 "$QW/initrd-build.out" | tr '\n' ' ')"
@@ -187,6 +231,7 @@ qemu_world_uefi() {
 	if [ "$(cat "$QW/disk-uefi.key" 2>/dev/null)" != "$key" ] || [ ! -f "$QW/disk-uefi.img" ]; then
 		rm -f "$QW/disk-uefi.key"
 		if ! "$REPO_ROOT/tools/mkdisk" --uefi --system "$BUILTIN_SYSTEM" --out "$QW/disk-uefi.img" \
+			${MKDISK_ARGS[@]+"${MKDISK_ARGS[@]}"} \
 			--kernel "$HOST_KERNEL" --initrd "$QW/initrd.img" \
 			--cmdline "$(kernel_cmdline uefi)" >"$QW/disk-uefi-build.out" 2>&1; then
 			CASE_REASON="tools/mkdisk --uefi failed: $(tail -n 3 "$QW/disk-uefi-build.out" | tr '\n' ' ')"
@@ -202,7 +247,7 @@ qemu_world_uefi() {
 # NixOS loader entry).  Extra words after MARKER are appended.
 kernel_cmdline() { # MARKER [WORD...]
 	local marker=$1; shift
-	echo "console=ttyS0,115200n8 panic=-1 init=$BUILTIN_SYSTEM/init ipt.marker=$marker${*:+ $*}"
+	echo "console=$GUEST_CONSOLE panic=-1 init=$BUILTIN_SYSTEM/init ipt.marker=$marker${*:+ $*}"
 }
 
 # Writes an initrd-provision.conf: the world's defaults, then KEY=VALUE
@@ -254,7 +299,7 @@ boot_mode_available() {
 		return 1
 	fi
 	local out rc=0
-	out=$(timeout 10 "$IP_STATIC_BIN" boot --help 2>&1) || rc=$?
+	out=$(timeout 10 ${RUN_STATIC[@]+"${RUN_STATIC[@]}"} "$IP_STATIC_BIN" boot --help 2>&1) || rc=$?
 	case "$out" in
 	*"unknown command"*)
 		BOOT_MISSING_REASON="initrd-provision boot not implemented yet"
@@ -419,21 +464,21 @@ boot_qemu() {
 	raw=$dir/serial.raw
 	: >"$raw"
 	local imds_port=${IMDS_PORT:-9} cache_port=${CACHE_PORT:-9}
-	args=(-machine q35 -accel "$QEMU_ACCEL" -m "$QEMU_MEM" -smp 1 -display none -no-reboot
+	args=("${QEMU_MACHINE[@]}" -accel "$QEMU_ACCEL" -m "$QEMU_MEM" -smp 1 -display none -no-reboot
 		-monitor none -serial "file:$raw"
 		-drive "file=$disk,if=virtio,format=raw"
 		-netdev "user,id=n0,restrict=on,net=169.254.0.0/16,dhcpstart=169.254.10.15,guestfwd=tcp:$IMDS_ADDR:80-cmd:$HOST_BUSYBOX nc 127.0.0.1 $imds_port,guestfwd=tcp:$CACHE_ADDR:80-cmd:$HOST_BUSYBOX nc 127.0.0.1 $cache_port"
 		-device virtio-net-pci,netdev=n0
 		-device virtio-rng-pci)
 	if [ "$uefi" = 1 ]; then
-		cp /usr/share/OVMF/OVMF_VARS_4M.fd "$dir/vars.fd"
-		args+=(-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+		cp "$FW_VARS" "$dir/vars.fd"
+		args+=(-drive "if=pflash,format=raw,readonly=on,file=$FW_CODE"
 			-drive "if=pflash,format=raw,file=$dir/vars.fd")
 	else
 		args+=(-kernel "$kernel" -initrd "$initrd" -append "$append")
 	fi
 	start=$(date +%s.%N)
-	qemu-system-x86_64 "${args[@]}" </dev/null >"$dir/qemu.out" 2>&1 &
+	"$QEMU_SYSTEM" "${args[@]}" </dev/null >"$dir/qemu.out" 2>&1 &
 	pid=$!
 	_QEMU_PIDS="$_QEMU_PIDS $pid"
 	if [ "$live" = 1 ]; then

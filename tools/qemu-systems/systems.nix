@@ -30,7 +30,12 @@
 # linux-other's bzImage, so after a kexec the second boot finds its kernel
 # matching.  It has to be made after linux-other exists, hence the two
 # phases in tools/qemu-systems/build (kexecInitrd = null in phase one).
-{ busyboxFile, kernelFile, kernelVersion, genericInitrdFile, kexecInitrdFile ? null }:
+# aarch64 (issue 17): tools/qemu-systems/build --arm64-root passes Debian's
+# arm64 kernel (kernelName "Image", as in nixpkgs' aarch64 toplevels) and
+# arm64 busybox, whose applet list (busyboxAppletsFile) it reads under
+# qemu-user: the derivations only copy files, so x86_64 Nix builds them.
+{ busyboxFile, kernelFile, kernelVersion, genericInitrdFile, kexecInitrdFile ? null
+, kernelName ? "bzImage", busyboxAppletsFile ? null }:
 let
   system = "x86_64-linux";
   mk = name: script: extra: derivation ({
@@ -57,20 +62,21 @@ in rec {
     mkdir -p "$out/bin"
     cp ${busyboxSrc} "$out/bin/busybox"
     chmod 0555 "$out/bin/busybox"
-    for a in $("$out/bin/busybox" --list); do
+    for a in $(${if busyboxAppletsFile == null then ''"$out/bin/busybox" --list''
+                 else "cat ${builtins.path { path = busyboxAppletsFile; name = "busybox-applets"; }}"}); do
       [ "$a" = busybox ] || ln -s busybox "$out/bin/$a"
     done
   '' {};
 
   linux = mk "linux-${kernelVersion}" ''
     mkdir -p "$out"
-    cp ${kernelSrc} "$out/bzImage"
+    cp ${kernelSrc} "$out/${kernelName}"
   '' {};
 
   # Same bytes, other store path (see the header).
   linux-other = mk "linux-${kernelVersion}-other" ''
     mkdir -p "$out"
-    cp ${kernelSrc} "$out/bzImage"
+    cp ${kernelSrc} "$out/${kernelName}"
   '' {};
 
   initrd-generic = mk "initrd-generic" ''
@@ -112,7 +118,7 @@ in rec {
 
   toplevel = { name, kernel, initrd, payloads }: mk "nixos-system-${name}" ''
     mkdir -p "$out"
-    ln -s ${kernel}/bzImage "$out/kernel"
+    ln -s ${kernel}/${kernelName} "$out/kernel"
     ln -s ${initrd}/initrd "$out/initrd"
     printf 'ipt.marker=%s-params' '${name}' > "$out/kernel-params"
     printf '%s' '${name}' > "$out/nixos-version"
