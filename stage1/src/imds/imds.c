@@ -486,3 +486,9 @@ int imds_role_credentials(struct imds_client *c, struct aws_credentials *creds, 
 		return ip_fail_ctx(err, r, "IMDS: role %s", name);
 	return 0;
 }
+
+int imds_role_credentials_hook(void *client, struct aws_credentials *creds, char *role,
+			       size_t role_size, struct ip_error *err)
+{
+	return imds_role_credentials(client, creds, role, role_size, err);
+}

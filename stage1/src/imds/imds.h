@@ -89,6 +89,10 @@ int imds_tag(struct imds_client *c, const char *name, char **value, struct ip_er
 int imds_role_credentials(struct imds_client *c, struct aws_credentials *creds, char *role,
 			  size_t role_size, struct ip_error *err);
 
+/* imds_role_credentials as the credential chain's hook
+ * (aws_creds_config.role_credentials, role_ctx the client). */
+aws_role_credentials_fn imds_role_credentials_hook;
+
 /* How many HTTP requests this client has made (tests assert on it). */
 unsigned imds_request_count(const struct imds_client *c);
 
