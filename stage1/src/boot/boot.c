@@ -194,7 +194,7 @@ static int bring_up_network(struct boot_run *run)
 	struct ip_error err = { 0 };
 	if (net_up(&cfg, &run->net, &err) < 0)
 		return fail_with(run, PHASE_NETWORK, &err, "");
-	run->net_configured = run->net.configured;
+	run->net_configured = net_needs_release(&run->net);
 	char addr[32];
 	const uint8_t *a = (const uint8_t *)&run->net.lease.address;
 	snprintf(addr, sizeof(addr), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
