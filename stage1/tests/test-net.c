@@ -162,6 +162,36 @@ static void resolv_content(void)
 	CHECK_INT(resolv_format(&l, "eth0", buf, 0), ==, -ENOBUFS);
 }
 
+/* Both families: IPv4 and IPv6 servers alternate (one of each first), the
+ * search names merge without duplicates; IPv6 alone works too. */
+static void resolv_both_families(void)
+{
+	struct dhcp_lease l = lease_with("192.0.2.67", 24);
+	l.server_id = ip("192.0.2.1");
+	l.dns[l.n_dns++] = ip("192.0.2.53");
+	l.dns[l.n_dns++] = ip("192.0.2.54");
+	strcpy(l.domain, "example.test");
+	struct resolv_ipv6 v6 = { .ifname = "eth0" };
+	CHECK(inet_pton(AF_INET6, "fd00:ec2::253", &v6.dns[v6.n_dns++]) == 1);
+	CHECK(inet_pton(AF_INET6, "2001:db8::53", &v6.dns[v6.n_dns++]) == 1);
+	strcpy(v6.search, "example6.test example.test");
+	char buf[RESOLV_CONF_MAX];
+	CHECK_INT(resolv_format_both(&l, "eth0", &v6, buf, sizeof(buf)), >, 0);
+	CHECK_STR(buf, "# written by initrd-provision from the DHCP lease on eth0 (server 192.0.2.1)\n"
+		       "# written by initrd-provision from DHCPv6 and the router advertisement on eth0\n"
+		       "search example.test example6.test\n"
+		       "nameserver 192.0.2.53\n"
+		       "nameserver fd00:ec2::253\n"
+		       "nameserver 192.0.2.54\n");
+	CHECK_INT(resolv_format_both(NULL, NULL, &v6, buf, sizeof(buf)), >, 0);
+	CHECK_STR(buf, "# written by initrd-provision from DHCPv6 and the router advertisement on eth0\n"
+		       "search example6.test example.test\n"
+		       "nameserver fd00:ec2::253\n"
+		       "nameserver 2001:db8::53\n");
+	v6.n_dns = 0;
+	CHECK_INT(resolv_format_both(NULL, NULL, &v6, buf, sizeof(buf)), ==, -ENODATA);
+}
+
 static void resolv_write_replaces_atomically(void)
 {
 	char dir[] = "/tmp/ip-test-resolv.XXXXXX";
@@ -216,4 +246,5 @@ TEST_MAIN("net",
 	TEST_CASE(plan_slash32_address),
 	TEST_CASE(plan_on_link_and_duplicates),
 	TEST_CASE(resolv_content),
+	TEST_CASE(resolv_both_families),
 	TEST_CASE(resolv_write_replaces_atomically))

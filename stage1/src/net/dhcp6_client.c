@@ -102,6 +102,8 @@ static void next_rt(struct dhcp6_client *c, uint32_t irt, uint32_t mrt, bool fir
 {
 	if (c->attempts == 0) {
 		c->rt_ms = scaled(irt, rand_permyriad(c, first_solicit));
+		if (first_solicit && c->rt_ms <= irt)
+			c->rt_ms = irt + 1; /* "strictly greater", in whole ms */
 		return;
 	}
 	uint64_t doubled = 2ull * c->rt_ms;
