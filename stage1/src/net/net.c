@@ -1006,6 +1006,13 @@ out:
 	return r;
 }
 
+bool net_only_ipv6(const struct net_result *res)
+{
+	const uint8_t *a = (const uint8_t *)&res->lease.address;
+	bool ipv4_link_local = a[0] == 169 && a[1] == 254;
+	return res->ipv6_up && (!res->ipv4_up || ipv4_link_local);
+}
+
 bool net_needs_release(const struct net_result *res)
 {
 	return res->configured || res->configured6 || res->n_saved > 0;

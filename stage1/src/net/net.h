@@ -115,6 +115,11 @@ struct net_result {
  * and what was seen. */
 int net_up(const struct net_config *cfg, struct net_result *res, struct ip_error *err);
 
+/* Whether only IPv6 reaches beyond the link: IPv6 is up and IPv4 is not,
+ * or has only a link-local 169.254.x.y lease (what EC2's IPv6-only subnets
+ * hand out, enough for IMDS but not for S3). */
+bool net_only_ipv6(const struct net_result *res);
+
 /* Whether net_release has anything to undo. */
 bool net_needs_release(const struct net_result *res);
 
