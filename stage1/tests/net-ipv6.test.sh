@@ -11,40 +11,16 @@
 SUITE=net-ipv6
 . "$(dirname "$0")/lib.sh"
 require_root "creates network namespaces and runs dnsmasq"
+. "$(dirname "$0")/netns-lib.sh"
 DNSMASQ=/usr/sbin/dnsmasq
-for tool in ip "$DNSMASQ" timeout /usr/bin/python3; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $SUITE: all: $tool is not installed (tools/packages/tests.txt)"
-		exit 0
-	fi
-done
-if [ ! -x "$IP_BIN" ]; then
-	echo "FAIL: $SUITE: all: $IP_BIN not built (make test-build)"
-	exit 1
-fi
+require_net_tools ip "$DNSMASQ" timeout /usr/bin/python3
 
 SRV=ipv6-srv-$$
 CLI=ipv6-cli-$$
 DIR=$(make_tmpdir)
 RESOLV=$DIR/resolv.conf
-SERVER_PID=""
 
-stop_server() {
-	if [ -n "$SERVER_PID" ]; then
-		kill "$SERVER_PID" 2>/dev/null || true
-		wait "$SERVER_PID" 2>/dev/null || true
-		SERVER_PID=""
-	fi
-}
-remove_namespaces() {
-	stop_server
-	local ns pid
-	for ns in "$SRV" "$CLI"; do
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-	done
-	ip netns del "$SRV" 2>/dev/null || true
-	ip netns del "$CLI" 2>/dev/null || true
-}
+remove_namespaces() { netns_remove "$SRV" "$CLI"; }
 at_exit remove_namespaces
 
 # The server's link-local address is the routers' source: no DAD on its
@@ -66,7 +42,7 @@ router_address() {
 
 # start_dnsmasq [ipv4]: RA + DHCPv6, and DHCPv4 with "ipv4".
 start_dnsmasq() {
-	stop_server
+	stop_server_pid
 	rm -f "$DIR/dnsmasq.log" "$DIR/leases"
 	local v4=()
 	if [ "${1:-}" = ipv4 ]; then
@@ -94,7 +70,7 @@ start_dnsmasq() {
 
 # start_scripted MODE: net-dhcp6-server.py instead of dnsmasq.
 start_scripted() {
-	stop_server
+	stop_server_pid
 	rm -f "$DIR/scripted.log"
 	ip netns exec "$SRV" /usr/bin/python3 "$REPO_ROOT/stage1/tests/net-dhcp6-server.py" ips0 \
 		"$DIR/scripted.log" "$1" >"$DIR/scripted.stderr" 2>&1 &
@@ -114,16 +90,7 @@ clean_client() {
 	rm -f "$RESOLV"
 }
 
-run_client() {
-	local start end
-	start=$(date +%s%N)
-	timeout 60 ip netns exec "$CLI" "$IP_BIN" net --interface ipc0 "$@" >"$DIR/out" 2>"$DIR/err"
-	RC=$?
-	end=$(date +%s%N)
-	MS=$(( (end - start) / 1000000 ))
-	OUT=$(cat "$DIR/out")
-	ERR=$(cat "$DIR/err")
-}
+run_client() { run_net "$CLI" --interface ipc0 "$@"; }
 
 # The checks common to every successful IPv6 run against dnsmasq: the /128
 # dnsmasq leased, its lifetimes (10 min), the default route via the
@@ -205,14 +172,14 @@ flush_restores_settings() {
 }
 
 no_server_fails_bounded() {
-	stop_server
+	stop_server_pid
 	clean_client
 	run_client --family ipv6 --timeout 3 --resolv-conf "$DIR/unused.conf"
 	echo "info: no server: exit $RC after $MS ms: $ERR"
 	[ "$RC" = 1 ] || { fail_because "exit $RC, want 1: $ERR"; return 1; }
 	grep -Eq 'ipc0: IPv6: no Router Advertisement within 3.0 s \([0-9]+ Router Solicitations? sent\)' <<<"$ERR" ||
 		{ fail_because "unclear message: $ERR"; return 1; }
-	[ "$(wc -l <"$DIR/err")" = 1 ] || { fail_because "more than one error line: $ERR"; return 1; }
+	[ "$(wc -l <"$NET_OUT_DIR/err")" = 1 ] || { fail_because "more than one error line: $ERR"; return 1; }
 	[ "$MS" -lt $((3000 + IP_TIME_SLACK_MS)) ] || { fail_because "took $MS ms for --timeout 3"; return 1; }
 	[ ! -e "$DIR/unused.conf" ] || { fail_because "resolv.conf written without a lease"; return 1; }
 }
@@ -252,7 +219,7 @@ noaddrs_reply_restarts() {
 	clean_client
 	start_scripted reply-noaddrs || { fail_because "scripted server did not start"; return 1; }
 	run_client --family ipv6 --timeout 10 --resolv-conf - --verbose
-	[ "$RC" = 0 ] || { fail_because "exit $RC: $(tail -n 3 "$DIR/err")"; return 1; }
+	[ "$RC" = 0 ] || { fail_because "exit $RC: $(tail -n 3 "$NET_OUT_DIR/err")"; return 1; }
 	grep -q 'DHCPv6 lease obtained in [0-9]* ms after link up (after 1 restart): address 2001:db8:1::77/128' <<<"$OUT" ||
 		{ fail_because "output: $OUT"; return 1; }
 	grep -q 'DHCPv6 REQUESTING -> INIT' <<<"$ERR" && grep -q 'scripted: pool empty' <<<"$ERR" ||

@@ -409,58 +409,86 @@ int link_remove_lease(struct link_ctx *ctx, const char *name, int ifindex,
 	return first_error;
 }
 
-int link_ipv6_link_local(struct link_ctx *ctx, int ifindex, bool *present, bool *tentative,
-			 struct ip_error *err)
+/* The flags of the first IPv6 address on `ifindex` that `match` accepts;
+ * *found false when there is none. */
+static int find_ipv6_address(struct link_ctx *ctx, int ifindex,
+			     bool (*match)(const uint8_t addr[16], const void *arg), const void *arg,
+			     bool *found, unsigned *flags, struct ip_error *err)
 {
 	struct nl_cache *cache = NULL;
 	int r = rtnl_addr_alloc_cache(ctx->sk, &cache);
 	if (r < 0)
 		return nl_fail(err, r, "listing addresses", "rtnetlink");
-	*present = *tentative = false;
+	*found = false;
+	*flags = 0;
 	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
 		struct rtnl_addr *a = (struct rtnl_addr *)o;
 		struct nl_addr *local = rtnl_addr_get_local(a);
 		if (rtnl_addr_get_ifindex(a) != ifindex || rtnl_addr_get_family(a) != AF_INET6 ||
-		    !local || nl_addr_get_len(local) != 16)
+		    !local || nl_addr_get_len(local) != 16 || !match(nl_addr_get_binary_addr(local), arg))
 			continue;
-		const uint8_t *b = nl_addr_get_binary_addr(local);
-		if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) {
-			*present = true;
-			*tentative = (rtnl_addr_get_flags(a) & IFA_F_TENTATIVE) != 0;
-			break;
-		}
+		*found = true;
+		*flags = rtnl_addr_get_flags(a);
+		break;
 	}
 	nl_cache_free(cache);
 	return 0;
+}
+
+static bool is_link_local(const uint8_t addr[16], const void *arg)
+{
+	(void)arg;
+	return addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80;
+}
+
+int link_ipv6_link_local(struct link_ctx *ctx, int ifindex, bool *present, bool *tentative,
+			 struct ip_error *err)
+{
+	unsigned flags;
+	int r = find_ipv6_address(ctx, ifindex, is_link_local, NULL, present, &flags, err);
+	*tentative = r == 0 && *present && (flags & IFA_F_TENTATIVE);
+	return r;
+}
+
+/* An IPv6 address object for add or delete; NULL when out of memory. */
+static struct rtnl_addr *build_addr6(int ifindex, const struct in6_addr *addr, unsigned prefixlen)
+{
+	struct rtnl_addr *a = rtnl_addr_alloc();
+	struct nl_addr *local = nl_addr_build(AF_INET6, addr, 16);
+	bool ok = a && local;
+	if (ok) {
+		nl_addr_set_prefixlen(local, (int)prefixlen);
+		rtnl_addr_set_ifindex(a, ifindex);
+		rtnl_addr_set_family(a, AF_INET6);
+		ok = rtnl_addr_set_local(a, local) == 0;
+		rtnl_addr_set_prefixlen(a, prefixlen);
+	}
+	nl_addr_put(local);
+	if (!ok) {
+		rtnl_addr_put(a);
+		return NULL;
+	}
+	return a;
 }
 
 int link_add_address6(struct link_ctx *ctx, const char *name, int ifindex,
 		      const struct in6_addr *addr, unsigned prefixlen, uint32_t valid_lft,
 		      uint32_t preferred_lft, struct ip_error *err)
 {
-	struct rtnl_addr *a = rtnl_addr_alloc();
-	struct nl_addr *local = nl_addr_build(AF_INET6, addr, 16);
-	int r = -NLE_NOMEM;
-	if (a && local) {
-		nl_addr_set_prefixlen(local, (int)prefixlen);
-		rtnl_addr_set_ifindex(a, ifindex);
-		rtnl_addr_set_family(a, AF_INET6);
-		r = rtnl_addr_set_local(a, local);
-		rtnl_addr_set_prefixlen(a, prefixlen);
-		/* The kernel counts these down; at valid_lft the address goes
-		 * away unless stage 2 renews it (README: hand-off). */
-		rtnl_addr_set_valid_lifetime(a, valid_lft);
-		rtnl_addr_set_preferred_lifetime(a, preferred_lft);
-		/* RFC 4429: usable while DAD runs, where the link allows it
-		 * (optimistic_dad, which net.c sets; the kernel ignores the flag
-		 * otherwise).  No prefix route: a /128 needs none, and the
-		 * kernel would keep one with a lifetime after the address is
-		 * removed at hand-off. */
-		rtnl_addr_set_flags(a, IFA_F_OPTIMISTIC | IFA_F_NOPREFIXROUTE);
-		if (r == 0)
-			r = rtnl_addr_add(ctx->sk, a, NLM_F_REPLACE);
-	}
-	nl_addr_put(local);
+	struct rtnl_addr *a = build_addr6(ifindex, addr, prefixlen);
+	if (!a)
+		return ip_fail(err, -ENOMEM, "%s: out of memory", name);
+	/* The kernel counts these down; at valid_lft the address goes away
+	 * unless stage 2 renews it (README: hand-off). */
+	rtnl_addr_set_valid_lifetime(a, valid_lft);
+	rtnl_addr_set_preferred_lifetime(a, preferred_lft);
+	/* RFC 4429: usable while DAD runs, where the link allows it
+	 * (optimistic_dad, which net.c sets; the kernel ignores the flag
+	 * otherwise).  No prefix route: a /128 needs none, and the kernel
+	 * would keep one with a lifetime after the address is removed at
+	 * hand-off. */
+	rtnl_addr_set_flags(a, IFA_F_OPTIMISTIC | IFA_F_NOPREFIXROUTE);
+	int r = rtnl_addr_add(ctx->sk, a, NLM_F_REPLACE);
 	rtnl_addr_put(a);
 	if (r < 0) {
 		char text[INET6_ADDRSTRLEN], what[96];
@@ -471,30 +499,20 @@ int link_add_address6(struct link_ctx *ctx, const char *name, int ifindex,
 	return 0;
 }
 
+static bool is_address(const uint8_t addr[16], const void *arg)
+{
+	return memcmp(addr, arg, 16) == 0;
+}
+
 int link_address6_state(struct link_ctx *ctx, int ifindex, const struct in6_addr *addr,
 			bool *present, bool *tentative, bool *dad_failed, struct ip_error *err)
 {
-	struct nl_cache *cache = NULL;
-	int r = rtnl_addr_alloc_cache(ctx->sk, &cache);
-	if (r < 0)
-		return nl_fail(err, r, "listing addresses", "rtnetlink");
-	*present = *tentative = *dad_failed = false;
-	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-		struct rtnl_addr *a = (struct rtnl_addr *)o;
-		struct nl_addr *local = rtnl_addr_get_local(a);
-		if (rtnl_addr_get_ifindex(a) != ifindex || rtnl_addr_get_family(a) != AF_INET6 ||
-		    !local || nl_addr_get_len(local) != 16 ||
-		    memcmp(nl_addr_get_binary_addr(local), addr, 16) != 0)
-			continue;
-		unsigned flags = rtnl_addr_get_flags(a);
-		*present = true;
-		/* An optimistic address is tentative but usable (RFC 4429 §3.3). */
-		*tentative = (flags & IFA_F_TENTATIVE) && !(flags & IFA_F_OPTIMISTIC);
-		*dad_failed = (flags & IFA_F_DADFAILED) != 0;
-		break;
-	}
-	nl_cache_free(cache);
-	return 0;
+	unsigned flags;
+	int r = find_ipv6_address(ctx, ifindex, is_address, addr, present, &flags, err);
+	/* An optimistic address is tentative but usable (RFC 4429 §3.3). */
+	*tentative = r == 0 && (flags & IFA_F_TENTATIVE) && !(flags & IFA_F_OPTIMISTIC);
+	*dad_failed = r == 0 && (flags & IFA_F_DADFAILED);
+	return r;
 }
 
 static struct rtnl_route *build_route6(int ifindex, const struct in6_addr *gateway)
@@ -575,19 +593,8 @@ int link_remove_ipv6(struct link_ctx *ctx, const char *name, int ifindex,
 		if (r < 0 && r != -NLE_OBJ_NOTFOUND && r != -NLE_NOADDR)
 			first_error = nl_fail(err, r, "removing the IPv6 default route", name);
 	}
-	struct rtnl_addr *a = rtnl_addr_alloc();
-	struct nl_addr *local = nl_addr_build(AF_INET6, addr, 16);
-	r = -NLE_NOMEM;
-	if (a && local) {
-		nl_addr_set_prefixlen(local, (int)prefixlen);
-		rtnl_addr_set_ifindex(a, ifindex);
-		rtnl_addr_set_family(a, AF_INET6);
-		r = rtnl_addr_set_local(a, local);
-		rtnl_addr_set_prefixlen(a, prefixlen);
-		if (r == 0)
-			r = rtnl_addr_delete(ctx->sk, a, 0);
-	}
-	nl_addr_put(local);
+	struct rtnl_addr *a = build_addr6(ifindex, addr, prefixlen);
+	r = a ? rtnl_addr_delete(ctx->sk, a, 0) : -NLE_NOMEM;
 	rtnl_addr_put(a);
 	if (r < 0 && r != -NLE_OBJ_NOTFOUND && r != -NLE_NOADDR && !first_error)
 		first_error = nl_fail(err, r, "removing the IPv6 address", name);

@@ -12,20 +12,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fake-transport.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int discard_send(void *ctx, const uint8_t *msg, size_t len)
-{
-	(void)ctx;
-	(void)msg;
-	(void)len;
-	return 0;
-}
-
-static uint32_t fixed_random(void *ctx)
-{
-	return *(const uint32_t *)ctx;
-}
 
 static void classify(const uint8_t *msg, size_t len, bool rapid_commit)
 {
