@@ -161,8 +161,13 @@ nameserver 2001:db8:1::53"
 }
 
 flush_restores_settings() {
+	ip netns exec "$CLI" sysctl -qw net.ipv6.conf.ipc0.accept_ra=2 net.ipv6.conf.ipc0.optimistic_dad=0
 	run_client --timeout 20 --resolv-conf - --flush
 	[ "$RC" = 0 ] || { fail_because "exit $RC: $ERR"; return 1; }
+	grep -q 'DHCPv6 lease obtained' <<<"$OUT" || { fail_because "no IPv6 lease to flush: $OUT"; return 1; }
+	local settings
+	settings=$(ip netns exec "$CLI" sysctl -n net.ipv6.conf.ipc0.accept_ra net.ipv6.conf.ipc0.optimistic_dad | tr '\n' ' ')
+	[ "$settings" = "2 0 " ] || { fail_because "accept_ra optimistic_dad after --flush: $settings, want 2 0"; return 1; }
 	local left
 	left=$(ip -n "$CLI" -6 addr show dev ipc0 scope global; ip -n "$CLI" -6 route show default;
 		ip -n "$CLI" -4 addr show dev ipc0)
