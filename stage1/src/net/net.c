@@ -56,7 +56,7 @@ void net_config_defaults(struct net_config *cfg)
 	cfg->family = NET_FAMILY_DUAL;
 	cfg->timeout_ms = 30000;
 	cfg->timeout6_ms = 30000;
-	cfg->grace_ms = 2000;
+	cfg->grace_ms = 1000;
 	cfg->carrier_timeout_ms = 10000;
 	cfg->resolv_conf = "/etc/resolv.conf";
 }
@@ -88,7 +88,7 @@ struct iface {
 
 	enum iface6_phase phase6;
 	int fd_ra, fd6;
-	uint64_t rs_timer_ms, ra_ms;
+	uint64_t rs_timer_ms, ra_ms, first_rs_ms;
 	unsigned rs_sent, bad_ras;
 	bool have_router, seen_ra, seen_ra_without_m;
 	struct in6_addr router;
@@ -331,8 +331,10 @@ static void solicit_router(struct iface *ifc, uint64_t now)
 		iface_fail6(ifc);
 		return;
 	}
-	if (ifc->rs_sent++ == 0)
+	if (ifc->rs_sent++ == 0) {
+		ifc->first_rs_ms = now;
 		log_debug("%s: sent a Router Solicitation", ifc->info.name);
+	}
 	ifc->rs_timer_ms = now + NDISC_RTR_SOLICITATION_INTERVAL_MS;
 }
 
@@ -517,26 +519,68 @@ static int family_error(struct iface *ifs, size_t n, bool v6, char *out, size_t 
 	return code;
 }
 
-/* Gives up a family that got nowhere while the other is up (grace_ms). */
-static void give_up_family(struct iface *ifs, size_t n, bool v6, const char *other, uint64_t waited_ms)
+/* Gives up a family that got nowhere while the other is up (see
+ * family_cut), one line per link saying how far it got. */
+static void give_up_family(struct iface *ifs, size_t n, bool v6, uint64_t now)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct iface *ifc = &ifs[i];
 		if (v6 && ifc->phase6 != IFACE6_FAILED && ifc->phase6 != IFACE6_OFF) {
 			ip_error_clear(&ifc->err6);
-			ip_fail(&ifc->err6, -ETIMEDOUT,
-				"%s: IPv6: no Router Advertisement with the M flag %.1f s after %s was up (%u Router Solicitation%s sent)",
-				ifc->info.name, (double)waited_ms / 1000.0, other, ifc->rs_sent,
-				ifc->rs_sent == 1 ? "" : "s");
+			if (ifc->seen_ra_without_m)
+				ip_fail(&ifc->err6, -ENOTSUP,
+					"%s: IPv6: the router advertises no managed addresses (M flag clear; SLAAC is not supported) and IPv4 is up",
+					ifc->info.name);
+			else
+				ip_fail(&ifc->err6, -ETIMEDOUT,
+					"%s: IPv6: no Router Advertisement with the M flag %.1f s after the first Router Solicitation (%u sent), and IPv4 is up",
+					ifc->info.name,
+					ifc->rs_sent ? (double)(now - ifc->first_rs_ms) / 1000.0 : 0.0, ifc->rs_sent);
 			iface_fail6(ifc);
 		} else if (!v6 && ifc->phase != IFACE_FAILED && ifc->phase != IFACE_OFF) {
 			ip_error_clear(&ifc->err);
-			ip_fail(&ifc->err, -ETIMEDOUT, "%s: DHCP %s: no DHCPOFFER %.1f s after %s was up (%u DHCPDISCOVER%s sent)",
-				ifc->info.name, dhcp_state_name(ifc->client.state), (double)waited_ms / 1000.0,
-				other, ifc->client.n_discovers, ifc->client.n_discovers == 1 ? "" : "s");
+			ip_fail(&ifc->err, -ETIMEDOUT,
+				"%s: DHCP %s: no DHCPOFFER %.1f s after the first DHCPDISCOVER (%u sent), and IPv6 is up",
+				ifc->info.name, dhcp_state_name(ifc->client.state),
+				ifc->phase == IFACE_DHCP ? (double)(now - ifc->client.start_ms) / 1000.0 : 0.0,
+				ifc->client.n_discovers);
 			iface_fail(ifc);
 		}
 	}
+}
+
+/* When a family that has got nowhere is given up, the other being up since
+ * first_up: grace_ms after its own first solicitation (a router answers a
+ * Router Solicitation within 0.5 s, RFC 4861 §6.2.6; a DHCP server a
+ * DISCOVER as fast), so an IPv4-only link costs the dual default about
+ * grace_ms, not grace_ms after a slow IPv4.  IPv6 links that heard only
+ * RAs without the M flag have no address to wait for: at once. */
+static uint64_t family_cut(const struct iface *ifs, size_t n, bool v6, uint64_t first_up,
+			   uint32_t grace_ms)
+{
+	if (!first_up)
+		return UINT64_MAX;
+	uint64_t asked = UINT64_MAX;
+	bool any = false, only_unmanaged = v6;
+	for (size_t i = 0; i < n; i++) {
+		const struct iface *ifc = &ifs[i];
+		if (v6 && (ifc->phase6 == IFACE6_ROUTER || ifc->phase6 == IFACE6_WAIT_CARRIER)) {
+			any = true;
+			if (ifc->rs_sent && ifc->first_rs_ms < asked)
+				asked = ifc->first_rs_ms;
+			if (!ifc->seen_ra_without_m)
+				only_unmanaged = false;
+		} else if (!v6 && (ifc->phase == IFACE_DHCP || ifc->phase == IFACE_WAIT_CARRIER)) {
+			any = true;
+			if (ifc->phase == IFACE_DHCP && ifc->client.start_ms < asked)
+				asked = ifc->client.start_ms;
+		}
+	}
+	if (any && only_unmanaged)
+		return first_up;
+	if (asked == UINT64_MAX)
+		asked = first_up;
+	return asked + grace_ms > first_up ? asked + grace_ms : first_up;
 }
 
 struct acquired {
@@ -631,11 +675,12 @@ static int acquire(struct link_ctx *lk, const struct net_config *cfg, struct ifa
 				out->first_up_ms = now;
 		}
 		/* The grace rule. */
-		uint64_t cut = out->first_up_ms ? out->first_up_ms + cfg->grace_ms : UINT64_MAX;
-		if (want4 && out->win4 < 0 && out->win6 >= 0 && !engaged(ifs, n, false) && now >= cut)
-			give_up_family(ifs, n, false, "IPv6", now - out->first_up_ms);
-		if (want6 && out->win6 < 0 && out->win4 >= 0 && !engaged(ifs, n, true) && now >= cut)
-			give_up_family(ifs, n, true, "IPv4", now - out->first_up_ms);
+		uint64_t cut4 = family_cut(ifs, n, false, out->first_up_ms, cfg->grace_ms);
+		uint64_t cut6 = family_cut(ifs, n, true, out->first_up_ms, cfg->grace_ms);
+		if (want4 && out->win4 < 0 && out->win6 >= 0 && !engaged(ifs, n, false) && now >= cut4)
+			give_up_family(ifs, n, false, now);
+		if (want6 && out->win6 < 0 && out->win4 >= 0 && !engaged(ifs, n, true) && now >= cut6)
+			give_up_family(ifs, n, true, now);
 		bool live4 = want4 && out->win4 < 0 && family_live(ifs, n, false);
 		bool live6 = want6 && out->win6 < 0 && family_live(ifs, n, true);
 		if (!live4 && !live6)
@@ -646,8 +691,10 @@ static int acquire(struct link_ctx *lk, const struct net_config *cfg, struct ifa
 			wake = deadline4;
 		if (live6 && deadline6 < wake)
 			wake = deadline6;
-		if (cut < wake && ((live4 && !engaged(ifs, n, false)) || (live6 && !engaged(ifs, n, true))))
-			wake = cut;
+		if (live4 && out->win6 >= 0 && !engaged(ifs, n, false) && cut4 < wake)
+			wake = cut4;
+		if (live6 && out->win4 >= 0 && !engaged(ifs, n, true) && cut6 < wake)
+			wake = cut6;
 		if (waiting_carrier && now + NET_CARRIER_POLL_MS < wake)
 			wake = now + NET_CARRIER_POLL_MS;
 		size_t nfds = 0;

@@ -7,8 +7,9 @@
  *         address and a default router wins.
  * Each family has its own time budget.  Either family succeeding is enough:
  * once one is up, a family that has not got anywhere yet (no DHCPv4 offer,
- * no Router Advertisement with the M flag) gets grace_ms more, one that has
- * keeps its own budget.  Then the winners are applied with netlink (the
+ * no Router Advertisement with the M flag) is given up grace_ms after its
+ * own first solicitation (at once when only RAs without the M flag came);
+ * one that has got somewhere keeps its own budget.  Then the winners are applied with netlink (the
  * IPv6 /128 with its lifetimes, the default route via the router's
  * link-local address expiring with the router lifetime) and resolv.conf
  * lists both families' servers.
@@ -50,7 +51,7 @@ struct net_config {
 	size_t n_interfaces;
 	uint32_t timeout_ms;           /* IPv4 budget: carrier + DHCP */
 	uint32_t timeout6_ms;          /* IPv6 budget: carrier + RA + DHCPv6 */
-	uint32_t grace_ms;             /* for the other family once one is up */
+	uint32_t grace_ms;             /* see above; default 1 s */
 	bool dhcp6_rapid_commit;       /* off by default (dhcp6_client.h) */
 	uint32_t carrier_timeout_ms;   /* per link, within the budget */
 	const char *resolv_conf;       /* NULL = leave resolv.conf alone */
@@ -60,7 +61,7 @@ struct net_config {
 	void (*on_link_up)(void *ctx, const char *ifname, uint64_t ms_since_start);
 	void *event_ctx;
 };
-/* Dual stack, 30 s per family, 2 s grace, 10 s carrier wait,
+/* Dual stack, 30 s per family, 1 s grace, 10 s carrier wait,
  * /etc/resolv.conf, RFC 2131 / RFC 8415 timing. */
 void net_config_defaults(struct net_config *cfg);
 
