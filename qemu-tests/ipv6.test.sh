@@ -6,11 +6,17 @@
 # binary cache on [2001:db8:5::1]:80 -- the namespace's own addresses and
 # ports, nothing on the host.
 #   ipv6-only   no IPv4 at all: IMDS endpoint auto falls over to
-#               [fd00:ec2::254], the cache is reached over IPv6 only
-#   dual-stack  DHCPv4 and DHCPv6 both: IMDS over IPv4, the cache over IPv6
+#               [fd00:ec2::254]; the cache is s3://qemu-cache without
+#               endpoint=, which only IPv6 being up turns into the dual-stack
+#               host qemu-cache.s3.dualstack.us-east-1.amazonaws.com: dnsmasq
+#               (the guest's DNS server) knows that name, and only that
+#               one, as [2001:db8:5::1] (scheme=http: no TLS to fake)
+#   dual-stack  DHCPv4 and DHCPv6 both: IMDS over IPv4, the cache at
+#               http://[2001:db8:5::1], no dual-stack rule
 SUITE=ipv6
 . "$(dirname "$0")/lib.sh"
 SCENARIOS=(ipv6-only dual-stack)
+[ -z "${IP_IPV6_ONLY_CASE:-}" ] || SCENARIOS=("$IP_IPV6_ONLY_CASE")
 skip_all() { for s in "${SCENARIOS[@]}"; do echo "SKIP: $SUITE: $s: $1"; done; exit 0; }
 [ "$(id -u)" = 0 ] || skip_all "needs root (network namespace, tap)"
 [ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
@@ -54,11 +60,13 @@ start_router() {
 		ip -n "$NS" addr del 192.0.2.1/24 dev br0 2>/dev/null || true
 	fi
 	ROUTER_LOG=$NSDIR/dnsmasq.$1.log
-	ip netns exec "$NS" /usr/sbin/dnsmasq --no-daemon --conf-file=/dev/null --port=0 \
+	ip netns exec "$NS" /usr/sbin/dnsmasq --no-daemon --conf-file=/dev/null \
 		--interface=br0 --bind-interfaces --no-ping "${v4[@]}" \
+		--no-resolv --no-hosts --log-queries --local=/amazonaws.com/ \
+		--host-record=qemu-cache.s3.dualstack.us-east-1.amazonaws.com,2001:db8:5::1 \
 		--enable-ra --ra-param=br0,10,600 \
 		--dhcp-range=2001:db8:5::100,2001:db8:5::1ff,64,10m \
-		--dhcp-option=option6:dns-server,[2001:db8:5::53] \
+		--dhcp-option=option6:dns-server,[2001:db8:5::1] \
 		--dhcp-leasefile="$NSDIR/leases" --log-facility="$ROUTER_LOG" --log-dhcp \
 		>"$NSDIR/dnsmasq.out" 2>&1 &
 	DNSMASQ_PID=$!
@@ -83,16 +91,16 @@ ns_server() {
 		{ CASE_REASON="$name did not start: $(tail -n 2 "$P_DIR/$name.out" | tr '\n' ' ')"; return 1; }
 }
 
-# One provisioning boot: user-data names the target, the cache is on
-# [2001:db8:5::1]; IMDS on IMDS_BIND.
-provision_over() { # NAME IMDS_BIND
+# One provisioning boot: user-data names the target, the cache is served on
+# [2001:db8:5::1] and named by SUBSTITUTER; IMDS on IMDS_BIND.
+provision_over() { # NAME IMDS_BIND SUBSTITUTER
 	p_new
 	p_user_data "system = $TARGET_SYSTEM
 "
 	ns_server imds "$MOCK_IMDS" --bind "$2" --user-data-file "$P_DIR/user-data" --role qemu-test-role || return 1
 	ns_server cache /usr/bin/python3 "$QEMU_TESTS_DIR/cache-serve.py" --bind 2001:db8:5::1 --dir "$CACHE_DIR" || return 1
 	CACHE_LOG=$P_DIR/cache.log
-	CACHE_SUBSTITUTER="http://[2001:db8:5::1]"
+	CACHE_SUBSTITUTER=$3
 	p_initrd || return 1
 	p_boot "$1" --netns "$NS" --netdev "tap,id=n0,ifname=tap0,script=no,downscript=no"
 	record_time "$1"
@@ -109,17 +117,22 @@ provision_over() { # NAME IMDS_BIND
 
 ipv6_only() {
 	start_router ipv6 || return 1
-	provision_over ipv6-only fd00:ec2::254 || return 1
+	provision_over ipv6-only fd00:ec2::254 "s3://qemu-cache?scheme=http&region=us-east-1" || return 1
+	assert_log_contains '^initrd-provision: only IPv6 is up: s3:// substituters without endpoint= use the dual-stack host s3\.dualstack\.REGION\.amazonaws\.com$' \
+		"the line saying the dual-stack S3 host is used" || return 1
+	[ "$(grep -c 'only IPv6 is up' "$BOOT_LOG")" = 1 ] || { fail_because "the dual-stack line is not said once"; return 1; }
+	grep -q 'qemu-cache.s3.dualstack.us-east-1.amazonaws.com' "$ROUTER_LOG" ||
+		{ fail_because "the guest never asked DNS for the dual-stack host: $(grep query "$ROUTER_LOG" | head -n 3)"; return 1; }
 	assert_log_contains '^initrd-provision: .*IPv4 not up, going on with IPv6: .*no DHCPOFFER' \
 		"the line saying IPv4 did not come up" || return 1
 }
 
 dual_stack() {
 	start_router ipv4 || return 1
-	provision_over dual-stack 169.254.169.254 || return 1
+	provision_over dual-stack 169.254.169.254 "http://[2001:db8:5::1]" || return 1
+	assert_log_lacks 'only IPv6 is up' "the dual-stack S3 line" || return 1
 	assert_log_contains '^initrd-provision: .*lease on [a-z0-9]+: 192\.0\.2\.[0-9]+/24' "the IPv4 lease line" || return 1
 	assert_log_lacks 'not up, going on' "a family reported down" || return 1
 }
 
-run_case ipv6-only ipv6_only
-run_case dual-stack dual_stack
+for s in "${SCENARIOS[@]}"; do run_case "$s" "${s//-/_}"; done

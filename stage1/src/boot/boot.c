@@ -397,8 +397,8 @@ static int fetch_target(struct boot_run *run)
 	fo.s3_dualstack = net_only_ipv6(&run->net);
 	for (size_t i = 0; fo.s3_dualstack && i < run->n_substituters; i++)
 		if (strncmp(run->substituters[i], "s3://", 5) == 0) {
-			log_info("only IPv6 is up: s3:// substituters without endpoint= use s3.dualstack.%s.amazonaws.com",
-				 aws.region);
+			log_info("only IPv6 is up: s3:// substituters without endpoint= use the dual-stack host "
+				 "s3.dualstack.REGION.amazonaws.com");
 			break;
 		}
 	log_info("fetching %s from %zu substituter(s)", run->target, run->n_substituters);
