@@ -16,6 +16,7 @@
 SUITE=ipv6
 . "$(dirname "$0")/lib.sh"
 SCENARIOS=(ipv6-only dual-stack)
+# IP_IPV6_ONLY_CASE=ipv6-only (or dual-stack) runs just that one.
 [ -z "${IP_IPV6_ONLY_CASE:-}" ] || SCENARIOS=("$IP_IPV6_ONLY_CASE")
 skip_all() { for s in "${SCENARIOS[@]}"; do echo "SKIP: $SUITE: $s: $1"; done; exit 0; }
 [ "$(id -u)" = 0 ] || skip_all "needs root (network namespace, tap)"
