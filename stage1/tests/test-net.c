@@ -4,6 +4,7 @@
 #include "test.h"
 
 #include "net/link.h"
+#include "net/net.h"
 #include "net/resolv.h"
 
 #include <arpa/inet.h>
@@ -192,6 +193,32 @@ static void resolv_both_families(void)
 	CHECK_INT(resolv_format_both(NULL, NULL, &v6, buf, sizeof(buf)), ==, -ENODATA);
 }
 
+/* The grace rule: {trying, only_unmanaged, first ask, other up at} -> give
+ * up at (grace 1000 ms). */
+static void grace_rule(void)
+{
+	static const struct {
+		const char *name;
+		struct net_family_progress p;
+		uint64_t other_up, want;
+	} t[] = {
+		{ "other family not up", { true, false, 100 }, 0, UINT64_MAX },
+		{ "asked at 100, other up at 50", { true, false, 100 }, 50, 1100 },
+		{ "asked at 100, other up at 5000", { true, false, 100 }, 5000, 5000 },
+		{ "not asked yet (no carrier)", { true, false, UINT64_MAX }, 300, 1300 },
+		{ "only RAs without M", { true, true, 100 }, 50, 50 },
+		{ "nothing trying", { false, true, UINT64_MAX }, 70, 1070 },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint64_t got = net_give_up_at(&t[i].p, t[i].other_up, 1000);
+		if (got != t[i].want) {
+			test_record_failure(__FILE__, __LINE__, "%s: %llu, want %llu", t[i].name,
+					    (unsigned long long)got, (unsigned long long)t[i].want);
+			return;
+		}
+	}
+}
+
 static void resolv_write_replaces_atomically(void)
 {
 	char dir[] = "/tmp/ip-test-resolv.XXXXXX";
@@ -247,4 +274,5 @@ TEST_MAIN("net",
 	TEST_CASE(plan_on_link_and_duplicates),
 	TEST_CASE(resolv_content),
 	TEST_CASE(resolv_both_families),
+	TEST_CASE(grace_rule),
 	TEST_CASE(resolv_write_replaces_atomically))

@@ -555,32 +555,35 @@ static void give_up_family(struct iface *ifs, size_t n, bool v6, uint64_t now)
  * DISCOVER as fast), so an IPv4-only link costs the dual default about
  * grace_ms, not grace_ms after a slow IPv4.  IPv6 links that heard only
  * RAs without the M flag have no address to wait for: at once. */
+uint64_t net_give_up_at(const struct net_family_progress *p, uint64_t other_up_ms, uint32_t grace_ms)
+{
+	if (!other_up_ms)
+		return UINT64_MAX;
+	if (p->trying && p->only_unmanaged)
+		return other_up_ms;
+	uint64_t asked = p->first_ask_ms == UINT64_MAX ? other_up_ms : p->first_ask_ms;
+	return asked + grace_ms > other_up_ms ? asked + grace_ms : other_up_ms;
+}
+
 static uint64_t family_cut(const struct iface *ifs, size_t n, bool v6, uint64_t first_up,
 			   uint32_t grace_ms)
 {
-	if (!first_up)
-		return UINT64_MAX;
-	uint64_t asked = UINT64_MAX;
-	bool any = false, only_unmanaged = v6;
+	struct net_family_progress p = { .only_unmanaged = v6, .first_ask_ms = UINT64_MAX };
 	for (size_t i = 0; i < n; i++) {
 		const struct iface *ifc = &ifs[i];
 		if (v6 && (ifc->phase6 == IFACE6_ROUTER || ifc->phase6 == IFACE6_WAIT_CARRIER)) {
-			any = true;
-			if (ifc->rs_sent && ifc->first_rs_ms < asked)
-				asked = ifc->first_rs_ms;
+			p.trying = true;
+			if (ifc->rs_sent && ifc->first_rs_ms < p.first_ask_ms)
+				p.first_ask_ms = ifc->first_rs_ms;
 			if (!ifc->seen_ra_without_m)
-				only_unmanaged = false;
+				p.only_unmanaged = false;
 		} else if (!v6 && (ifc->phase == IFACE_DHCP || ifc->phase == IFACE_WAIT_CARRIER)) {
-			any = true;
-			if (ifc->phase == IFACE_DHCP && ifc->client.start_ms < asked)
-				asked = ifc->client.start_ms;
+			p.trying = true;
+			if (ifc->phase == IFACE_DHCP && ifc->client.start_ms < p.first_ask_ms)
+				p.first_ask_ms = ifc->client.start_ms;
 		}
 	}
-	if (any && only_unmanaged)
-		return first_up;
-	if (asked == UINT64_MAX)
-		asked = first_up;
-	return asked + grace_ms > first_up ? asked + grace_ms : first_up;
+	return net_give_up_at(&p, first_up, grace_ms);
 }
 
 struct acquired {

@@ -111,6 +111,19 @@ struct net_result {
 	size_t n_saved;
 };
 
+/* The grace rule as a pure function (table-tested): how far a family that
+ * has not got anywhere came, and when to give it up once the other family
+ * is up (since other_up_ms, 0 = not yet). */
+struct net_family_progress {
+	bool trying;                   /* some link still works on this family */
+	bool only_unmanaged;           /* IPv6: every such link heard only RAs without M */
+	uint64_t first_ask_ms;         /* first DISCOVER / RS sent; UINT64_MAX = none yet */
+};
+/* UINT64_MAX while the other family is not up; else grace_ms after the
+ * first solicitation, never before other_up_ms, and other_up_ms itself when
+ * only RAs without the M flag came. */
+uint64_t net_give_up_at(const struct net_family_progress *p, uint64_t other_up_ms, uint32_t grace_ms);
+
 /* Brings the network up.  Returns 0 with `res` filled, or a negative errno
  * with `err` naming the link(s), the phase (carrier, DHCP state, applying)
  * and what was seen. */
