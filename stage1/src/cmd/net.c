@@ -163,7 +163,7 @@ static void print_ipv6(const struct net_result *res)
 static const char *hint_for(int code)
 {
 	switch (code) {
-	case -ETIMEDOUT: return "check that a DHCP server answers on this link, or raise --timeout";
+	case -ETIMEDOUT: return "check that a DHCP server (IPv6: a router sending RAs with the M flag, and DHCPv6) answers on this link, or raise --timeout";
 	case -ENOLINK: return "check the cable, the virtual NIC or the peer of the link";
 	case -ENODEV: return "see 'ip link' for the interfaces there are";
 	case -EPERM:
