@@ -439,12 +439,15 @@ cache_nar_bytes_sent() {
 #   --kill-when FILE REGEX   kill -9 QEMU as soon as FILE has a line matching
 #                      REGEX (power cut); BOOT_STATUS=killed
 #   --live             also show the serial console on stdout as it happens
+#   --netdev "ARGS"    the guest's -netdev instead of the user-mode one
+#                      (e.g. a tap in a namespace: qemu-tests/ipv6.test.sh)
+#   --netns NS         run QEMU inside network namespace NS
 # Sets BOOT_LOG (CRs stripped), BOOT_STATUS (exited|timeout|killed|failed),
 # BOOT_SECONDS (wall), BOOT_STAGE2_UPTIME (guest uptime at stage 2 start, or "").
 boot_qemu() {
 	local name=$1; shift
 	local disk="" uefi=0 initrd="$QW/initrd.img" kernel="$HOST_KERNEL" append="" timeout=$QEMU_TIMEOUT
-	local kill_file="" kill_re="" live=0
+	local kill_file="" kill_re="" live=0 netdev="" netns=()
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--disk) disk=$2; shift 2 ;;
@@ -455,6 +458,8 @@ boot_qemu() {
 		--timeout) timeout=$2; shift 2 ;;
 		--kill-when) kill_file=$2; kill_re=$3; shift 3 ;;
 		--live) live=1; shift ;;
+		--netdev) netdev=$2; shift 2 ;;
+		--netns) netns=(ip netns exec "$2"); shift 2 ;;
 		*) echo "boot_qemu: unknown option $1" >&2; return 2 ;;
 		esac
 	done
@@ -464,10 +469,11 @@ boot_qemu() {
 	raw=$dir/serial.raw
 	: >"$raw"
 	local imds_port=${IMDS_PORT:-9} cache_port=${CACHE_PORT:-9}
+	[ -n "$netdev" ] || netdev="user,id=n0,restrict=on,net=169.254.0.0/16,dhcpstart=169.254.10.15,guestfwd=tcp:$IMDS_ADDR:80-cmd:$HOST_BUSYBOX nc 127.0.0.1 $imds_port,guestfwd=tcp:$CACHE_ADDR:80-cmd:$HOST_BUSYBOX nc 127.0.0.1 $cache_port"
 	args=("${QEMU_MACHINE[@]}" -accel "$QEMU_ACCEL" -m "$QEMU_MEM" -smp 1 -display none -no-reboot
 		-monitor none -serial "file:$raw"
 		-drive "file=$disk,if=virtio,format=raw"
-		-netdev "user,id=n0,restrict=on,net=169.254.0.0/16,dhcpstart=169.254.10.15,guestfwd=tcp:$IMDS_ADDR:80-cmd:$HOST_BUSYBOX nc 127.0.0.1 $imds_port,guestfwd=tcp:$CACHE_ADDR:80-cmd:$HOST_BUSYBOX nc 127.0.0.1 $cache_port"
+		-netdev "$netdev"
 		-device virtio-net-pci,netdev=n0
 		-device virtio-rng-pci)
 	if [ "$uefi" = 1 ]; then
@@ -478,7 +484,7 @@ boot_qemu() {
 		args+=(-kernel "$kernel" -initrd "$initrd" -append "$append")
 	fi
 	start=$(date +%s.%N)
-	"$QEMU_SYSTEM" "${args[@]}" </dev/null >"$dir/qemu.out" 2>&1 &
+	${netns[@]+"${netns[@]}"} "$QEMU_SYSTEM" "${args[@]}" </dev/null >"$dir/qemu.out" 2>&1 &
 	pid=$!
 	_QEMU_PIDS="$_QEMU_PIDS $pid"
 	if [ "$live" = 1 ]; then

@@ -28,7 +28,9 @@ static void defaults_match_the_contract(void)
 	struct boot_config *c = parse("", 0, NULL);
 	CHECK(c);
 	CHECK_STR(c->builtin_system, "");
-	CHECK_STR(c->imds_endpoint, "http://169.254.169.254");
+	CHECK_STR(c->imds_endpoint, "auto");
+	CHECK_INT(c->network_family, ==, NET_FAMILY_DUAL);
+	CHECK_INT(c->ipv6_timeout, ==, 30);
 	CHECK_INT(c->imds_timeout, ==, 30);
 	CHECK_STR(c->system_tag, "nixos-system");
 	CHECK_INT(c->on_failure, ==, ON_FAILURE_FALLBACK);
@@ -104,10 +106,27 @@ static void refusals_name_the_line(void)
 		{ "substituters = ftp://x\n", "substituters: substituter 'ftp://x': unsupported URL scheme" },
 		{ "substituters = s3://\n", "line 1: substituters: " },
 		{ "trusted-public-keys = nokey\n", "line 1: trusted-public-keys: " },
-		{ "imds-endpoint = 169.254.169.254\n", "imds-endpoint: '169.254.169.254' is not an http:// URL" },
+		{ "imds-endpoint = 169.254.169.254\n", "imds-endpoint: expected auto or an http:// URL, not '169.254.169.254'" },
+		{ "imds-endpoint = https://169.254.169.254\n", "imds-endpoint: expected auto or an http:// URL" },
+		{ "network-family = ipv5\n", "network-family: expected ipv4, ipv6 or dual, not 'ipv5'" },
+		{ "ipv6-timeout = 4000\n", "ipv6-timeout: expected a whole number from 0 to 3600" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		CHECK(parse(cases[i].text, -EINVAL, cases[i].error));
+}
+
+static void network_keys(void)
+{
+	struct boot_config *c = parse("network-family = ipv6\nipv6-timeout = 12\nimds-endpoint = http://[fd00:ec2::254]\n",
+				      0, NULL);
+	CHECK(c);
+	CHECK_INT(c->network_family, ==, NET_FAMILY_IPV6);
+	CHECK_INT(c->ipv6_timeout, ==, 12);
+	CHECK_STR(c->imds_endpoint, "http://[fd00:ec2::254]");
+	c = parse("network-family = ipv4\nimds-endpoint = auto\n", 0, NULL);
+	CHECK(c);
+	CHECK_INT(c->network_family, ==, NET_FAMILY_IPV4);
+	CHECK_STR(c->imds_endpoint, "auto");
 }
 
 static void list_limit(void)
@@ -125,4 +144,5 @@ TEST_MAIN("config",
 	TEST_CASE(module_fixture_parses),
 	TEST_CASE(builtin_system_is_checked),
 	TEST_CASE(refusals_name_the_line),
+	TEST_CASE(network_keys),
 	TEST_CASE(list_limit))

@@ -3,6 +3,7 @@
  * failure policy in exactly one place (finish()). */
 #include "boot/boot.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -188,18 +189,31 @@ static int bring_up_network(struct boot_run *run)
 	cfg.interfaces = run->config.n_interfaces ? names : NULL;
 	cfg.n_interfaces = run->config.n_interfaces;
 	cfg.timeout_ms = run->config.dhcp_timeout * 1000u;
+	cfg.family = run->config.network_family;
+	cfg.timeout6_ms = run->config.ipv6_timeout * 1000u;
 	cfg.resolv_conf = run->o->resolv_conf;
 	cfg.on_link_up = on_link_up;
 
 	struct ip_error err = { 0 };
 	if (net_up(&cfg, &run->net, &err) < 0)
 		return fail_with(run, PHASE_NETWORK, &err, "");
-	run->net_configured = run->net.configured;
-	char addr[32];
-	const uint8_t *a = (const uint8_t *)&run->net.lease.address;
-	snprintf(addr, sizeof(addr), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
-	log_info("lease on %s: %s/%u in %llu ms after link up", run->net.ifname, addr,
-		 (unsigned)run->net.lease.prefixlen, (unsigned long long)run->net.lease_ms);
+	run->net_configured = net_needs_release(&run->net);
+	char addr[INET6_ADDRSTRLEN];
+	if (run->net.ipv4_up) {
+		inet_ntop(AF_INET, &run->net.lease.address, addr, sizeof(addr));
+		log_info("lease on %s: %s/%u in %llu ms after link up", run->net.ifname, addr,
+			 (unsigned)run->net.lease.prefixlen, (unsigned long long)run->net.lease_ms);
+	}
+	if (run->net.ipv6_up) {
+		inet_ntop(AF_INET6, &run->net.lease6.address, addr, sizeof(addr));
+		log_info("IPv6 on %s: %s/128 in %llu ms after link up (valid %u s; stage 2 must renew)",
+			 run->net.ifname6, addr, (unsigned long long)run->net.lease6_ms,
+			 run->net.lease6.valid_lft);
+	}
+	if (run->net.ipv4_error[0])
+		log_warn("IPv4 not up, going on with IPv6: %s", run->net.ipv4_error);
+	if (run->net.ipv6_error[0])
+		log_warn("IPv6 not up, going on with IPv4: %s", run->net.ipv6_error);
 	return 0;
 }
 
@@ -382,6 +396,14 @@ static int fetch_target(struct boot_run *run)
 		log_info("S3 region from IMDS: %s", aws.region);
 	fo.aws_credentials = aws.credentials;
 	fo.aws_region = aws.region;
+	/* The plain S3 endpoints are IPv4 only. */
+	fo.s3_dualstack = net_only_ipv6(&run->net);
+	for (size_t i = 0; fo.s3_dualstack && i < run->n_substituters; i++)
+		if (strncmp(run->substituters[i], "s3://", 5) == 0) {
+			log_info("only IPv6 is up: s3:// substituters without endpoint= use the dual-stack host "
+				 "s3.dualstack.REGION.amazonaws.com");
+			break;
+		}
 	log_info("fetching %s from %zu substituter(s)", run->target, run->n_substituters);
 	run->fetch_ran = true;
 	run->last_progress = now_seconds();
