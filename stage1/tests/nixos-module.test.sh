@@ -175,6 +175,18 @@ make_world() { # DIR
 	done
 	ln -s /nix/store/systemd-A "$w/root/nix/store/builtin-sys/systemd"
 	ln -s /nix/store/systemd-A "$w/root/nix/store/target-sys/systemd"
+	# The other two shapes of top-level.nix: systemd-built (init = a copy of
+	# systemd, prepare-root = the stage-2 script) and nixos-init-built (init
+	# = a copy of systemd, no prepare-root).
+	mkdir -p "$w/root/nix/store/systemd-A/lib/systemd"
+	printf '\177ELF systemd stand-in\n' >"$w/root/nix/store/systemd-A/lib/systemd/systemd"
+	for s in sdbuilt niinit; do
+		mkdir -p "$w/root/nix/store/$s-sys"
+		cp "$w/root/nix/store/systemd-A/lib/systemd/systemd" "$w/root/nix/store/$s-sys/init"
+		ln -s /nix/store/systemd-A "$w/root/nix/store/$s-sys/systemd"
+	done
+	printf '#!/bin/sh\n# stage-2-init.sh\n' >"$w/root/nix/store/sdbuilt-sys/prepare-root"
+	chmod +x "$w/root/nix/store/sdbuilt-sys/prepare-root"
 	echo "keep-network = false" >"$w/etc/initrd-provision.conf"
 	cat >"$w/stub" <<'EOF'
 #!/bin/sh
@@ -226,6 +238,8 @@ case_glue_scripted() {
 	for sh in "${SHELLS[@]}"; do
 		w=$(make_tmpdir)
 		make_world "$w"
+		# Scripted-built systems (init is the stage-2 script): no prepare-root.
+		rm "$w/root/nix/store/builtin-sys/prepare-root" "$w/root/nix/store/target-sys/prepare-root"
 		got=$(scripted "$sh" "$w" handoff /nix/store/target-sys)
 		[ "$got" = "0 /nix/store/target-sys/init" ] || { fail_because "$sh: hand-off: '$got' $(cat "$w/stderr")"; return 1; }
 		# The run-time config is the generated one plus builtin-system.
@@ -264,6 +278,41 @@ case_glue_scripted() {
 		got=$(IP_ON_FAILURE=halt scripted "$sh" "$w" fail "")
 		[ "${got%% *}" != 0 ] && grep -q 'on-failure = halt' "$w/stderr" ||
 			{ fail_because "$sh: halt policy: '$got' $(cat "$w/stderr")"; return 1; }
+	done
+}
+
+# Scripted stage 1 hands each shape of toplevel the entry that activates it
+# (defect 1 of issue 15): prepare-root for a systemd-built system, the init
+# script for a scripted-built one, and a refusal naming nixos-init for one
+# that starts systemd with nothing to activate it.
+case_glue_scripted_shapes() {
+	local sh w got
+	for sh in "${SHELLS[@]}"; do
+		w=$(make_tmpdir)
+		make_world "$w"
+		rm "$w/root/nix/store/target-sys/prepare-root"
+		got=$(scripted "$sh" "$w" handoff /nix/store/sdbuilt-sys)
+		[ "$got" = "0 /nix/store/sdbuilt-sys/prepare-root" ] ||
+			{ fail_because "$sh: systemd-built target: '$got' $(cat "$w/stderr")"; return 1; }
+		grep -q '^initrd-provision: handing over to /nix/store/sdbuilt-sys (/nix/store/sdbuilt-sys/prepare-root)$' "$w/stderr" ||
+			{ fail_because "$sh: systemd-built target: no hand-over line: $(cat "$w/stderr")"; return 1; }
+		got=$(scripted "$sh" "$w" handoff /nix/store/target-sys)
+		[ "$got" = "0 /nix/store/target-sys/init" ] ||
+			{ fail_because "$sh: scripted-built target: '$got' $(cat "$w/stderr")"; return 1; }
+		# nixos-init-built: refused with the contract's banner, built-in boots.
+		got=$(scripted "$sh" "$w" handoff /nix/store/niinit-sys)
+		[ "$got" = "0 /nix/store/builtin-sys/init" ] &&
+			grep -q '^initrd-provision: FAILED glue: /nix/store/niinit-sys starts systemd directly and has no prepare-root (built with system.nixos-init.enable?);.*; booting built-in system /nix/store/builtin-sys$' "$w/stderr" ||
+			{ fail_because "$sh: nixos-init target: '$got' $(cat "$w/stderr")"; return 1; }
+		got=$(IP_ON_FAILURE=halt scripted "$sh" "$w" handoff /nix/store/niinit-sys)
+		[ "${got%% *}" != 0 ] && grep -q 'on-failure = halt' "$w/stderr" ||
+			{ fail_because "$sh: nixos-init target under halt: '$got' $(cat "$w/stderr")"; return 1; }
+		# prepare-root as an absolute link (resolved in the root, not here).
+		rm "$w/root/nix/store/sdbuilt-sys/prepare-root"
+		ln -s /nix/store/target-prep/prepare-root "$w/root/nix/store/sdbuilt-sys/prepare-root"
+		got=$(scripted "$sh" "$w" handoff /nix/store/sdbuilt-sys)
+		[ "$got" = "0 /nix/store/sdbuilt-sys/prepare-root" ] ||
+			{ fail_because "$sh: prepare-root link: '$got' $(cat "$w/stderr")"; return 1; }
 	done
 }
 
@@ -329,4 +378,5 @@ run_case render-rejects case_render_rejects
 run_case check-config case_check_config
 run_case glue-resolve case_glue_resolve
 run_case glue-scripted case_glue_scripted
+run_case glue-scripted-shapes case_glue_scripted_shapes
 run_case glue-systemd case_glue_systemd
