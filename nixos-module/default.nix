@@ -27,8 +27,6 @@ let
   renderer = import ./render-config.nix;
   systemdStage1 = config.boot.initrd.systemd.enable;
 
-  kernelFile = "${config.boot.kernelPackages.kernel}/${config.system.boot.loader.kernelFile}";
-
   settingsText = renderer.renderOptions {
     inherit (cfg)
       substituters
@@ -44,9 +42,12 @@ let
     imds = {
       inherit (cfg.imds) endpoint timeout allowV1;
     };
-    # No cycle: the kernel does not depend on the initrd.  builtin-system
-    # would (the toplevel contains this initrd); the glue adds it at boot.
-    builtinKernel = kernelFile;
+    # No builtin-kernel: the binary takes <builtin-system>/kernel, the kernel
+    # of the generation the loader booted (its entry pairs that kernel with
+    # this initrd).  Writing the kernel's path here carried its string
+    # context, and make-initrd copies the whole closure of every file it is
+    # given (nixpkgs pkgs/build-support/kernel/make-initrd.sh,
+    # make-initrd-ng): bzImage and all of lib/modules in the initrd.
   };
 
   canRunPackage = pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform;
