@@ -39,6 +39,18 @@ static void defaults_match_the_contract(void)
 	CHECK_STR(c->ca_bundle, "/etc/ssl/certs/ca-certificates.crt");
 	CHECK_INT(c->connections, ==, 25);
 	CHECK_INT(c->jobs, ==, 0);
+	CHECK_INT(c->apply, ==, APPLY_EVERY_BOOT);
+}
+
+static void apply_policy_parses(void)
+{
+	struct boot_config *c = parse("apply = when-changed\n", 0, NULL);
+	CHECK(c);
+	CHECK_INT(c->apply, ==, APPLY_WHEN_CHANGED);
+	c = parse("apply = every-boot\n", 0, NULL);
+	CHECK(c);
+	CHECK_INT(c->apply, ==, APPLY_EVERY_BOOT);
+	CHECK(parse("apply = once\n", -EINVAL, "line 1: apply: expected every-boot or when-changed, not 'once'"));
 }
 
 /* The file the NixOS module renders for its "full" fixture. */
@@ -110,5 +122,6 @@ TEST_MAIN("config",
 	TEST_CASE(defaults_match_the_contract),
 	TEST_CASE(module_fixture_parses),
 	TEST_CASE(builtin_system_is_checked),
+	TEST_CASE(apply_policy_parses),
 	TEST_CASE(refusals_name_the_line),
 	TEST_CASE(list_limit))

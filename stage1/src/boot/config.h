@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "boot/applied.h"
 #include "nix/store_path.h"
 #include "util/error.h"
 
@@ -44,6 +45,7 @@ struct boot_config {
 	unsigned connections;
 	unsigned jobs;                            /* 0 = number of CPUs */
 	char aws_region[64];
+	enum apply_policy apply;                  /* later boots (boot/applied.h) */
 };
 
 void boot_config_defaults(struct boot_config *config);
