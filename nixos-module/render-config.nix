@@ -50,6 +50,7 @@ let
     "connections"
     "jobs"
     "aws-region"
+    "apply"
   ];
 
   # Keys that renderOptions derives from dedicated options; extraSettings
@@ -70,6 +71,7 @@ let
     "kernel-mismatch"
     "keep-network"
     "ca-bundle"
+    "apply"
   ];
 
   # Path of the CA bundle inside the initrd (the contract's default).
@@ -90,6 +92,7 @@ let
     kernelMismatch = "kexec";
     keepNetwork = false;
     builtinKernel = null;
+    apply = "every-boot";
     extraSettings = { };
   };
 
@@ -189,6 +192,7 @@ let
         kernel-mismatch = o.kernelMismatch;
         keep-network = o.keepNetwork;
         ca-bundle = caBundlePath;
+        apply = o.apply;
       };
     in
     if !isAttrs o.extraSettings then

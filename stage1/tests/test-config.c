@@ -78,6 +78,7 @@ static void module_fixture_parses(void)
 	CHECK_STR(config.interfaces[1], "ens6");
 	CHECK_INT(config.jobs, ==, 4);
 	CHECK_STR(config.aws_region, "eu-central-1");
+	CHECK_INT(config.apply, ==, APPLY_WHEN_CHANGED);
 }
 
 static void builtin_system_is_checked(void)
