@@ -148,7 +148,7 @@ qemu_world() {
 	[ -f "$IP_STATIC_BIN" ] && STATIC_BIN_PRESENT=1
 	write_config "$QW/initrd-provision.conf"
 	local key
-	key=$(_hash_files "$REPO_ROOT/tools/mkinitrd" "$REPO_ROOT"/tools/initrd/* "$QW/initrd-provision.conf" \
+	key=$(_hash_files "$REPO_ROOT/tools/mkinitrd" "$REPO_ROOT"/tools/initrd/* "$REPO_ROOT/nixos-module/stage1-glue.sh" "$QW/initrd-provision.conf" \
 		"$IP_STATIC_BIN" "$HOST_BUSYBOX")
 	if [ "$(cat "$QW/initrd.key" 2>/dev/null)" != "$key" ] || [ ! -f "$QW/initrd.img" ]; then
 		rm -f "$QW/initrd.key"
@@ -210,9 +210,10 @@ kernel_cmdline() { # MARKER [WORD...]
 write_config() { # FILE [KEY=VALUE...]
 	local file=$1; shift
 	local -A val=()
-	local -a order=(builtin-system builtin-kernel substituters trusted-public-keys)
-	val[builtin-system]=$BUILTIN_SYSTEM
-	val[builtin-kernel]=$BUILTIN_KERNEL
+	# No builtin-system or builtin-kernel, as the NixOS module renders it:
+	# the glue (tools/initrd/init runs nixos-module/stage1-glue.sh) adds
+	# builtin-system from init=, and the kernel is <builtin-system>/kernel.
+	local -a order=(substituters trusted-public-keys)
 	val[substituters]=$GUEST_HTTP_CACHE
 	val[trusted-public-keys]=$TRUSTED_PUBKEY
 	local kv k
