@@ -546,23 +546,11 @@ optional (cfg.trustedPublicKeys == [ ]) ''
           SyslogIdentifier = "initrd-provision";
         };
         script = ''
-          set -eu
+          set -u
           PATH=${lib.makeBinPath [ pkgs.coreutils pkgs.jq ]}
-          outcome=$(jq -r .outcome /run/initrd-provision/report.json)
-          system=$(jq -r '.system // empty' /run/initrd-provision/report.json)
-          case "$outcome" in
-          provisioned | unchanged) ;;
-          *) echo "boot default unchanged: the initrd's outcome was $outcome"; exit 0 ;;
-          esac
-          booted=$(readlink -f /run/booted-system)
-          current=$(readlink -f /run/current-system)
-          profile=$(readlink -f /nix/var/nix/profiles/system)
-          if [ "$system" != "$booted" ] || [ "$current" != "$booted" ] || [ "$profile" != "$booted" ]; then
-            echo "boot default unchanged: the initrd handed over $system, booted $booted, now $current, system profile $profile"
-            exit 0
-          fi
-          echo "making $booted the boot default (switch-to-configuration boot)"
-          exec "$booted/bin/switch-to-configuration" boot
+          IP_ROOT=
+          ${builtins.readFile ./boot-default.sh}
+          ip_boot_default
         '';
       };
 

@@ -371,6 +371,59 @@ case_glue_systemd() {
 	done
 }
 
+# stage2.bootDefault's unit (nixos-module/boot-default.sh) against a fake
+# root: it runs the booted system's switch-to-configuration boot only after a
+# provisioned boot that nothing changed since.
+BOOT_DEFAULT=$REPO_ROOT/nixos-module/boot-default.sh
+case_boot_default() {
+	command -v jq >/dev/null || { skip_because "jq not installed"; return 0; }
+	local r got s
+	r=$(make_tmpdir)
+	mkdir -p "$r/run/initrd-provision" "$r/nix/var/nix/profiles"
+	for s in image pushed; do
+		mkdir -p "$r/nix/store/$s-sys/bin"
+		printf '#!/bin/sh\necho "switch-to-configuration of %s: $*"\n' "$s" >"$r/nix/store/$s-sys/bin/switch-to-configuration"
+		chmod +x "$r/nix/store/$s-sys/bin/switch-to-configuration"
+	done
+	ln -s "$r/nix/store/image-sys" "$r/nix/var/nix/profiles/system-1-link"
+	ln -s "$r/nix/store/pushed-sys" "$r/nix/var/nix/profiles/system-2-link"
+	ln -s system-2-link "$r/nix/var/nix/profiles/system"
+	ln -s "$r/nix/store/pushed-sys" "$r/run/booted-system"
+	ln -s "$r/nix/store/pushed-sys" "$r/run/current-system"
+	bd() { IP_ROOT=$r bash -c "set -u; . '$BOOT_DEFAULT'; ip_boot_default" 2>&1; }
+	local cases=(
+		'provisioned|/nix/store/pushed-sys|switch-to-configuration of pushed: boot'
+		'unchanged|/nix/store/pushed-sys|switch-to-configuration of pushed: boot'
+		'builtin|/nix/store/image-sys|boot default left alone: the initrd'"'"'s outcome was '"'"'builtin'"'"
+		'fallback|/nix/store/image-sys|boot default left alone'
+		'provisioned|/nix/store/image-sys|boot default left alone: the initrd handed over'
+	)
+	local c outcome system want
+	for c in "${cases[@]}"; do
+		IFS='|' read -r outcome system want <<<"$c"
+		printf '{"outcome":"%s","system":"%s"}\n' "$outcome" "$system" >"$r/run/initrd-provision/report.json"
+		got=$(bd)
+		case "$got" in
+		*"$want"*) ;;
+		*) fail_because "$outcome/$system: got '$got', want '$want'"; return 1 ;;
+		esac
+		if [ "$want" = "${want#switch-to}" ] && [ "$got" != "${got#*switch-to-configuration of}" ]; then
+			fail_because "$outcome/$system: ran switch-to-configuration: $got"; return 1
+		fi
+	done
+	# The operator switched since boot: the profile moved on, leave it.
+	printf '{"outcome":"provisioned","system":"/nix/store/pushed-sys"}\n' >"$r/run/initrd-provision/report.json"
+	ln -sfn system-1-link "$r/nix/var/nix/profiles/system"
+	got=$(bd)
+	case "$got" in
+	*"system profile '/nix/store/image-sys'"*) ;;
+	*) fail_because "profile moved: $got"; return 1 ;;
+	esac
+	# A report that is not JSON fails the unit (journal says why).
+	echo 'not json' >"$r/run/initrd-provision/report.json"
+	if bd >/dev/null; then fail_because "a broken report was accepted"; return 1; fi
+}
+
 run_case parse case_parse
 run_case render-defaults case_render_defaults
 run_case render-full case_render_full
@@ -380,3 +433,4 @@ run_case glue-resolve case_glue_resolve
 run_case glue-scripted case_glue_scripted
 run_case glue-scripted-shapes case_glue_scripted_shapes
 run_case glue-systemd case_glue_systemd
+run_case boot-default case_boot_default
