@@ -143,7 +143,8 @@ ip_chosen() {
 #   system.nixos-init.enable: init = systemd, no prepare-root: activation
 #                            is nixos-init's, run from the systemd initrd
 # Handing the systemd copy to switch_root would start systemd with no
-# activation (no /run/current-system, the old /etc): refused.
+# activation (no /run/current-system, the old /etc): refused.  (cmp is one
+# of the busybox applets stage-1.nix copies into extraUtils.)
 ip_stage2_entry() {
 	local sysroot="$1" system="$2" init systemd
 	if [ -e "$sysroot$system/prepare-root" ] || [ -L "$sysroot$system/prepare-root" ]; then
