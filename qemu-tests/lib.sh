@@ -268,6 +268,19 @@ boot_mode_available() {
 	return 0
 }
 
+# The provisioning suites' gate: returns 0 when the static binary has the
+# boot mode (or IP_QEMU_FORCE_SCENARIOS=1 runs the scenarios anyway, to see
+# them fail for the right reasons); otherwise prints one SKIP line per
+# "NAME:FUNCTION" case and returns 1.
+scenarios_runnable() { # "NAME:FUNCTION"...
+	if boot_mode_available || [ "${IP_QEMU_FORCE_SCENARIOS:-0}" = 1 ]; then
+		return 0
+	fi
+	local c
+	for c in "$@"; do echo "SKIP: $SUITE: ${c%%:*}: $BOOT_MISSING_REASON"; done
+	return 1
+}
+
 # Starts the mock IMDS (tools/mock-imds, issue 4) on a free port.  ARGS are
 # passed on (e.g. --user-data-file F --role R, misbehaviour flags).  Sets
 # IMDS_PORT and IMDS_LOG.  Fails (CASE_REASON set) when it is not there.

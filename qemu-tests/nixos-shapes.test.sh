@@ -17,10 +17,7 @@ SUITE=nixos-shapes
 . "$(dirname "$0")/lib.sh"
 
 CASES=("systemd-built-through-prepare-root:case_systemd_built" "nixos-init-refused-fallback:case_nixos_init")
-if ! boot_mode_available && [ "${IP_QEMU_FORCE_SCENARIOS:-0}" != 1 ]; then
-	for c in "${CASES[@]}"; do echo "SKIP: $SUITE: ${c%%:*}: $BOOT_MISSING_REASON"; done
-	exit 0
-fi
+scenarios_runnable "${CASES[@]}" || exit 0
 qemu_world || exit 0
 
 shape_boot() { # NAME SYSTEM
