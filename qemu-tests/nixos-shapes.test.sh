@@ -8,8 +8,9 @@
 #                   and the activation marker ("ACTIVATION system=…
 #                   entry=…/prepare-root") proves it ran before systemd.
 #   nixos-init-built  init is systemd and nothing activates it: refused with
-#                   the contract's banner naming nixos-init, and the built-in
-#                   system boots (on-failure = fallback).
+#                   the contract's banner naming nixos-init (by the binary,
+#                   before the profile names it; the glue would refuse it
+#                   too), and the built-in system boots (on-failure = fallback).
 # Before issue 15 the glue handed <system>/init to switch_root: the systemd
 # stand-in started with no activation and said "STAGE2 BAD … systemd
 # started without activation" in both scenarios.
@@ -49,8 +50,11 @@ case_nixos_init() {
 	local s=$NIXOSINIT_TARGET_SYSTEM
 	shape_boot nixos-init-refused "$s" || return 1
 	assert_stage2_ok "$BUILTIN_SYSTEM" direct || return 1
-	assert_log_contains "^initrd-provision: FAILED glue: $s starts systemd directly and has no prepare-root \\(built with system\\.nixos-init\\.enable\\?\\);.*; booting built-in system $BUILTIN_SYSTEM\$" \
+	# The binary refuses it before the profile names it (hand-off phase);
+	# the glue would refuse it too (nixos-module.test.sh).
+	assert_log_contains "^initrd-provision: FAILED [a-z-]+: $s starts systemd directly and has no prepare-root \\(built with system\\.nixos-init\\.enable\\?\\)[:;].*; booting built-in system $BUILTIN_SYSTEM\$" \
 		"the refusal banner naming nixos-init" || return 1
+	assert_profile_is "$BUILTIN_SYSTEM" || return 1
 	assert_log_contains "^ACTIVATION system=$BUILTIN_SYSTEM entry=$BUILTIN_SYSTEM/init\$" "the built-in system's activation" || return 1
 	assert_log_lacks "^ACTIVATION system=$s" "an activation of the refused system" || return 1
 }

@@ -265,6 +265,22 @@ system = $TARGET_SYSTEM" --instance-id i-0bbbbbbbbbbbbbbb2 || return 1
 	expect_handoff "$TARGET_SYSTEM" && expect_report apply.policy every-boot && expect_report apply.reason every-boot
 }
 
+# The three shapes of a NixOS toplevel (tools/qemu-systems/systems.nix): a
+# systemd-built one (init = systemd, prepare-root) is provisioned; a
+# nixos-init-built one (init = systemd, no prepare-root) cannot be activated
+# by any stage 1 here and is refused before the profile names it.
+case_target_shapes() {
+	new_root; start_cache "$CACHE_DIR" && start_imds --user-data "system = $SYSTEMD_TARGET_SYSTEM" || return 1
+	write_config; run_boot || return 1
+	expect_no_out "FAILED" && expect_handoff "$SYSTEMD_TARGET_SYSTEM" && expect_report outcome provisioned || return 1
+	new_root; stop_imds; start_imds --user-data "system = $NIXOSINIT_TARGET_SYSTEM" || return 1
+	write_config; run_boot || return 1
+	expect_out "^initrd-provision: FAILED hand-off: $NIXOSINIT_TARGET_SYSTEM starts systemd directly and has no prepare-root \(built with system\.nixos-init\.enable\?\): .*; booting built-in system $BUILTIN_SYSTEM\$" || return 1
+	expect_handoff "$BUILTIN_SYSTEM" && expect_report outcome fallback || return 1
+	[ "$(readlink "$ROOT/nix/var/nix/profiles/system")" = system-1-link ] ||
+		fail_because "the profile moved to $(readlink "$ROOT/nix/var/nix/profiles/system") for a refused system"
+}
+
 run_case happy-path case_happy_path
 stop_all; run_case no-user-data case_no_user_data
 stop_all; run_case script-user-data-is-not-ours case_script_user_data_is_not_ours
@@ -278,3 +294,4 @@ stop_all; run_case kernel-mismatch-kexec-without-power case_kernel_mismatch_kexe
 stop_all; run_case cmdline-off-and-override case_cmdline_off_and_override
 stop_all; run_case bad-config-falls-back case_bad_config_falls_back
 stop_all; run_case apply-when-changed case_apply_when_changed
+stop_all; run_case target-shapes case_target_shapes

@@ -406,12 +406,27 @@ static int fetch_target(struct boot_run *run)
 /* The target must be a system stage 1 can hand over to. */
 static int check_target_is_a_system(struct boot_run *run)
 {
-	char init[NIX_STORE_PATH_MAX + 8];
+	char init[NIX_STORE_PATH_MAX + 8], prepare_root[NIX_STORE_PATH_MAX + 16];
+	char systemd[NIX_STORE_PATH_MAX + 32];
 	struct stat st;
 	snprintf(init, sizeof(init), "%s/init", run->target + 1);
 	if (fstatat(run->root_fd, init, &st, 0) < 0 || !S_ISREG(st.st_mode))
 		return fail(run, PHASE_HANDOFF, NULL,
 			    "%s has no init: it is not a NixOS system (the user-data must name a system's toplevel)",
+			    run->target);
+	/* nixpkgs top-level.nix: with system.nixos-init.enable, init is a copy
+	 * of systemd and there is no prepare-root, so neither stage 1 here can
+	 * activate it (the stage-1 glue refuses it as well).  Refused before the
+	 * profile names it. */
+	snprintf(prepare_root, sizeof(prepare_root), "%s/prepare-root", run->target + 1);
+	if (fstatat(run->root_fd, prepare_root, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	snprintf(init, sizeof(init), "%s/init", run->target);
+	snprintf(systemd, sizeof(systemd), "%s/systemd/lib/systemd/systemd", run->target);
+	if (sysroot_same_contents(run->root_fd, init, systemd, NULL) == 1)
+		return fail(run, PHASE_HANDOFF, NULL,
+			    "%s starts systemd directly and has no prepare-root (built with system.nixos-init.enable?): "
+			    "no stage 1 here can activate it; build it without nixos-init",
 			    run->target);
 	return 0;
 }
