@@ -191,7 +191,7 @@ qemu_world() {
 	[ -f "$IP_STATIC_BIN" ] && STATIC_BIN_PRESENT=1
 	write_config "$QW/initrd-provision.conf"
 	local key
-	key=$(_hash_files "$REPO_ROOT/tools/mkinitrd" "$REPO_ROOT"/tools/initrd/* "$QW/initrd-provision.conf" \
+	key=$(_hash_files "$REPO_ROOT/tools/mkinitrd" "$REPO_ROOT"/tools/initrd/* "$REPO_ROOT/nixos-module/stage1-glue.sh" "$QW/initrd-provision.conf" \
 		"$IP_STATIC_BIN" "$HOST_BUSYBOX" "$QW/systems/.stamp")
 	if [ "$(cat "$QW/initrd.key" 2>/dev/null)" != "$key" ] || [ ! -f "$QW/initrd.img" ]; then
 		rm -f "$QW/initrd.key"
@@ -255,9 +255,10 @@ kernel_cmdline() { # MARKER [WORD...]
 write_config() { # FILE [KEY=VALUE...]
 	local file=$1; shift
 	local -A val=()
-	local -a order=(builtin-system builtin-kernel substituters trusted-public-keys)
-	val[builtin-system]=$BUILTIN_SYSTEM
-	val[builtin-kernel]=$BUILTIN_KERNEL
+	# No builtin-system or builtin-kernel, as the NixOS module renders it:
+	# the glue (tools/initrd/init runs nixos-module/stage1-glue.sh) adds
+	# builtin-system from init=, and the kernel is <builtin-system>/kernel.
+	local -a order=(substituters trusted-public-keys)
 	val[substituters]=$GUEST_HTTP_CACHE
 	val[trusted-public-keys]=$TRUSTED_PUBKEY
 	local kv k
@@ -310,6 +311,19 @@ boot_mode_available() {
 		return 1
 	fi
 	return 0
+}
+
+# The provisioning suites' gate: returns 0 when the static binary has the
+# boot mode (or IP_QEMU_FORCE_SCENARIOS=1 runs the scenarios anyway, to see
+# them fail for the right reasons); otherwise prints one SKIP line per
+# "NAME:FUNCTION" case and returns 1.
+scenarios_runnable() { # "NAME:FUNCTION"...
+	if boot_mode_available || [ "${IP_QEMU_FORCE_SCENARIOS:-0}" = 1 ]; then
+		return 0
+	fi
+	local c
+	for c in "$@"; do echo "SKIP: $SUITE: ${c%%:*}: $BOOT_MISSING_REASON"; done
+	return 1
 }
 
 # Starts the mock IMDS (tools/mock-imds, issue 4) on a free port.  ARGS are

@@ -41,8 +41,20 @@ static void defaults_match_the_contract(void)
 	CHECK_STR(c->ca_bundle, "/etc/ssl/certs/ca-certificates.crt");
 	CHECK_INT(c->connections, ==, 25);
 	CHECK_INT(c->jobs, ==, 0);
+	CHECK_INT(c->apply, ==, APPLY_EVERY_BOOT);
 	CHECK_INT(c->fetch_deadline, ==, 600);
 	CHECK_INT(c->decoder_memory, ==, 128);
+}
+
+static void apply_policy_parses(void)
+{
+	struct boot_config *c = parse("apply = when-changed\n", 0, NULL);
+	CHECK(c);
+	CHECK_INT(c->apply, ==, APPLY_WHEN_CHANGED);
+	c = parse("apply = every-boot\n", 0, NULL);
+	CHECK(c);
+	CHECK_INT(c->apply, ==, APPLY_EVERY_BOOT);
+	CHECK(parse("apply = once\n", -EINVAL, "line 1: apply: expected every-boot or when-changed, not 'once'"));
 }
 
 /* The bounds of issue 14: a deadline for the fetch, a decoder budget. */
@@ -81,6 +93,7 @@ static void module_fixture_parses(void)
 	CHECK_STR(config.interfaces[1], "ens6");
 	CHECK_INT(config.jobs, ==, 4);
 	CHECK_STR(config.aws_region, "eu-central-1");
+	CHECK_INT(config.apply, ==, APPLY_WHEN_CHANGED);
 }
 
 static void builtin_system_is_checked(void)
@@ -143,6 +156,7 @@ TEST_MAIN("config",
 	TEST_CASE(deadline_and_decoder_memory),
 	TEST_CASE(module_fixture_parses),
 	TEST_CASE(builtin_system_is_checked),
+	TEST_CASE(apply_policy_parses),
 	TEST_CASE(refusals_name_the_line),
 	TEST_CASE(network_keys),
 	TEST_CASE(list_limit))

@@ -10,7 +10,7 @@
 #include "util/kvconf.h"
 
 enum setting_type { T_BOOL, T_UINT, T_STRING, T_STORE_PATH, T_URL_LIST, T_KEY_LIST,
-		    T_IFNAME_LIST, T_ON_FAILURE, T_KERNEL_MISMATCH, T_IMDS_ENDPOINT, T_FAMILY };
+		    T_IFNAME_LIST, T_ON_FAILURE, T_KERNEL_MISMATCH, T_IMDS_ENDPOINT, T_FAMILY, T_APPLY };
 
 struct setting {
 	const char *key;
@@ -50,6 +50,7 @@ static const struct setting settings[] = {
 	{ "fetch-deadline", T_UINT, FIELD(fetch_deadline), 0, 86400 },
 	{ "decoder-memory", T_UINT, FIELD(decoder_memory), 0, 65536 },
 	{ "aws-region", T_STRING, FIELD(aws_region), 0, 0 },
+	{ "apply", T_APPLY, FIELD(apply), 0, 0 },
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -67,6 +68,7 @@ void boot_config_defaults(struct boot_config *config)
 	config->ipv6_timeout = 30;
 	snprintf(config->ca_bundle, sizeof(config->ca_bundle), "/etc/ssl/certs/ca-certificates.crt");
 	config->connections = 25;
+	config->apply = APPLY_EVERY_BOOT;
 	/* Within the NixOS module's outer bound (timeout = 900 s) with room for
 	 * DHCP and IMDS: the boot applies on-failure itself, before it. */
 	config->fetch_deadline = 600;
@@ -186,18 +188,28 @@ bad_number:
 				   s->key, s->max, (int)e->value_len, e->value);
 	}
 	case T_ON_FAILURE:
-	case T_KERNEL_MISMATCH: {
+	case T_KERNEL_MISMATCH:
+	case T_APPLY: {
+		/* In the order of each enum. */
 		static const char *const failure_words[] = { "fallback", "halt", "reboot", NULL };
 		static const char *const mismatch_words[] = { "kexec", "continue", "fail", NULL };
-		const char *const *words = s->type == T_ON_FAILURE ? failure_words : mismatch_words;
-		for (int i = 0; words[i]; i++) {
-			if (value_is(e->value, e->value_len, words[i])) {
-				*(int *)field = i;
+		static const char *const apply_words[] = { "every-boot", "when-changed", NULL };
+		const char *const *words = s->type == T_ON_FAILURE	? failure_words
+					   : s->type == T_KERNEL_MISMATCH ? mismatch_words
+									  : apply_words;
+		int n;
+		for (n = 0; words[n]; n++) {
+			if (value_is(e->value, e->value_len, words[n])) {
+				*(int *)field = n;
 				return 0;
 			}
 		}
-		return kvconf_fail(err, e->line, -EINVAL, "%s: expected %s, %s or %s, not '%.*s'", s->key, words[0],
-				   words[1], words[2], (int)e->value_len, e->value);
+		char expected[96] = "";
+		for (int i = 0; i < n; i++)
+			snprintf(expected + strlen(expected), sizeof(expected) - strlen(expected), "%s%s",
+				 i == 0 ? "" : i == n - 1 ? " or " : ", ", words[i]);
+		return kvconf_fail(err, e->line, -EINVAL, "%s: expected %s, not '%.*s'", s->key, expected,
+				   (int)e->value_len, e->value);
 	}
 	case T_IMDS_ENDPOINT:
 		/* "auto" or an http:// URL (IMDS speaks plain HTTP only). */

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "boot/applied.h"
 #include "net/net.h"
 #include "nix/store_path.h"
 #include "util/error.h"
@@ -49,6 +50,7 @@ struct boot_config {
 	unsigned fetch_deadline;                  /* seconds for the whole fetch; 0 = none */
 	unsigned decoder_memory;                  /* MiB, all decompressors together */
 	char aws_region[64];
+	enum apply_policy apply;                  /* later boots (boot/applied.h) */
 };
 
 void boot_config_defaults(struct boot_config *config);

@@ -41,6 +41,7 @@ static void print_config(const struct boot_config *c)
 	       c->dhcp_timeout, c->ca_bundle, c->connections, c->jobs,
 	       c->aws_region[0] ? c->aws_region : "(from the URL, else IMDS, else us-east-1)");
 	printf("fetch-deadline = %u\ndecoder-memory = %u\n", c->fetch_deadline, c->decoder_memory);
+	printf("apply = %s\n", apply_policy_name(c->apply));
 }
 
 int cmd_check_config(int argc, char **argv)
