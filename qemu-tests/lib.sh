@@ -191,7 +191,7 @@ qemu_world() {
 	[ -f "$IP_STATIC_BIN" ] && STATIC_BIN_PRESENT=1
 	write_config "$QW/initrd-provision.conf"
 	local key
-	key=$(_hash_files "$REPO_ROOT/tools/mkinitrd" "$REPO_ROOT"/tools/initrd/* "$QW/initrd-provision.conf" \
+	key=$(_hash_files "$REPO_ROOT/tools/mkinitrd" "$REPO_ROOT"/tools/initrd/* "$REPO_ROOT/nixos-module/stage1-glue.sh" "$QW/initrd-provision.conf" \
 		"$IP_STATIC_BIN" "$HOST_BUSYBOX" "$QW/systems/.stamp")
 	if [ "$(cat "$QW/initrd.key" 2>/dev/null)" != "$key" ] || [ ! -f "$QW/initrd.img" ]; then
 		rm -f "$QW/initrd.key"
@@ -255,9 +255,10 @@ kernel_cmdline() { # MARKER [WORD...]
 write_config() { # FILE [KEY=VALUE...]
 	local file=$1; shift
 	local -A val=()
-	local -a order=(builtin-system builtin-kernel substituters trusted-public-keys)
-	val[builtin-system]=$BUILTIN_SYSTEM
-	val[builtin-kernel]=$BUILTIN_KERNEL
+	# No builtin-system or builtin-kernel, as the NixOS module renders it:
+	# the glue (tools/initrd/init runs nixos-module/stage1-glue.sh) adds
+	# builtin-system from init=, and the kernel is <builtin-system>/kernel.
+	local -a order=(substituters trusted-public-keys)
 	val[substituters]=$GUEST_HTTP_CACHE
 	val[trusted-public-keys]=$TRUSTED_PUBKEY
 	local kv k
@@ -310,6 +311,19 @@ boot_mode_available() {
 		return 1
 	fi
 	return 0
+}
+
+# The provisioning suites' gate: returns 0 when the static binary has the
+# boot mode (or IP_QEMU_FORCE_SCENARIOS=1 runs the scenarios anyway, to see
+# them fail for the right reasons); otherwise prints one SKIP line per
+# "NAME:FUNCTION" case and returns 1.
+scenarios_runnable() { # "NAME:FUNCTION"...
+	if boot_mode_available || [ "${IP_QEMU_FORCE_SCENARIOS:-0}" = 1 ]; then
+		return 0
+	fi
+	local c
+	for c in "$@"; do echo "SKIP: $SUITE: ${c%%:*}: $BOOT_MISSING_REASON"; done
+	return 1
 }
 
 # Starts the mock IMDS (tools/mock-imds, issue 4) on a free port.  ARGS are
@@ -439,12 +453,15 @@ cache_nar_bytes_sent() {
 #   --kill-when FILE REGEX   kill -9 QEMU as soon as FILE has a line matching
 #                      REGEX (power cut); BOOT_STATUS=killed
 #   --live             also show the serial console on stdout as it happens
+#   --netdev "ARGS"    the guest's -netdev instead of the user-mode one
+#                      (e.g. a tap in a namespace: qemu-tests/ipv6.test.sh)
+#   --netns NS         run QEMU inside network namespace NS
 # Sets BOOT_LOG (CRs stripped), BOOT_STATUS (exited|timeout|killed|failed),
 # BOOT_SECONDS (wall), BOOT_STAGE2_UPTIME (guest uptime at stage 2 start, or "").
 boot_qemu() {
 	local name=$1; shift
 	local disk="" uefi=0 initrd="$QW/initrd.img" kernel="$HOST_KERNEL" append="" timeout=$QEMU_TIMEOUT
-	local kill_file="" kill_re="" live=0
+	local kill_file="" kill_re="" live=0 netdev="" netns=()
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--disk) disk=$2; shift 2 ;;
@@ -455,6 +472,8 @@ boot_qemu() {
 		--timeout) timeout=$2; shift 2 ;;
 		--kill-when) kill_file=$2; kill_re=$3; shift 3 ;;
 		--live) live=1; shift ;;
+		--netdev) netdev=$2; shift 2 ;;
+		--netns) netns=(ip netns exec "$2"); shift 2 ;;
 		*) echo "boot_qemu: unknown option $1" >&2; return 2 ;;
 		esac
 	done
@@ -464,10 +483,11 @@ boot_qemu() {
 	raw=$dir/serial.raw
 	: >"$raw"
 	local imds_port=${IMDS_PORT:-9} cache_port=${CACHE_PORT:-9}
+	[ -n "$netdev" ] || netdev="user,id=n0,restrict=on,net=169.254.0.0/16,dhcpstart=169.254.10.15,guestfwd=tcp:$IMDS_ADDR:80-cmd:$HOST_BUSYBOX nc 127.0.0.1 $imds_port,guestfwd=tcp:$CACHE_ADDR:80-cmd:$HOST_BUSYBOX nc 127.0.0.1 $cache_port"
 	args=("${QEMU_MACHINE[@]}" -accel "$QEMU_ACCEL" -m "$QEMU_MEM" -smp 1 -display none -no-reboot
 		-monitor none -serial "file:$raw"
 		-drive "file=$disk,if=virtio,format=raw"
-		-netdev "user,id=n0,restrict=on,net=169.254.0.0/16,dhcpstart=169.254.10.15,guestfwd=tcp:$IMDS_ADDR:80-cmd:$HOST_BUSYBOX nc 127.0.0.1 $imds_port,guestfwd=tcp:$CACHE_ADDR:80-cmd:$HOST_BUSYBOX nc 127.0.0.1 $cache_port"
+		-netdev "$netdev"
 		-device virtio-net-pci,netdev=n0
 		-device virtio-rng-pci)
 	if [ "$uefi" = 1 ]; then
@@ -478,7 +498,7 @@ boot_qemu() {
 		args+=(-kernel "$kernel" -initrd "$initrd" -append "$append")
 	fi
 	start=$(date +%s.%N)
-	"$QEMU_SYSTEM" "${args[@]}" </dev/null >"$dir/qemu.out" 2>&1 &
+	${netns[@]+"${netns[@]}"} "$QEMU_SYSTEM" "${args[@]}" </dev/null >"$dir/qemu.out" 2>&1 &
 	pid=$!
 	_QEMU_PIDS="$_QEMU_PIDS $pid"
 	if [ "$live" = 1 ]; then

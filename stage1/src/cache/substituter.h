@@ -53,6 +53,7 @@ struct aws_creds_provider;
 struct substituter_env {
 	struct aws_creds_provider *aws_credentials; /* NULL: unsigned requests */
 	const char *aws_region;       /* for URLs without region= (else us-east-1) */
+	bool s3_dualstack;            /* only IPv6 is up: AWS URLs use the dual-stack host */
 	/* One-line notes for the log, e.g. "requests are unsigned" (HTTP thread). */
 	void (*note)(void *ctx, const char *line);
 	void *note_ctx;
