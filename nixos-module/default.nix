@@ -70,13 +70,8 @@ let
 
   binary = lib.getExe cfg.package;
 
-  glueVars = ''
-    IP_CONF=/etc/initrd-provision.conf
-    IP_RUN_CONF=/run/initrd-provision.conf
-    IP_HANDOFF=/run/initrd-provision
-    IP_TIMEOUT=${toString cfg.timeout}
-    IP_ON_FAILURE=${cfg.onFailure}
-  '';
+  initrdUnit = import ./initrd-unit.nix;
+  glueVars = initrdUnit.glueVars { inherit (cfg) timeout onFailure; };
 
   glueLib = builtins.readFile ./stage1-glue.sh;
 
@@ -346,10 +341,6 @@ in
           that user-data supplies (allowUserDataKeys = true).  Anyone who can set
           user-data can make it boot anything.
         ''
-        ++ optional (systemdStage1 && (config.system.etc.overlay.enable or false)) ''
-          boot.initrd.provision: system.etc.overlay.enable mounts the built-in system's
-          /etc in the initrd; a provisioned system would boot with the wrong /etc.
-        ''
         ++ optional (systemdStage1 && (config.boot.initrd.systemd.network.enable or false)) ''
           boot.initrd.provision brings the network up itself; boot.initrd.systemd.network
           (systemd-networkd in the initrd) would manage the same interfaces.
@@ -387,50 +378,23 @@ in
         storePaths = [ binary ];
         extraBin.initrd-provision = binary;
 
-        services.initrd-provision = {
-          description = "Provision the NixOS system named by EC2 user-data";
-          # Root mounted, closure found (/nixos-closure exists), activation not
-          # yet run (it comes after initrd-switch-root.target).
-          after = [
-            "initrd-find-nixos-closure.service"
-            "systemd-modules-load.service"
-            "systemd-udev-trigger.service"
-          ];
-          wants = [ "initrd-find-nixos-closure.service" ];
-          before = [
-            "initrd.target"
-            "shutdown.target"
-          ];
-          conflicts = [ "shutdown.target" ];
-          wantedBy = [ "initrd.target" ];
-          unitConfig = {
-            DefaultDependencies = false;
-            RequiresMountsFor = "/sysroot/nix/store";
-            AssertPathExists = "/etc/initrd-release";
+        services.initrd-provision =
+          initrdUnit.provisionService {
+            inherit binary;
+            initrdSystemd = config.boot.initrd.systemd.package;
+            inherit (cfg) timeout onFailure;
+            glue = glueLib;
+          }
+          # The script inlines the whole glue, scripted-stage-1 functions
+          # too, which shellcheck reports as unreachable (SC2317): with
+          # systemd.enableStrictShellChecks (NixOS 24.11+, nixpkgs'
+          # systemd-lib.nix makeJobScript -> writeShellApplication) the
+          # initrd would not build.
+          // lib.optionalAttrs (lib.versionAtLeast lib.trivial.release "24.11") {
+            enableStrictShellChecks = false;
           };
-          serviceConfig =
-            {
-              Type = "oneshot";
-              RemainAfterExit = true;
-              StandardOutput = "journal+console";
-              StandardError = "journal+console";
-              # The glue bounds the binary itself; this only backs it up.
-              TimeoutStartSec = if cfg.timeout == 0 then "infinity" else "${toString (cfg.timeout + 60)}s";
-            }
-            // optionalAttrs (cfg.onFailure == "halt") { FailureAction = "poweroff-force"; }
-            // optionalAttrs (cfg.onFailure == "reboot") { FailureAction = "reboot-force"; };
-          script = ''
-            set +e
-            export PATH=/bin:/sbin
-            ${glueVars}
-            IP_BIN=${binary}
-            IP_CLOSURE_LINK=/nixos-closure
-            IP_SWITCH_ROOT_CONF=/etc/switch-root.conf
-            IP_INITRD_SYSTEMD=${config.boot.initrd.systemd.package}
-            ${glueLib}
-            ip_systemd_main /sysroot
-          '';
-        };
+        # /etc as an overlay: find-etc must see the provisioned system.
+        services.initrd-find-etc = mkIf (config.system.etc.overlay.enable or false) initrdUnit.findEtcOverride;
       };
     })
 

@@ -50,6 +50,8 @@ let
     "connections"
     "jobs"
     "aws-region"
+    "fetch-deadline"
+    "decoder-memory"
   ];
 
   # Keys that renderOptions derives from dedicated options; extraSettings

@@ -222,3 +222,26 @@ ip_scripted_main() {
 	ip_say "handing over to $system"
 	echo "$system/init"
 }
+
+# ip_write_cmdline CMDLINE OUT: after ip_systemd_main handed over to another
+# system, writes CMDLINE with init= naming that system to OUT, for units
+# that read init= from /proc/cmdline themselves (initrd-find-etc.service
+# gets OUT bound over /proc/cmdline; see initrd-unit.nix).  Writes nothing
+# otherwise: they then read the real command line.
+ip_write_cmdline() {
+	local src="$1" out="$2" closure system="" word line=""
+	closure=$(readlink "$IP_CLOSURE_LINK") || return 0
+	[ -r "$IP_HANDOFF/system" ] && read -r system <"$IP_HANDOFF/system"
+	[ -n "$system" ] && [ "$system" = "$closure" ] || return 0
+	# Words split, never globbed (a '*' in a parameter stays as it is).
+	line=$(
+		set -f
+		for word in $(cat "$src"); do
+			case "$word" in
+			init=*) ;;
+			*) printf '%s ' "$word" ;;
+			esac
+		done
+	) || return 0
+	echo "${line}init=$closure/init" >"$out.tmp" && mv -f "$out.tmp" "$out"
+}

@@ -22,7 +22,8 @@ static const struct command commands[] = {
 static void print_help(FILE *out)
 {
 	fprintf(out,
-		"Usage: initrd-provision [--help] [--version] COMMAND [ARGS...]\n"
+		"Usage: initrd-provision [-h|--help] [-V|--version] COMMAND [ARGS...]\n"
+		"       initrd-provision -C|--check-config FILE   (same as check-config FILE)\n"
 		"\n"
 		"Provisions a NixOS system closure from a Nix binary cache in the initrd.\n"
 		"\n"

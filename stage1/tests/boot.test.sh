@@ -19,12 +19,12 @@ fi
 . "$QS/systems.env"
 
 # --- servers -----------------------------------------------------------------
-start_cache() { # DIR
+start_cache() { # DIR [http-serve fault arguments...]
 	CACHE_LOG="$TEST_TMP/cache.log"
 	: >"$CACHE_LOG"
 	rm -f "$TEST_TMP/cache.port"
 	/usr/bin/python3 "$REPO_ROOT/tools/testworld/http-serve" "$1" --port 0 --port-file "$TEST_TMP/cache.port" \
-		--log "$CACHE_LOG" >"$TEST_TMP/cache.err" 2>&1 &
+		--log "$CACHE_LOG" "${@:2}" >"$TEST_TMP/cache.err" 2>&1 &
 	CACHE_PID=$!
 	wait_port_file "$TEST_TMP/cache.port" || return 1
 	CACHE_URL="http://127.0.0.1:$(cat "$TEST_TMP/cache.port")"
@@ -187,6 +187,16 @@ case_halt_policy() {
 	[ ! -e "$RUN_DIR/system" ] || fail_because "halt handed off to $(cat "$RUN_DIR/system")"
 }
 
+# A cache slower than fetch-deadline (every answer 2 s late): the boot mode
+# gives up by itself, names the deadline in its banner and boots the
+# built-in system, well before run_boot's outer bound (only a guard).
+case_fetch_deadline_falls_back() {
+	new_root; start_cache "$CACHE_DIR" --fault '*:delay=2' && start_imds --user-data "$TARGET_SYSTEM" || return 1
+	write_config fetch-deadline=3; run_boot || return 1
+	expect_out "^initrd-provision: FAILED fetch: deadline reached: the fetch was not done after 3 s \(fetch-deadline\); .*; the cache is too slow or does not answer; booting built-in system $BUILTIN_SYSTEM\$" || return 1
+	expect_handoff "$BUILTIN_SYSTEM" && expect_report outcome fallback && expect_report failure.phase fetch && target_absent
+}
+
 case_kernel_mismatch_fail_policy() {
 	new_root; start_cache "$CACHE_DIR" && start_imds --user-data "$OTHERKERNEL_SYSTEM" || return 1
 	write_config kernel-mismatch=fail; run_boot || return 1
@@ -231,6 +241,7 @@ stop_all; run_case tag-names-the-system case_tag_names_the_system
 stop_all; run_case untrusted-key-falls-back case_untrusted_key_falls_back
 stop_all; run_case user-data-cannot-add-trust case_user_data_cannot_add_trust
 stop_all; run_case halt-policy case_halt_policy
+stop_all; run_case fetch-deadline-falls-back case_fetch_deadline_falls_back
 stop_all; run_case kernel-mismatch-fail-policy case_kernel_mismatch_fail_policy
 stop_all; run_case kernel-mismatch-kexec-without-power case_kernel_mismatch_kexec_without_power
 stop_all; run_case cmdline-off-and-override case_cmdline_off_and_override

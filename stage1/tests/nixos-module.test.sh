@@ -86,6 +86,64 @@ case_render_rejects() {
 	done
 }
 
+# --- the systemd-stage-1 unit (nixos-module/initrd-unit.nix) --------------------
+UNIT=$REPO_ROOT/nixos-module/initrd-unit.nix
+# unit_eval ONFAILURE ATTR: ATTR of the unit rendered with fixed store paths
+# (unit, script, dropin, links), printed exactly.
+unit_eval() {
+	local json
+	json=$(timeout 30 nix-instantiate --eval --strict --json -E "
+		let u = import $UNIT;
+		  s = u.provisionService {
+		    binary = \"/nix/store/00000000000000000000000000000000-initrd-provision/bin/initrd-provision\";
+		    initrdSystemd = \"/nix/store/11111111111111111111111111111111-systemd-257\";
+		    onFailure = \"$1\"; glue = \"# glue\n\"; };
+		in {
+		  unit = u.renderService { name = \"initrd-provision\"; service = s;
+		    execStart = \"/nix/store/22222222222222222222222222222222-unit-script-initrd-provision-start/bin/initrd-provision-start\"; };
+		  script = u.renderScript { service = s; };
+		  dropin = u.renderDropIn u.findEtcOverride;
+		  links = builtins.concatStringsSep \" \" (u.installLinks s);
+		}") || return 1
+	jq -j ".$2" <<<"$json"
+}
+
+# section FILE NAME: the lines of [NAME] in a unit file.
+section() { awk -v s="[$2]" '/^\[/ { on = ($0 == s); next } on && NF' "$1"; }
+
+case_unit_render() {
+	have_nix || { skip_because "nix-instantiate not installed"; return 0; }
+	local out=$TEST_TMP/unit.service
+	unit_eval halt unit >"$out" 2>"$TEST_TMP/unit.err" ||
+		{ fail_because "rendering initrd-unit.nix failed: $(grep -m1 error "$TEST_TMP/unit.err")"; return 1; }
+	cmp -s "$out" "$DATA/initrd-provision-halt.service" ||
+		{ fail_because "differs from initrd-provision-halt.service: $(diff "$DATA/initrd-provision-halt.service" "$out" | head -n4 | tr '\n' ' ')"; return 1; }
+	# systemd.unit(5): FailureAction= is a [Unit] setting ([Service] is a
+	# legacy alias only).
+	section "$out" Unit | grep -qx 'FailureAction=poweroff-force' ||
+		{ fail_because "no FailureAction=poweroff-force in [Unit]"; return 1; }
+	! section "$out" Service | grep -q '^FailureAction=' ||
+		{ fail_because "FailureAction in [Service]"; return 1; }
+	unit_eval reboot unit | section /dev/stdin Unit | grep -qx 'FailureAction=reboot-force' ||
+		{ fail_because "reboot: no FailureAction=reboot-force in [Unit]"; return 1; }
+	! unit_eval fallback unit | grep -q FailureAction ||
+		{ fail_because "fallback: a FailureAction is set"; return 1; }
+	[ "$(unit_eval halt links)" = initrd.target.wants ] ||
+		{ fail_because "install links: $(unit_eval halt links)"; return 1; }
+	# The script: writeShellScriptBin's shape, set -e undone, the glue, the
+	# hand-off, then the command line for find-etc, and the glue's status.
+	unit_eval halt script >"$TEST_TMP/script"
+	[ "$(head -n2 "$TEST_TMP/script" | tr '\n' ' ')" = "#!/bin/bash set -e " ] &&
+		grep -qx 'set +e' "$TEST_TMP/script" && grep -qx '# glue' "$TEST_TMP/script" &&
+		grep -qx 'IP_ON_FAILURE=halt' "$TEST_TMP/script" &&
+		[ "$(grep -A3 -x 'ip_systemd_main /sysroot' "$TEST_TMP/script" | tr '\n' ' ')" = \
+			"ip_systemd_main /sysroot ip_rc=\$? ip_write_cmdline /proc/cmdline /run/initrd-provision/cmdline exit \$ip_rc " ] ||
+		{ fail_because "script: $(tr '\n' ' ' <"$TEST_TMP/script")"; return 1; }
+	unit_eval halt dropin >"$TEST_TMP/dropin.conf"
+	cmp -s "$TEST_TMP/dropin.conf" "$DATA/initrd-find-etc-dropin.conf" ||
+		fail_because "find-etc drop-in differs: $(tr '\n' ' ' <"$TEST_TMP/dropin.conf")"
+}
+
 # The boot mode's own parser must take what the generator writes, with and
 # without the builtin-system line the glue appends at boot.
 case_check_config() {
@@ -322,11 +380,44 @@ case_glue_systemd() {
 	done
 }
 
+# ip_write_cmdline: the command line find-etc reads names the system handed over to.
+case_glue_cmdline() {
+	local sh w got
+	for sh in "${SHELLS[@]}"; do
+		w=$(make_tmpdir)
+		make_world "$w"
+		printf 'console=ttyS0 init=/nix/var/nix/profiles/system/init quiet x=*\n' >"$w/cmdline"
+		ln -s /nix/store/builtin-sys "$w/nixos-closure"
+		got=$(systemd_run "$sh" "$w" handoff /nix/store/target-sys)
+		# A file the word x=* would glob to, in the directory it runs in.
+		touch "$w/x=glob"
+		(glue_env "$w"; cd "$w" && $sh -c ". '$GLUE'; ip_write_cmdline '$w/cmdline' '$w/out'")
+		[ "$(cat "$w/out" 2>&1)" = "console=ttyS0 quiet x=* init=/nix/store/target-sys/init" ] ||
+			{ fail_because "$sh: hand-off: '$(cat "$w/out" 2>&1)'"; return 1; }
+		# No hand-off, or one the glue refused: nothing written (find-etc reads
+		# the real command line, the built-in system's).
+		local mode
+		for mode in none fail; do
+			rm -f "$w/out"
+			ln -sfn /nix/store/builtin-sys "$w/nixos-closure"
+			got=$(systemd_run "$sh" "$w" "$mode" /nix/store/target-sys)
+			(glue_env "$w"; $sh -c ". '$GLUE'; ip_write_cmdline '$w/cmdline' '$w/out'")
+			[ ! -e "$w/out" ] || { fail_because "$sh: mode $mode wrote '$(cat "$w/out")'"; return 1; }
+		done
+		rm "$w/root/nix/store/target-sys/prepare-root"
+		got=$(systemd_run "$sh" "$w" handoff /nix/store/target-sys)
+		(glue_env "$w"; $sh -c ". '$GLUE'; ip_write_cmdline '$w/cmdline' '$w/out'")
+		[ ! -e "$w/out" ] || { fail_because "$sh: refused target: wrote '$(cat "$w/out")'"; return 1; }
+	done
+}
+
 run_case parse case_parse
 run_case render-defaults case_render_defaults
 run_case render-full case_render_full
 run_case render-rejects case_render_rejects
 run_case check-config case_check_config
+run_case unit-render case_unit_render
 run_case glue-resolve case_glue_resolve
 run_case glue-scripted case_glue_scripted
 run_case glue-systemd case_glue_systemd
+run_case glue-cmdline case_glue_cmdline

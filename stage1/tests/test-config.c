@@ -39,6 +39,19 @@ static void defaults_match_the_contract(void)
 	CHECK_STR(c->ca_bundle, "/etc/ssl/certs/ca-certificates.crt");
 	CHECK_INT(c->connections, ==, 25);
 	CHECK_INT(c->jobs, ==, 0);
+	CHECK_INT(c->fetch_deadline, ==, 600);
+	CHECK_INT(c->decoder_memory, ==, 128);
+}
+
+/* The bounds of issue 14: a deadline for the fetch, a decoder budget. */
+static void deadline_and_decoder_memory(void)
+{
+	struct boot_config *c = parse("fetch-deadline = 45\ndecoder-memory = 64\n", 0, NULL);
+	CHECK(c);
+	CHECK_INT(c->fetch_deadline, ==, 45);
+	CHECK_INT(c->decoder_memory, ==, 64);
+	CHECK(parse("fetch-deadline = 10m\n", -EINVAL, "fetch-deadline: expected a whole number from 0 to 86400"));
+	CHECK(parse("decoder-memory = 99999\n", -EINVAL, "decoder-memory: expected a whole number from 0 to 65536"));
 }
 
 /* The file the NixOS module renders for its "full" fixture. */
@@ -108,6 +121,7 @@ static void list_limit(void)
 
 TEST_MAIN("config",
 	TEST_CASE(defaults_match_the_contract),
+	TEST_CASE(deadline_and_decoder_memory),
 	TEST_CASE(module_fixture_parses),
 	TEST_CASE(builtin_system_is_checked),
 	TEST_CASE(refusals_name_the_line),

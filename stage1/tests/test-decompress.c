@@ -324,7 +324,117 @@ static void reuse_is_like_new(void)
 	decompressor_free(d);
 }
 
+/* The signed NarSize bounds the compressed bytes: the bound is exact for
+ * `none`, and the real libraries stay under it on incompressible data
+ * (their worst case). */
+static void max_input_bounds_every_method(void)
+{
+	static const struct {
+		enum nix_compression m;
+		uint64_t nar_size, want;
+	} cases[] = {
+		{ NIX_COMPRESSION_NONE, 1000, 1000 },
+		{ NIX_COMPRESSION_ZSTD, 0, DECOMPRESS_INPUT_SLACK },
+		{ NIX_COMPRESSION_XZ, 6400, 6400 + 100 + DECOMPRESS_INPUT_SLACK },
+		{ NIX_COMPRESSION_BZIP2, 1ull << 30, (1ull << 30) + (1ull << 24) + DECOMPRESS_INPUT_SLACK },
+		{ NIX_COMPRESSION_GZIP, 64, 65 + DECOMPRESS_INPUT_SLACK },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECK_INT(decompress_max_input(cases[i].m, cases[i].nar_size), ==, cases[i].want);
+	size_t n = 1 << 20;
+	unsigned char *noise = malloc(n);
+	uint64_t x = 88172645463325252ull;
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		noise[i] = (unsigned char)x;
+	}
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		for (size_t len = 1; len <= n; len *= 32) {
+			struct buf comp = { 0 };
+			compress_with(methods[i], noise, len, &comp);
+			if (comp.len > decompress_max_input(methods[i], len))
+				test_record_failure(__FILE__, __LINE__, "%s: %zu bytes of noise took %zu", 
+						    decompressor_name(methods[i]), len, comp.len);
+			free(comp.data);
+		}
+	}
+	free(noise);
+}
+
+/* A stream compressed by the real library with a big window or dictionary. */
+static void compress_big_window(enum nix_compression m, struct buf *out)
+{
+	size_t cap = PLAIN_SIZE * 2 + 4096;
+	unsigned char *tmp = malloc(cap);
+	size_t len = 0;
+	if (m == NIX_COMPRESSION_XZ) {
+		/* xz --lzma2=preset=0,dict=64MiB */
+		lzma_options_lzma opt;
+		lzma_lzma_preset(&opt, 0);
+		opt.dict_size = 64u << 20;
+		lzma_filter filters[] = { { LZMA_FILTER_LZMA2, &opt }, { LZMA_VLI_UNKNOWN, NULL } };
+		CHECK_INT(lzma_stream_buffer_encode(filters, LZMA_CHECK_CRC64, NULL, plain, PLAIN_SIZE, tmp,
+						    &len, cap), ==, LZMA_OK);
+	} else {
+		/* zstd --long=25, streamed: the size unknown, the window stays 2^25 */
+		ZSTD_CCtx *c = ZSTD_createCCtx();
+		ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, 25);
+		ZSTD_inBuffer in = { plain, PLAIN_SIZE, 0 };
+		ZSTD_outBuffer ob = { tmp, cap, 0 };
+		ZSTD_compressStream2(c, &ob, &in, ZSTD_e_continue);
+		ZSTD_inBuffer none = { NULL, 0, 0 };
+		while (ZSTD_compressStream2(c, &ob, &none, ZSTD_e_end) > 0)
+			;
+		len = ob.pos;
+		ZSTD_freeCCtx(c);
+	}
+	buf_put(out, tmp, len);
+	free(tmp);
+}
+
+/* A decoder held to a small limit stops a big-dictionary stream with
+ * -E2BIG and says what it needs; with that limit it decodes it. */
+static void memlimit_stops_and_names_the_need(void)
+{
+	static const struct {
+		enum nix_compression m;
+		uint64_t min_need, max_need;
+	} cases[] = {
+		{ NIX_COMPRESSION_XZ, 64u << 20, 66u << 20 },
+		{ NIX_COMPRESSION_ZSTD, (32u << 20) + DECOMPRESS_ZSTD_OVERHEAD,
+		  (32u << 20) + DECOMPRESS_ZSTD_OVERHEAD + DECOMPRESS_FIXED_MEMORY },
+	};
+	make_plain();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum nix_compression m = cases[i].m;
+		struct buf comp = { 0 }, out = { 0 };
+		struct ip_error err = { 0 };
+		struct decompressor *d;
+		compress_big_window(m, &comp);
+		CHECK_INT(decompressor_new(m, "x", &d, &err), ==, 0);
+		decompressor_set_memlimit(d, 16u << 20);
+		CHECK_INT(decompressor_feed(d, comp.data, comp.len, collect, &out, &err), ==, -E2BIG);
+		CHECK_INT(out.len, ==, 0);
+		uint64_t need = decompressor_memory_needed(d);
+		if (need < cases[i].min_need || need > cases[i].max_need)
+			test_record_failure(__FILE__, __LINE__, "%s: needs %llu", decompressor_name(m),
+					    (unsigned long long)need);
+		CHECK_CONTAINS(err.msg, "more than the 16 MiB allowed");
+		ip_error_clear(&err);
+		CHECK_INT(decompressor_reuse(d, m, "x", &err), ==, 0);
+		decompressor_set_memlimit(d, need);
+		CHECK_INT(decompressor_feed(d, comp.data, comp.len, collect, &out, &err), ==, 0);
+		CHECK_INT(decompressor_finish(d, collect, &out, &err), ==, 0);
+		CHECK(out.len == PLAIN_SIZE && memcmp(out.data, plain, PLAIN_SIZE) == 0);
+		decompressor_free(d);
+		free(comp.data);
+		free(out.data);
+	}
+}
+
 TEST_MAIN("decompress",
+	  TEST_CASE(max_input_bounds_every_method),
+	  TEST_CASE(memlimit_stops_and_names_the_need),
 	  TEST_CASE(reuse_is_like_new),
 	  TEST_CASE(round_trip_every_chunk_size),
 	  TEST_CASE(concatenated_streams),

@@ -1,6 +1,8 @@
 /* The HTTP thread against a small in-process server: buffered requests,
  * retries, final answers, the substituter hooks, back-pressure (pause and
- * resume from another thread), stalls and cancellation. */
+ * resume from another thread), stalls and cancellation, and the bounds a
+ * hostile server meets: an endless error body, a drip under the rate
+ * floor, the client's deadline. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -30,6 +32,17 @@ static void send_all(int fd, const void *p, size_t n)
 		p = (const char *)p + k;
 		n -= (size_t)k;
 	}
+}
+
+/* `head`, then pieces of `piece` bytes every `pause_ms` until the client
+ * hangs up. */
+static void send_until_gone(int fd, const char *head, size_t piece, unsigned pause_ms)
+{
+	char buf[16384];
+	memset(buf, 'x', sizeof(buf));
+	send_all(fd, head, strlen(head));
+	while (send(fd, buf, piece < sizeof(buf) ? piece : sizeof(buf), MSG_NOSIGNAL) > 0)
+		usleep(pause_ms * 1000);
 }
 
 static void respond(int fd, int status, const char *extra, const char *body, size_t len)
@@ -91,6 +104,14 @@ static void *connection(void *arg)
 				body[i] = (char)(i * 7);
 			respond(fd, 200, NULL, body, BIG_SIZE);
 			free(body);
+		} else if (!strcmp(path, "/endless-404")) {
+			/* an error page that never ends */
+			send_until_gone(fd, "HTTP/1.1 404 X\r\nConnection: close\r\n\r\n", 16384, 0);
+			break;
+		} else if (!strcmp(path, "/drip")) {
+			/* 1200 bytes every 0.5 s: more than the stall bound, less than the floor */
+			send_until_gone(fd, "HTTP/1.1 200 X\r\nContent-Length: 1000000\r\n\r\n", 1200, 500);
+			break;
 		} else if (!strcmp(path, "/stall")) {
 			char head[] = "HTTP/1.1 200 X\r\nContent-Length: 100\r\n\r\nabc";
 			send_all(fd, head, strlen(head));
@@ -181,27 +202,41 @@ static bool wait_done(struct waiter *w, int seconds)
 
 static const struct http_request_ops buffered_ops = { .on_done = on_done };
 
-static struct http_client *client(unsigned stall_ms)
+static struct http_client *client_with(struct http_client_options o)
 {
-	struct http_client_options o = { .max_connections = 4, .stall_timeout_ms = stall_ms };
 	struct http_client *c = NULL;
 	if (!start_server() || http_client_start(&o, &c, NULL) < 0)
 		return NULL;
 	return c;
 }
 
-static void get(struct http_client *c, const char *path, struct waiter *w, struct http_request *req,
-		char *url, const struct substituter *sub)
+static struct http_client *client(unsigned stall_ms)
+{
+	return client_with((struct http_client_options){ .max_connections = 4, .stall_timeout_ms = stall_ms });
+}
+
+/* A buffered request for `path` (max_attempts 0: the client's; sub: its
+ * hooks, or NULL), started after delay_ms. */
+static void submit(struct http_client *c, const char *path, struct waiter *w, struct http_request *req,
+		   char *url, size_t max_body, unsigned max_attempts, unsigned delay_ms,
+		   const struct substituter *sub)
 {
 	snprintf(url, 128, "http://127.0.0.1:%d%s", server_port, path);
 	memset(req, 0, sizeof(*req));
 	req->url = url;
 	req->ops = &buffered_ops;
 	req->ctx = w;
-	req->max_body = 1024;
+	req->max_body = max_body;
+	req->max_attempts = max_attempts;
 	req->sub = sub;
 	req->use_hooks = sub != NULL;
-	http_submit(c, req, 0);
+	http_submit(c, req, delay_ms);
+}
+
+static void get(struct http_client *c, const char *path, struct waiter *w, struct http_request *req,
+		char *url, const struct substituter *sub)
+{
+	submit(c, path, w, req, url, 1024, 0, 0, sub);
 }
 
 /* ---- cases ----------------------------------------------------------- */
@@ -240,14 +275,7 @@ static void transient_errors_are_retried(void)
 	w_init(&w2);
 	w_init(&w3);
 	get(c, "/flaky", &w1, &r1, u1, NULL);
-	snprintf(u2, sizeof(u2), "http://127.0.0.1:%d/always500", server_port);
-	memset(&r2, 0, sizeof(r2));
-	r2.url = u2;
-	r2.ops = &buffered_ops;
-	r2.ctx = &w2;
-	r2.max_body = 1024;
-	r2.max_attempts = 3;
-	http_submit(c, &r2, 0);
+	submit(c, "/always500", &w2, &r2, u2, 1024, 3, 0, NULL);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	get(c, "/retry-after", &w3, &r3, u3, NULL);
@@ -417,14 +445,7 @@ static void stall_is_transient_and_bounded(void)
 	w_init(&w);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/stall", server_port);
-	memset(&r, 0, sizeof(r));
-	r.url = url;
-	r.ops = &buffered_ops;
-	r.ctx = &w;
-	r.max_body = 1024;
-	r.max_attempts = 1;
-	http_submit(c, &r, 0);
+	submit(c, "/stall", &w, &r, url, 1024, 1, 0, NULL);
 	CHECK(wait_done(&w, 10));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	CHECK_INT(w.res.outcome, ==, HTTP_TRANSIENT);
@@ -445,13 +466,7 @@ static void cancel_and_stop(void)
 	w_init(&w1);
 	w_init(&w2);
 	get(c, "/stall", &w1, &r1, u1, NULL);
-	snprintf(u2, sizeof(u2), "http://127.0.0.1:%d/ok", server_port);
-	memset(&r2, 0, sizeof(r2));
-	r2.url = u2;
-	r2.ops = &buffered_ops;
-	r2.ctx = &w2;
-	r2.max_body = 16;
-	http_submit(c, &r2, 60000); /* queued for a minute */
+	submit(c, "/ok", &w2, &r2, u2, 16, 0, 60000, NULL); /* queued for a minute */
 	usleep(200 * 1000);
 	http_cancel(c, &r1);
 	CHECK(wait_done(&w1, 5));
@@ -480,7 +495,80 @@ static void too_large_is_refused(void)
 	http_client_stop(c);
 }
 
+/* An endless error body is cut (the answer is its status) and the start of
+ * it kept for classify_error. */
+static void endless_error_body_is_cut(void)
+{
+	struct http_client *c = client(0);
+	CHECK(c);
+	struct waiter w;
+	struct http_request r;
+	char url[128];
+	w_init(&w);
+	get(c, "/endless-404", &w, &r, url, NULL);
+	CHECK(wait_done(&w, 20));
+	CHECK_INT(w.res.outcome, ==, HTTP_NOT_FOUND);
+	CHECK_STR(w.res.message, "HTTP 404 (error body cut at 64 KiB)");
+	CHECK_INT(w.res.body_len, ==, HTTP_ERROR_BODY_MAX);
+	http_request_reset(&r);
+	http_client_stop(c);
+}
+
+/* A drip above the stall bound but under the rate floor ends in one window. */
+static void drip_below_the_floor_is_transient(void)
+{
+	struct http_client *c = client(1000);
+	CHECK(c);
+	struct waiter w;
+	struct http_request r;
+	char url[128];
+	w_init(&w);
+	submit(c, "/drip", &w, &r, url, 1000000, 1, 0, NULL);
+	CHECK(wait_done(&w, 20));
+	CHECK_INT(w.res.outcome, ==, HTTP_TRANSIENT);
+	CHECK(w.res.stalled && w.res.too_slow);
+	CHECK_STR(w.res.message, "too slow: less than 4096 bytes/s on average over 1 s");
+	http_request_reset(&r);
+	http_client_stop(c);
+}
+
+/* At the deadline, running and queued requests end, and so do later ones. */
+static void deadline_ends_everything(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	uint64_t now_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+	struct http_client *c = client_with((struct http_client_options){
+		.max_connections = 4, .deadline_ms = now_ms + 300 });
+	CHECK(c);
+	struct waiter w1, w2, w3;
+	struct http_request r1, r2, r3;
+	char u1[128], u2[128], u3[128];
+	w_init(&w1);
+	w_init(&w2);
+	w_init(&w3);
+	get(c, "/stall", &w1, &r1, u1, NULL);            /* running (a 30 s stall window) */
+	submit(c, "/ok", &w2, &r2, u2, 16, 0, 60000, NULL); /* queued for a minute */
+	CHECK(wait_done(&w1, 20) && wait_done(&w2, 20));
+	CHECK(http_client_deadline_passed(c));
+	get(c, "/ok", &w3, &r3, u3, NULL);               /* after the deadline */
+	CHECK(wait_done(&w3, 20));
+	struct waiter *all[] = { &w1, &w2, &w3 };
+	for (size_t i = 0; i < 3; i++) {
+		CHECK_INT(all[i]->res.outcome, ==, HTTP_FATAL);
+		CHECK(all[i]->res.deadline);
+		CHECK_STR(all[i]->res.message, "deadline reached");
+	}
+	http_request_reset(&r1);
+	http_request_reset(&r2);
+	http_request_reset(&r3);
+	http_client_stop(c);
+}
+
 TEST_MAIN("http-client",
+	  TEST_CASE(endless_error_body_is_cut),
+	  TEST_CASE(drip_below_the_floor_is_transient),
+	  TEST_CASE(deadline_ends_everything),
 	  TEST_CASE(buffered_and_final_answers),
 	  TEST_CASE(transient_errors_are_retried),
 	  TEST_CASE(substituter_hooks),

@@ -39,6 +39,7 @@ in
   kernelModules = c.boot.initrd.kernelModules;
   requiredKernelConfig = map (x: x.name) c.system.requiredKernelConfig;
   systemdUnit = if svc ? initrd-provision then svc.initrd-provision else null;
+  findEtcUnit = if svc ? initrd-find-etc then svc.initrd-find-etc else null;
   systemdContents = lib.mapAttrs (_: v: "${v.source}") c.boot.initrd.systemd.contents;
   systemdStorePaths = map toString c.boot.initrd.systemd.storePaths;
   extraBin = c.boot.initrd.systemd.extraBin;

@@ -37,6 +37,9 @@ let
       default = { };
     };
     script = mkOption { type = types.lines; default = ""; };
+    # nixpkgs defaults it to systemd.enableStrictShellChecks; true here, as
+    # for a configuration that turned strict checks on.
+    enableStrictShellChecks = mkOption { type = types.bool; default = true; };
     enable = mkOption { type = types.bool; default = true; };
   };
   services = mkOption {

@@ -45,6 +45,8 @@ static const struct setting settings[] = {
 	{ "ca-bundle", T_STRING, FIELD(ca_bundle), 0, 0 },
 	{ "connections", T_UINT, FIELD(connections), 0, 256 },
 	{ "jobs", T_UINT, FIELD(jobs), 0, 256 },
+	{ "fetch-deadline", T_UINT, FIELD(fetch_deadline), 0, 86400 },
+	{ "decoder-memory", T_UINT, FIELD(decoder_memory), 0, 65536 },
 	{ "aws-region", T_STRING, FIELD(aws_region), 0, 0 },
 };
 
@@ -61,6 +63,10 @@ void boot_config_defaults(struct boot_config *config)
 	config->dhcp_timeout = 30;
 	snprintf(config->ca_bundle, sizeof(config->ca_bundle), "/etc/ssl/certs/ca-certificates.crt");
 	config->connections = 25;
+	/* Within the NixOS module's outer bound (timeout = 900 s) with room for
+	 * DHCP and IMDS: the boot applies on-failure itself, before it. */
+	config->fetch_deadline = 600;
+	config->decoder_memory = 128;
 }
 
 const char *on_failure_name(enum on_failure policy)

@@ -43,6 +43,8 @@ struct boot_config {
 	char ca_bundle[CONFIG_PATH_MAX];
 	unsigned connections;
 	unsigned jobs;                            /* 0 = number of CPUs */
+	unsigned fetch_deadline;                  /* seconds for the whole fetch; 0 = none */
+	unsigned decoder_memory;                  /* MiB, all decompressors together */
 	char aws_region[64];
 };
 

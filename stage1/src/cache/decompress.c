@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 struct decompressor {
 	enum nix_compression method;
@@ -21,7 +22,38 @@ struct decompressor {
 	} u;
 	bool lib_init;
 	unsigned char *out;  /* DECOMPRESS_OUT_CHUNK */
+	uint64_t memlimit;   /* all of it: library state + out */
+	uint64_t needed;     /* after -E2BIG */
 };
+
+/* The library's share of a decoder's limit. */
+static uint64_t xz_memlimit(const struct decompressor *d)
+{
+	uint64_t lib = d->memlimit > DECOMPRESS_FIXED_MEMORY ? d->memlimit - DECOMPRESS_FIXED_MEMORY : 1;
+	return lib < DECOMPRESS_XZ_MEMLIMIT ? lib : DECOMPRESS_XZ_MEMLIMIT;
+}
+
+static int zstd_window_log(const struct decompressor *d)
+{
+	uint64_t room = d->memlimit > DECOMPRESS_FIXED_MEMORY + DECOMPRESS_ZSTD_OVERHEAD
+				? d->memlimit - DECOMPRESS_FIXED_MEMORY - DECOMPRESS_ZSTD_OVERHEAD : 0;
+	int log = 10; /* ZSTD_WINDOWLOG_ABSOLUTEMIN */
+	while (log < DECOMPRESS_ZSTD_WINDOW_LOG_MAX && (1ull << (log + 1)) <= room)
+		log++;
+	return log;
+}
+
+static uint64_t zstd_memory_for(int window_log)
+{
+	return (1ull << window_log) + DECOMPRESS_ZSTD_OVERHEAD + DECOMPRESS_FIXED_MEMORY;
+}
+
+uint64_t decompress_max_input(enum nix_compression method, uint64_t nar_size)
+{
+	if (method == NIX_COMPRESSION_NONE)
+		return nar_size;
+	return nar_size + nar_size / 64 + DECOMPRESS_INPUT_SLACK;
+}
 
 const char *decompressor_name(enum nix_compression method)
 {
@@ -44,13 +76,13 @@ static int lib_init(struct decompressor *d, struct ip_error *err)
 		if (!d->u.zstd)
 			return ip_fail(err, -ENOMEM, "zstd: out of memory");
 		if (ZSTD_isError(ZSTD_DCtx_setParameter(d->u.zstd, ZSTD_d_windowLogMax,
-							DECOMPRESS_ZSTD_WINDOW_LOG_MAX)))
+							zstd_window_log(d))))
 			return ip_fail(err, -EINVAL, "zstd: cannot bound the window size");
 		break;
 	case NIX_COMPRESSION_XZ: {
 		lzma_stream init = LZMA_STREAM_INIT;
 		d->u.xz = init;
-		if (lzma_stream_decoder(&d->u.xz, DECOMPRESS_XZ_MEMLIMIT, LZMA_CONCATENATED) != LZMA_OK)
+		if (lzma_stream_decoder(&d->u.xz, xz_memlimit(d), LZMA_CONCATENATED) != LZMA_OK)
 			return ip_fail(err, -ENOMEM, "xz: cannot create a decoder");
 		break;
 	}
@@ -107,6 +139,7 @@ int decompressor_new(enum nix_compression method, const char *name, struct decom
 	if (!d)
 		return ip_fail(err, -ENOMEM, "out of memory");
 	d->method = method;
+	d->memlimit = DECOMPRESS_XZ_MEMLIMIT + DECOMPRESS_FIXED_MEMORY;
 	if (method != NIX_COMPRESSION_NONE) {
 		d->out = malloc(DECOMPRESS_OUT_CHUNK);
 		r = d->out ? lib_init(d, err) : ip_fail(err, -ENOMEM, "out of memory");
@@ -126,6 +159,7 @@ int decompressor_reuse(struct decompressor *d, enum nix_compression method, cons
 	if (r < 0)
 		return r;
 	d->in_stream = d->any_stream = false;
+	d->needed = 0;
 	if (d->lib_init && d->method == method) {
 		/* Same method: keep the library's buffers (a zstd window, an xz
 		 * dictionary), only forget the stream. */
@@ -136,8 +170,7 @@ int decompressor_reuse(struct decompressor *d, enum nix_compression method, cons
 			break;
 		case NIX_COMPRESSION_XZ:
 			/* liblzma reuses the coder's memory when re-initialised */
-			if (lzma_stream_decoder(&d->u.xz, DECOMPRESS_XZ_MEMLIMIT, LZMA_CONCATENATED) ==
-			    LZMA_OK)
+			if (lzma_stream_decoder(&d->u.xz, xz_memlimit(d), LZMA_CONCATENATED) == LZMA_OK)
 				return 0;
 			break;
 		case NIX_COMPRESSION_GZIP:
@@ -157,6 +190,37 @@ int decompressor_reuse(struct decompressor *d, enum nix_compression method, cons
 	return lib_init(d, err);
 }
 
+void decompressor_set_memlimit(struct decompressor *d, uint64_t bytes)
+{
+	d->memlimit = bytes;
+	d->needed = 0;
+	if (!d->lib_init)
+		return;
+	switch (d->method) {
+	case NIX_COMPRESSION_XZ:
+		/* refused only below what the coder holds now: start afresh */
+		if (lzma_memlimit_set(&d->u.xz, xz_memlimit(d)) != LZMA_OK) {
+			lzma_end(&d->u.xz);
+			lzma_stream init = LZMA_STREAM_INIT;
+			d->u.xz = init;
+			if (lzma_stream_decoder(&d->u.xz, xz_memlimit(d), LZMA_CONCATENATED) != LZMA_OK)
+				d->lib_init = false; /* the next feed fails; reuse starts over */
+		}
+		break;
+	case NIX_COMPRESSION_ZSTD:
+		/* between frames (after new/reuse) the parameter can be set */
+		ZSTD_DCtx_setParameter(d->u.zstd, ZSTD_d_windowLogMax, zstd_window_log(d));
+		break;
+	default:
+		break;
+	}
+}
+
+uint64_t decompressor_memory_needed(const struct decompressor *d)
+{
+	return d->needed;
+}
+
 void decompressor_free(struct decompressor *d)
 {
 	if (!d)
@@ -173,6 +237,13 @@ static int feed_zstd(struct decompressor *d, const void *data, size_t len, decom
 	for (;;) {
 		ZSTD_outBuffer ob = { d->out, DECOMPRESS_OUT_CHUNK, 0 };
 		size_t ret = ZSTD_decompressStream(d->u.zstd, &ob, &in);
+		if (ZSTD_isError(ret) && ZSTD_getErrorCode(ret) == ZSTD_error_frameParameter_windowTooLarge &&
+		    zstd_window_log(d) < DECOMPRESS_ZSTD_WINDOW_LOG_MAX) {
+			/* libzstd does not say how large: the largest we allow */
+			d->needed = zstd_memory_for(DECOMPRESS_ZSTD_WINDOW_LOG_MAX);
+			return ip_fail(err, -E2BIG, "zstd: the window needs more than the %llu MiB allowed",
+				       (unsigned long long)(d->memlimit >> 20));
+		}
 		if (ZSTD_isError(ret))
 			return ip_fail(err, -EBADMSG, "zstd: %s", ZSTD_getErrorName(ret));
 		d->any_stream = true;
@@ -210,6 +281,14 @@ static int feed_xz(struct decompressor *d, const void *data, size_t len, lzma_ac
 			if (s->avail_in > 0)
 				return ip_fail(err, -EBADMSG, "xz: data after the end of the stream");
 			return 0;
+		}
+		if (ret == LZMA_MEMLIMIT_ERROR && xz_memlimit(d) < DECOMPRESS_XZ_MEMLIMIT) {
+			/* after this error liblzma reports what the block needs */
+			uint64_t lib = lzma_memusage(s);
+			d->needed = lib <= DECOMPRESS_XZ_MEMLIMIT ? lib + DECOMPRESS_FIXED_MEMORY : 0;
+			return ip_fail(err, -E2BIG, "xz: needs %llu MiB of memory, more than the %llu MiB allowed",
+				       (unsigned long long)((lib + (1 << 20) - 1) >> 20),
+				       (unsigned long long)(d->memlimit >> 20));
 		}
 		if (ret != LZMA_OK) {
 			const char *what = ret == LZMA_MEMLIMIT_ERROR ? "needs more memory than allowed"

@@ -57,6 +57,10 @@ struct job {
 	size_t rpos, fill;
 	bool paused, eof, scheduled, refuse;
 	bool has_slot;                     /* decoder slot (under pl->lock) */
+	uint64_t mem_need;                 /* a big stream's need; 0: the share (under pl->lock) */
+	uint64_t mem_grant;                /* held with the slot (under pl->lock) */
+	bool slot_big;                     /* the slot is the one big stream's (under pl->lock) */
+	uint64_t mem_needed_now;           /* what the decoder said after -E2BIG (worker) */
 
 	/* stage: only the worker holding the job touches these */
 	bool stage_open, broken, err_in_nar;
@@ -92,6 +96,14 @@ struct pipeline {
 	struct queue ready, slot_wait, commit;
 	unsigned transfers, decoders;      /* running / holding a decoder */
 	unsigned max_transfers, max_decoders;
+	uint64_t mem_budget, mem_share;    /* decoder memory: all of it / one slot's */
+	uint64_t mem_held;                 /* granted to the slots held */
+	bool big_active;                   /* a big stream holds a slot */
+	bool big_noted;                    /* the console was told about big streams */
+	/* The most a stream of each method turned out to need: later NARs of
+	 * that method start as big ones instead of being fetched twice (a
+	 * cache compresses all its NARs alike). */
+	uint64_t learned_need[NIX_COMPRESSION_UNSUPPORTED + 1];
 	size_t ring_bytes, ring_budget;    /* rings of the running transfers / their bound */
 	size_t finished;                   /* DONE or FAILED */
 	uint64_t commit_oldest_ms;
@@ -233,16 +245,44 @@ static void pipeline_fail_locked(struct pipeline *pl, const struct ip_error *e)
 	pthread_cond_broadcast(&pl->main_cond);
 }
 
+/* Whether `j` can have a decoder slot now (lock held): a free slot and its
+ * memory within the budget; a big stream also needs to be the only one. */
+static bool slot_fits_locked(struct pipeline *pl, const struct job *j)
+{
+	if (pl->decoders >= pl->max_decoders)
+		return false;
+	if (j->mem_need && pl->big_active)
+		return false;
+	uint64_t need = j->mem_need ? j->mem_need : pl->mem_share;
+	return pl->mem_held + need <= pl->mem_budget;
+}
+
+static void take_slot_locked(struct pipeline *pl, struct job *j)
+{
+	j->has_slot = true;
+	pl->decoders++;
+	j->mem_grant = j->mem_need ? j->mem_need : pl->mem_share;
+	pl->mem_held += j->mem_grant;
+	j->slot_big = j->mem_need != 0;
+	if (j->slot_big) {
+		/* The idle decoders hold up to a share each outside the grants:
+		 * gone, the budget holds (no new one is made while one is idle). */
+		pl->big_active = true;
+		while (pl->idle_decoders.n)
+			decompressor_free(pl->idle_decoders.items[--pl->idle_decoders.n]);
+	}
+}
+
 /* Puts a job that has work (data or the end of its transfer) on the ready
- * queue, giving it a decoder slot first. */
+ * queue, giving it a decoder slot first.  Slots go in arrival order: a big
+ * stream at the head of slot_wait is not overtaken. */
 static void schedule(struct pipeline *pl, struct job *j)
 {
 	pthread_mutex_lock(&pl->lock);
 	if (j->has_slot || pl->failed) {
 		queue_push(&pl->ready, j);
-	} else if (pl->decoders < pl->max_decoders) {
-		j->has_slot = true;
-		pl->decoders++;
+	} else if (!pl->slot_wait.head && slot_fits_locked(pl, j)) {
+		take_slot_locked(pl, j);
 		queue_push(&pl->ready, j);
 	} else {
 		queue_push(&pl->slot_wait, j);
@@ -257,10 +297,14 @@ static void release_slot_locked(struct pipeline *pl, struct job *j)
 		return;
 	j->has_slot = false;
 	pl->decoders--;
-	struct job *w = queue_pop(&pl->slot_wait);
-	if (w) {
-		w->has_slot = true;
-		pl->decoders++;
+	pl->mem_held -= j->mem_grant;
+	if (j->slot_big)
+		pl->big_active = false;
+	j->slot_big = false;
+	j->mem_grant = 0;
+	while (pl->slot_wait.head && slot_fits_locked(pl, pl->slot_wait.head)) {
+		struct job *w = queue_pop(&pl->slot_wait);
+		take_slot_locked(pl, w);
 		queue_push(&pl->ready, w);
 		pthread_cond_signal(&pl->work_cond);
 	}
@@ -419,6 +463,7 @@ static void start_more(struct pipeline *pl)
 		if (j) {
 			j->state = r < 0 ? JOB_FAILED : JOB_RUNNING;
 			pl->jobs[slot] = j;
+			j->mem_need = pl->learned_need[j->info->compression];
 		} else {
 			pl->ring_bytes -= ring;
 		}
@@ -473,7 +518,8 @@ static int on_nar_bytes(void *ctx, const void *data, size_t len, struct ip_error
 static void stage_close(struct job *j)
 {
 	struct pipeline *pl = j->pl;
-	if (j->dec && !pool_put(pl, &pl->idle_decoders, j->dec))
+	/* a big stream's decoder is not kept: its memory goes back at once */
+	if (j->dec && (j->mem_need || !pool_put(pl, &pl->idle_decoders, j->dec)))
 		decompressor_free(j->dec);
 	j->dec = NULL;
 	if (j->parser && !pool_put(pl, &pl->idle_parsers, j->parser))
@@ -490,15 +536,22 @@ static void stage_close(struct job *j)
 
 static int decoder_get(struct job *j)
 {
-	struct decompressor *d = pool_get(j->pl, &j->pl->idle_decoders);
+	struct pipeline *pl = j->pl;
+	struct decompressor *d = j->mem_need ? NULL : pool_get(pl, &pl->idle_decoders);
 	const struct narinfo *info = j->info;
-	if (!d)
-		return decompressor_new(info->compression, info->compression_name, &j->dec, &j->err);
-	int r = decompressor_reuse(d, info->compression, info->compression_name, &j->err);
-	if (r < 0) {
+	int r;
+	if (!d) {
+		r = decompressor_new(info->compression, info->compression_name, &d, &j->err);
+	} else if ((r = decompressor_reuse(d, info->compression, info->compression_name, &j->err)) < 0) {
 		decompressor_free(d);
-		return r;
+		d = NULL;
 	}
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&pl->lock);
+	uint64_t grant = j->mem_grant;
+	pthread_mutex_unlock(&pl->lock);
+	decompressor_set_memlimit(d, grant);
 	j->dec = d;
 	return 0;
 }
@@ -559,12 +612,22 @@ static int stage_feed(struct job *j, const unsigned char *data, size_t len)
 			return r;
 	}
 	j->file_bytes += len;
+	uint64_t most = decompress_max_input(j->info->compression, j->info->nar_size);
+	if (j->file_bytes > most)
+		return content_error(j, "compressed NAR %s of %s/%s is too long: more than %" PRIu64 " bytes "
+				     "for a NarSize of %" PRIu64 ", beyond the worst case of %s (endless "
+				     "padding or empty frames)", j->url, NIX_STORE_DIR, j->basename, most,
+				     j->info->nar_size, decompressor_name(j->info->compression));
 	if (j->info->file_size && j->file_bytes > j->info->file_size)
 		return content_error(j, "FileSize mismatch for %s/%s (NAR %s): expected %" PRIu64
 				     " bytes, got more", NIX_STORE_DIR, j->basename, j->url,
 				     j->info->file_size);
 	j->err_in_nar = false;
 	int r = decompressor_feed(j->dec, data, len, on_nar_bytes, j, &j->err);
+	if (r == -E2BIG && !j->err_in_nar) { /* job_finalize decodes it again, as a big one */
+		j->mem_needed_now = decompressor_memory_needed(j->dec);
+		return r;
+	}
 	if (r < 0 && !j->err_in_nar) /* the decompressor's own complaint */
 		return ip_fail_ctx(&j->err, r, "corrupt compressed data in NAR %s of %s/%s", j->url,
 				   NIX_STORE_DIR, j->basename);
@@ -730,6 +793,49 @@ static void job_retry(struct job *j, unsigned delay_ms)
 		job_submit(j, delay_ms);
 }
 
+/* The decoder needs more memory than its share: fetch the NAR again and
+ * decode it with what it needs, once no other big stream runs and the
+ * budget has room (schedule).  Not a content error: nothing is wrong with
+ * the NAR.  The need only grows, so this ends. */
+static void job_refetch_big(struct job *j)
+{
+	struct pipeline *pl = j->pl;
+	struct ip_error e = { 0 };
+	uint64_t need = j->mem_needed_now;
+	stage_close(j);
+	if (store_discard_temp(pl->env->resolve->store, j->basename, &e) < 0) {
+		job_fail(j, &e);
+		return;
+	}
+	pthread_mutex_lock(&pl->lock);
+	uint64_t budget = pl->mem_budget, had = j->mem_grant;
+	pthread_mutex_unlock(&pl->lock);
+	if (need == 0 || need > budget || need <= had) {
+		ip_fail(&e, -ENOMEM, "NAR %s of %s/%s: %s; that is more than the decoder memory budget of "
+			"%" PRIu64 " MiB (--decoder-memory, decoder-memory)", j->url, NIX_STORE_DIR, j->basename,
+			j->err.msg, budget >> 20);
+		job_fail(j, &e);
+		return;
+	}
+	pthread_mutex_lock(&pl->lock);
+	j->mem_need = need;
+	if (need > pl->learned_need[j->info->compression])
+		pl->learned_need[j->info->compression] = need;
+	bool first = !pl->big_noted;
+	pl->big_noted = true;
+	uint64_t share = pl->mem_share;
+	pthread_mutex_unlock(&pl->lock);
+	/* once per run: a cache of such NARs would otherwise say it per path */
+	log_msg(first ? LOG_INFO : LOG_DEBUG, "%s/%s: its %s stream needs %" PRIu64 " MiB to decode, more than a "
+				       "decoder's share (%" PRIu64 " of %" PRIu64 " MiB): fetching it again, and "
+				       "decoding such NARs one at a time", NIX_STORE_DIR, j->basename,
+				       decompressor_name(j->info->compression), (need + (1 << 20) - 1) >> 20,
+				       share >> 20, budget >> 20);
+	ip_error_clear(&j->err);
+	j->broken = false;
+	job_retry(j, 0);
+}
+
 static void job_finalize(struct job *j)
 {
 	struct pipeline *pl = j->pl;
@@ -763,6 +869,10 @@ static void job_finalize(struct job *j)
 		j->broken = true;
 	}
 
+	if (j->broken && j->err.code == -E2BIG) {
+		job_refetch_big(j);
+		return;
+	}
 	if (j->broken) {
 		/* a content error is worth one more download; anything else
 		 * (disk full, permissions) is not */
@@ -1047,6 +1157,12 @@ int download_paths(struct download_env *env, struct closure *c, const size_t *to
 		return err && err->code ? err->code : -EIO;
 	unsigned jobs = env->jobs ? env->jobs : 1;
 	pl.max_decoders = env->max_decoders ? env->max_decoders : jobs + 1;
+	pl.mem_budget = env->decoder_memory ? env->decoder_memory : DOWNLOAD_DEFAULT_DECODER_MEMORY;
+	if (pl.max_decoders > pl.mem_budget / DOWNLOAD_DECODER_SHARE_MIN)
+		pl.max_decoders = (unsigned)(pl.mem_budget / DOWNLOAD_DECODER_SHARE_MIN);
+	if (pl.max_decoders == 0)
+		pl.max_decoders = 1;
+	pl.mem_share = pl.mem_budget / pl.max_decoders;
 	unsigned conns = env->max_connections ? env->max_connections : HTTP_DEFAULT_CONNECTIONS;
 	pl.max_transfers = env->max_transfers ? env->max_transfers
 			   : conns < DOWNLOAD_MAX_TRANSFERS ? conns : DOWNLOAD_MAX_TRANSFERS;

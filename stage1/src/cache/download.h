@@ -19,6 +19,16 @@
  * and pauses.  Transfers start largest first, only as slots free up, so
  * memory stays flat whatever the closure.
  *
+ * Decoder memory: all decoders together, in use or pooled, stay within
+ * `decoder_memory`.  Each decoder slot is a share of it (budget divided by
+ * the slots, at least DOWNLOAD_DECODER_SHARE_MIN: fewer slots on a small
+ * budget) and each decoder is held to its share.  A stream that needs more
+ * (an xz dictionary of 64 MiB) is stopped at its first block header and
+ * fetched again as a big one: it waits, holding nothing, until the others
+ * leave room (the idle decoders are freed for it), and only one big stream
+ * is decoded at a time; later NARs of the same compression start as big
+ * ones.  A stream needing more than the whole budget fails. *
+ *
  * Failures: transient HTTP errors are retried with backoff (same policy as
  * narinfos).  Content errors (corrupt compressed data, malformed NAR, a
  * size or hash that does not match the narinfo) delete the temporary tree
@@ -49,6 +59,12 @@
 /* A batch of verified paths is synced and renamed when it has this many
  * paths, or its oldest path waited this long, or nothing else is running. */
 #define DOWNLOAD_COMMIT_BATCH_PATHS 256
+/* The smallest decoder share: an xz preset 6 (8 MiB dictionary) or a
+ * zstd window of 8 MiB decodes in it without waiting. */
+#define DOWNLOAD_DECODER_SHARE_MIN (12u * 1024 * 1024)
+/* Room for an xz -9 stream (65 MiB) beside the other decoders, or ten
+ * decoders at Nix's defaults; what a 512 MiB instance can spare. */
+#define DOWNLOAD_DEFAULT_DECODER_MEMORY (128u * 1024 * 1024)
 #define DOWNLOAD_COMMIT_BATCH_MS 200
 
 struct download_progress {
@@ -74,7 +90,8 @@ struct download_env {
 	const struct store *store;
 	unsigned jobs;                      /* worker threads, >= 1 */
 	unsigned max_transfers;             /* 0 = min(max_connections, DOWNLOAD_MAX_TRANSFERS) */
-	unsigned max_decoders;              /* 0 = jobs + 1 */
+	unsigned max_decoders;              /* 0 = jobs + 1 (fewer on a small decoder_memory) */
+	uint64_t decoder_memory;            /* all decoders together; 0 = the default below */
 	unsigned max_connections;
 	unsigned max_attempts;
 	void (*progress)(void *ctx, const struct download_progress *p);

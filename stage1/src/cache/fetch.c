@@ -41,6 +41,13 @@ struct run {
 	struct aws_creds_provider *own_creds; /* environment-only, when the caller gave none */
 };
 
+static uint64_t monotonic_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
 static double since(const struct timespec *t0)
 {
 	struct timespec t;
@@ -211,11 +218,29 @@ static int write_registration(struct run *run, struct fetch_result *res, struct 
 	return r;
 }
 
+/* Whatever failed last, the deadline is why the run ends: say that. */
+static int deadline_error(const struct fetch_options *o, const struct fetch_result *res, size_t n_todo,
+			  struct ip_error *err)
+{
+	char where[128];
+	if (res->paths_total == 0)
+		snprintf(where, sizeof(where), "still resolving the closure");
+	else
+		snprintf(where, sizeof(where), "%zu of %zu paths fetched", res->paths_fetched, n_todo);
+	if (err)
+		ip_error_clear(err); /* ip_fail keeps a message: this one replaces it */
+	return ip_fail(err, -ETIMEDOUT,
+		       "deadline reached: the fetch was not done after %u s (%s); %s; the cache is too slow "
+		       "or does not answer", o->deadline_ms / 1000,
+		       o->deadline_setting ? o->deadline_setting : "deadline", where);
+}
+
 int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struct ip_error *err)
 {
 	struct run run = { .o = o };
 	struct timespec t0, t;
 	int r;
+	size_t n_todo = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(res, 0, sizeof(*res));
 	run.store.root_fd = run.store.store_fd = -1;
@@ -232,6 +257,8 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 		.max_attempts = o->retries >= 0 ? (unsigned)o->retries + 1 : HTTP_DEFAULT_ATTEMPTS,
 		.connect_timeout_ms = o->connect_timeout_ms,
 		.stall_timeout_ms = o->stall_timeout_ms,
+		.min_rate = o->min_rate,
+		.deadline_ms = o->deadline_ms ? monotonic_ms() + o->deadline_ms : 0,
 		.ca_bundle = o->ca_bundle,
 		.verbose = o->curl_verbose,
 	};
@@ -297,7 +324,6 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 		r = ip_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	size_t n_todo = 0;
 	for (size_t k = 0; k < run.closure.n; k++) {
 		res->closure_nar_bytes += run.closure.paths[k].nar_size;
 		if (run.closure.paths[k].present)
@@ -309,6 +335,7 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 	struct download_env denv = {
 		.resolve = &env, .store = &run.store, .jobs = jobs,
 		.max_connections = res->connections, .max_attempts = run.hopts.max_attempts,
+		.decoder_memory = o->decoder_memory,
 		.progress = on_download_progress, .progress_ctx = &run,
 		.progress_interval_ms = 250,
 	};
@@ -343,6 +370,8 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 	res->t_register = since(&t);
 out:
 	fill_result(&run, res);
+	if (r < 0 && run.http && http_client_deadline_passed(run.http))
+		r = deadline_error(o, res, n_todo, err);
 	if (run.http)
 		http_client_stop(run.http);
 	store_close(&run.store);

@@ -37,6 +37,16 @@ struct fetch_options {
 	unsigned jobs;                         /* worker threads; 0 = online CPUs */
 	unsigned stall_timeout_ms;             /* 0 = 30 s */
 	unsigned connect_timeout_ms;           /* 0 = 10 s */
+	unsigned min_rate;                     /* bytes/s per stall window; 0 = 4096 */
+	/* The whole fetch ends with -ETIMEDOUT once this much time has passed
+	 * (every transfer cancelled, nothing partial left); 0 = no deadline.
+	 * deadline_setting is how the caller's user sets it, for the message
+	 * ("--deadline", "fetch-deadline"). */
+	unsigned deadline_ms;
+	const char *deadline_setting;
+	/* What all decoders together may allocate (README "Reliability");
+	 * 0 = 128 MiB (cache/download.h). */
+	uint64_t decoder_memory;
 	int retries;                           /* extra attempts per request; < 0 = 4 */
 	const char *ca_bundle;                 /* NULL = /etc/ssl/certs/ca-certificates.crt */
 	bool curl_verbose;

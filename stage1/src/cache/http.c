@@ -33,6 +33,7 @@ struct http_client {
 	/* under lock */
 	struct http_request *queue_head, *queue_tail;  /* submitted, not started */
 	bool stopping;
+	bool deadline_passed;
 	struct http_stats stats;
 	/* HTTP thread only */
 	struct http_request *active;                     /* in the multi handle */
@@ -301,9 +302,15 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	req->res.status = status;
 
 	if (status < 200 || status >= 300) {
-		/* Keep the start of an error body for classify_error. */
+		/* Keep the start of an error body for classify_error; the status
+		 * decides, so an endless body is cut (transfer_ended). */
 		bool overflow = false;
 		req->window_bytes += len;
+		req->error_body_bytes += len;
+		if (req->error_body_bytes > HTTP_ERROR_BODY_READ_MAX) {
+			req->error_body_cut = true;
+			return 0;
+		}
 		if (req->res.body_len < HTTP_ERROR_BODY_MAX)
 			body_append(req, ptr,
 				    len < HTTP_ERROR_BODY_MAX - req->res.body_len
@@ -422,6 +429,16 @@ static void fail_request(struct http_client *c, struct http_request *req,
 	deliver(c, req);
 }
 
+/* Ends a request because the client's deadline passed. */
+static void fail_at_deadline(struct http_client *c, struct http_request *req)
+{
+	pthread_mutex_lock(&c->lock);
+	c->deadline_passed = true;
+	pthread_mutex_unlock(&c->lock);
+	req->res.deadline = true;
+	fail_request(c, req, HTTP_FATAL, "deadline reached");
+}
+
 static double next_jitter(struct http_client *c)
 {
 	return jitter_next(&c->rng);
@@ -449,7 +466,9 @@ static void reset_attempt(struct http_request *req)
 	req->res.status = 0;
 	req->res.bytes = 0;
 	req->res.retry_after_ms = 0;
-	req->res.stalled = false;
+	req->res.stalled = req->res.too_slow = false;
+	req->error_body_cut = false;
+	req->error_body_bytes = 0;
 	req->res.curl_code = CURLE_OK;
 	req->res.message[0] = '\0';
 	req->res.body_len = 0;
@@ -699,13 +718,22 @@ static void transfer_ended(struct http_client *c, struct http_request *req, CURL
 	long status = 0;
 	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
 	bool too_large = req->too_large;
-	req->too_large = false;
+	bool body_cut = req->error_body_cut;
+	req->too_large = req->error_body_cut = false;
 	release_easy(c, req);
 
 	struct http_result *res = &req->res;
 	res->curl_code = code;
 	res->status = status;
-	if (res->stalled) {
+	/* The rest of a cut error body does not matter: the status is the answer. */
+	if (body_cut)
+		code = CURLE_OK;
+	if (res->stalled && res->too_slow) {
+		res->outcome = HTTP_TRANSIENT;
+		snprintf(res->message, sizeof(res->message),
+			 "too slow: less than %u bytes/s on average over %u s", c->o.min_rate,
+			 c->o.stall_timeout_ms / 1000);
+	} else if (res->stalled) {
 		res->outcome = HTTP_TRANSIENT;
 		snprintf(res->message, sizeof(res->message),
 			 "stalled: less than %d bytes received in %u s", HTTP_STALL_MIN_BYTES,
@@ -726,7 +754,8 @@ static void transfer_ended(struct http_client *c, struct http_request *req, CURL
 			snprintf(res->message, sizeof(res->message), "%s",
 				 req->errbuf[0] ? req->errbuf : curl_easy_strerror(code));
 		else if (res->outcome != HTTP_OK)
-			snprintf(res->message, sizeof(res->message), "HTTP %ld", status);
+			snprintf(res->message, sizeof(res->message), "HTTP %ld%s", status,
+				 body_cut ? " (error body cut at 64 KiB)" : "");
 	}
 	if (code == CURLE_OK && !res->stalled && !too_large && (status < 200 || status >= 300) &&
 	    req->sub && req->use_hooks && req->sub->classify_error) {
@@ -771,6 +800,10 @@ static void transfer_ended(struct http_client *c, struct http_request *req, CURL
 static void check_stalls(struct http_client *c, uint64_t now)
 {
 	uint64_t window = c->o.stall_timeout_ms;
+	/* the rate floor over one window, and never less than the stall bound */
+	uint64_t need = (uint64_t)c->o.min_rate * window / 1000;
+	if (need < HTTP_STALL_MIN_BYTES)
+		need = HTTP_STALL_MIN_BYTES;
 	struct http_request *req = c->active, *next;
 	for (; req; req = next) {
 		next = req->next;
@@ -778,7 +811,7 @@ static void check_stalls(struct http_client *c, uint64_t now)
 			continue;
 		if (now - req->window_start_ms < window)
 			continue;
-		if (req->window_bytes >= HTTP_STALL_MIN_BYTES) {
+		if (req->window_bytes >= need) {
 			req->window_start_ms = now;
 			req->window_bytes = 0;
 			continue;
@@ -789,6 +822,7 @@ static void check_stalls(struct http_client *c, uint64_t now)
 		c->stats.stalls++;
 		pthread_mutex_unlock(&c->lock);
 		req->res.stalled = true;
+		req->res.too_slow = req->window_bytes >= HTTP_STALL_MIN_BYTES;
 		transfer_ended(c, req, CURLE_OPERATION_TIMEDOUT);
 	}
 }
@@ -804,6 +838,7 @@ static void *http_thread(void *arg)
 		uint64_t next_due = UINT64_MAX;
 		bool stopping;
 
+		bool deadline = c->o.deadline_ms && now >= c->o.deadline_ms;
 		pthread_mutex_lock(&c->lock);
 		stopping = c->stopping;
 		unsigned limit = c->conn_limit.limit;
@@ -820,7 +855,7 @@ static void *http_thread(void *arg)
 		}
 		for (struct http_request *req = c->queue_head, *next; req; req = next) {
 			next = req->next;
-			if (stopping || req->want_cancel) {
+			if (stopping || req->want_cancel || deadline) {
 				queue_remove_locked(c, req);
 				list_push(&to_abort, req);
 			} else if (req->not_before_ms <= now && slots > 0) {
@@ -867,7 +902,10 @@ static void *http_thread(void *arg)
 			struct http_request *req = to_abort;
 			to_abort = req->next;
 			req->next = req->prev = NULL;
-			fail_request(c, req, HTTP_ABORTED, "cancelled");
+			if (deadline && !stopping)
+				fail_at_deadline(c, req);
+			else
+				fail_request(c, req, HTTP_ABORTED, "cancelled");
 		}
 		for (size_t i = 0; i < n_cancel; i++) {
 			struct http_request *req = to_cancel[i];
@@ -888,6 +926,15 @@ static void *http_thread(void *arg)
 				if (req->easy)
 					curl_easy_pause(req->easy, CURLPAUSE_CONT);
 			}
+		}
+		/* After the flags above (they point into this list): everything
+		 * still running ends at the deadline. */
+		while (deadline && !stopping && c->active) {
+			struct http_request *req = c->active;
+			list_remove(&c->active, req);
+			c->n_active--;
+			release_easy(c, req);
+			fail_at_deadline(c, req);
 		}
 		while (to_start) {
 			struct http_request *req = to_start;
@@ -913,6 +960,8 @@ static void *http_thread(void *arg)
 		check_stalls(c, now);
 
 		long timeout = HTTP_TICK_MS;
+		if (c->o.deadline_ms && !deadline && c->o.deadline_ms - now < (uint64_t)timeout)
+			timeout = c->o.deadline_ms > now ? (long)(c->o.deadline_ms - now) : 0;
 		if (next_due != UINT64_MAX)
 			timeout = next_due <= now ? 0 : (long)(next_due - now) < timeout ? (long)(next_due - now) : timeout;
 		/* A slot was freed (queued requests may start), or flags are left. */
@@ -953,6 +1002,8 @@ int http_client_start(const struct http_client_options *opts, struct http_client
 		c->o.connect_timeout_ms = HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
 	if (!c->o.stall_timeout_ms)
 		c->o.stall_timeout_ms = HTTP_DEFAULT_STALL_TIMEOUT_MS;
+	if (!c->o.min_rate)
+		c->o.min_rate = HTTP_DEFAULT_MIN_RATE;
 	if (!c->o.ca_bundle)
 		c->o.ca_bundle = HTTP_DEFAULT_CA_BUNDLE;
 	c->rng = jitter_seed();
@@ -1004,6 +1055,14 @@ void http_client_stats(struct http_client *c, struct http_stats *out)
 unsigned http_client_max_attempts(const struct http_client *c)
 {
 	return c->o.max_attempts;
+}
+
+bool http_client_deadline_passed(struct http_client *c)
+{
+	pthread_mutex_lock(&c->lock);
+	bool passed = c->deadline_passed;
+	pthread_mutex_unlock(&c->lock);
+	return passed;
 }
 
 void http_submit(struct http_client *c, struct http_request *req, unsigned delay_ms)

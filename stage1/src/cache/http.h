@@ -21,9 +21,18 @@
  *
  * Request states, changed only on the HTTP thread through one function that
  * logs at debug:  QUEUED -> ACTIVE <-> PAUSED -> DONE  (QUEUED -> DONE on a
- * cancel before start).  A stall (less than HTTP_STALL_MIN_BYTES received in
- * stall_timeout while not paused, headers included) aborts the transfer as
- * a transient error.
+ * cancel before start).
+ *
+ * Every wait ends here, whatever the server does (README "Reliability"):
+ *   - a transfer receiving less than min_rate bytes/s on average over a
+ *     stall_timeout window while not paused (headers included; at least
+ *     HTTP_STALL_MIN_BYTES) is aborted as a transient error: a stall, or a
+ *     drip that would otherwise never end;
+ *   - a non-2xx body is read up to HTTP_ERROR_BODY_READ_MAX bytes, then the
+ *     transfer ends and the answer counts by its status (an endless error
+ *     body streamed 83 GB in 45 s before);
+ *   - once the client's deadline passes, every queued and running request
+ *     ends with HTTP_FATAL and res->deadline set, and so does every later one.
  */
 #ifndef IP_CACHE_HTTP_H
 #define IP_CACHE_HTTP_H
@@ -55,6 +64,13 @@
 #define HTTP_DEFAULT_STALL_TIMEOUT_MS 30000
 #define HTTP_STALL_MIN_BYTES 1024          /* less than this per stall window = stalled */
 #define HTTP_ERROR_BODY_MAX 4096           /* kept from 4xx answers for classify_error */
+/* Read of a non-2xx body at most; more ends the transfer.  Above the kept
+ * part, so an ordinary error page leaves the connection reusable. */
+#define HTTP_ERROR_BODY_READ_MAX (64 * 1024)
+/* The rate floor: a NAR of hundreds of MiB at this rate would still take
+ * hours, but a drip (1 KiB every 1.5 s passed the stall check forever) ends
+ * within one window; the whole-fetch deadline bounds the rest. */
+#define HTTP_DEFAULT_MIN_RATE 4096         /* bytes/s, averaged over a stall window */
 #define HTTP_DEFAULT_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 
 /* Returned by on_data to pause the transfer (curl keeps the bytes and
@@ -75,7 +91,9 @@ struct http_result {
 	enum http_outcome outcome;
 	CURLcode curl_code;
 	long status;                  /* 0 when no HTTP answer */
-	bool stalled;                 /* aborted by the stall detector */
+	bool stalled;                 /* aborted by the stall detector (or the rate floor) */
+	bool too_slow;                /* ... because of the rate floor (bytes arrived, too few) */
+	bool deadline;                /* ended because the client's deadline passed */
 	bool throttled;               /* 503 or 429: the cache asks for fewer requests */
 	unsigned retry_after_ms;      /* from Retry-After (0 = none) */
 	unsigned attempts;            /* attempts made (buffered requests) */
@@ -110,7 +128,7 @@ struct http_request {
 	unsigned max_attempts;            /* buffered requests; 0 = client default */
 	/* ---- private to http.c ---- */
 	enum http_req_state state;
-	bool want_resume, want_cancel, too_large;
+	bool want_resume, want_cancel, too_large, error_body_cut;
 	CURL *easy;
 	int file_fd;                      /* file:// transfers (read here, not by curl) */
 	unsigned char *file_buf;
@@ -118,6 +136,7 @@ struct http_request {
 	struct curl_slist *headers;
 	uint64_t not_before_ms;
 	uint64_t window_start_ms, window_bytes;
+	uint64_t error_body_bytes;        /* of a non-2xx answer, read so far */
 	struct http_result res;
 	size_t body_cap;
 	char errbuf[CURL_ERROR_SIZE];
@@ -130,6 +149,9 @@ struct http_client_options {
 	unsigned max_attempts;            /* 0 = HTTP_DEFAULT_ATTEMPTS */
 	unsigned connect_timeout_ms;      /* 0 = default */
 	unsigned stall_timeout_ms;        /* 0 = default */
+	unsigned min_rate;                /* bytes/s per stall window; 0 = HTTP_DEFAULT_MIN_RATE */
+	uint64_t deadline_ms;             /* CLOCK_MONOTONIC ms after which every request
+					   * fails (res->deadline); 0 = none */
 	const char *ca_bundle;            /* NULL = HTTP_DEFAULT_CA_BUNDLE */
 	bool verbose;                     /* curl's own debug output */
 };
@@ -181,6 +203,8 @@ int http_client_start(const struct http_client_options *opts, struct http_client
 void http_client_stop(struct http_client *client);
 void http_client_stats(struct http_client *client, struct http_stats *out);
 unsigned http_client_max_attempts(const struct http_client *client);
+/* True once a request was failed because the deadline had passed. */
+bool http_client_deadline_passed(struct http_client *client);
 
 /* Any thread.  Starts the request after `delay_ms`. */
 void http_submit(struct http_client *client, struct http_request *req, unsigned delay_ms);

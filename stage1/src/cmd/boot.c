@@ -41,6 +41,8 @@ int cmd_boot(int argc, char **argv)
 			       "  --resolv-conf PATH DNS from the lease (default /etc/resolv.conf)\n"
 			       "  --no-network       use the network as it is (for tests on a host)\n"
 			       "  --no-power         print halt/reboot/kexec instead of doing them (tests)\n"
+			       "  --verbose          debug output\n"
+			       "  -h, --help         this text\n"
 			       "Exit status: 0 when stage 1 should go on (also after a fallback).\n");
 			return EXIT_OK;
 		case 's': opts.sysroot = optarg; break;

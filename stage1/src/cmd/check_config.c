@@ -38,6 +38,7 @@ static void print_config(const struct boot_config *c)
 	printf("dhcp-timeout = %u\nca-bundle = %s\nconnections = %u\njobs = %u\naws-region = %s\n",
 	       c->dhcp_timeout, c->ca_bundle, c->connections, c->jobs,
 	       c->aws_region[0] ? c->aws_region : "(from the URL, else IMDS, else us-east-1)");
+	printf("fetch-deadline = %u\ndecoder-memory = %u\n", c->fetch_deadline, c->decoder_memory);
 }
 
 int cmd_check_config(int argc, char **argv)
@@ -56,7 +57,9 @@ int cmd_check_config(int argc, char **argv)
 			       "       initrd-provision --check-config FILE\n\n"
 			       "Validates the boot mode's configuration file (/etc/initrd-provision.conf)\n"
 			       "and prints the settings it would use.  builtin-system may be absent: at\n"
-			       "boot it comes from init= on the kernel command line.\n"
+			       "boot it comes from init= on the kernel command line.\n\n"
+			       "  -q, --quiet   print nothing when the file is valid\n"
+			       "  -h, --help    this text\n"
 			       "Exit codes: 0 valid, 2 invalid or unreadable.\n");
 			return EXIT_OK;
 		case 'q':

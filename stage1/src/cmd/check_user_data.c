@@ -28,6 +28,7 @@ static void print_help(void)
 	       "  --allow-user-data-keys          honour 'trusted-public-keys' (as the image setting)\n"
 	       "  --tag VALUE                     also consider this value of the nixos-system\n"
 	       "                                  instance tag (user-data wins when both are set)\n"
+	       "  -h, --help                      this text\n"
 	       "\n"
 	       "Exit codes: 0 a system would boot, or the user-data is not ours (the built-in\n"
 	       "system would boot); 1 malformed; 2 usage.\n");

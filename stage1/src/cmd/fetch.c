@@ -34,8 +34,8 @@ static void print_help(FILE *out)
 		"\n"
 		"Options:\n"
 		"  --root DIR                  target root (the store is DIR/nix/store)\n"
-		"  --substituter URL           http://, https:// or file:// cache; repeat to add\n"
-		"                              more, tried in order\n"
+		"  --substituter URL           s3://BUCKET[/PREFIX][?region=R&...], https://, http://\n"
+		"                              or file:// cache; repeat to add more, tried in order\n"
 		"  --trusted-public-key K      NAME:BASE64 ed25519 key; repeatable\n"
 		"  --no-check-sigs             accept paths without a trusted signature (tests only)\n"
 		"  --set-profile               point DIR/nix/var/nix/profiles/system at STOREPATH\n"
@@ -45,11 +45,28 @@ static void print_help(FILE *out)
 		"  --stall-timeout S           abort and retry a transfer receiving nothing for S\n"
 		"                              seconds (default 30)\n"
 		"  --connect-timeout S         connection timeout in seconds (default 10)\n"
+		"  --min-rate B                abort and retry a transfer averaging less than B\n"
+		"                              bytes/s over a --stall-timeout window (default 4096)\n"
+		"  --deadline S                give up when the whole fetch is not done after S\n"
+		"                              seconds (default: none)\n"
+		"  --decoder-memory MIB        what all decompressors together may use (default\n"
+		"                              128); NARs that need more than a share are\n"
+		"                              decoded one at a time\n"
 		"  --retries N                 extra attempts per request (default 4)\n"
 		"  --ca-bundle PATH            CA certificates for https (default\n"
 		"                              /etc/ssl/certs/ca-certificates.crt)\n"
 		"  --no-sync                   do not syncfs/fsync (faster; unsafe on power loss)\n"
 		"  --verbose, --quiet          more output (debug), or only errors and warnings\n"
+		"  --curl-verbose              curl's own trace on stderr (secret headers redacted)\n"
+		"  --help                      this text\n"
+		"\n"
+		"S3 caches (s3://):\n"
+		"  --aws-credentials FILE      access-key-id, secret-access-key[, session-token]\n"
+		"                              (else the environment, else the instance role)\n"
+		"  --aws-region R              region for s3:// URLs without ?region= (else IMDS,\n"
+		"                              else us-east-1)\n"
+		"  --imds-endpoint URL         IMDS for the instance role and region (default\n"
+		"                              http://169.254.169.254)\n"
 		"\n"
 		"Exit codes: 0 done, 1 the fetch failed (the message says why), 2 usage error.\n");
 }
@@ -58,7 +75,7 @@ enum {
 	OPT_ROOT = 256, OPT_SUBSTITUTER, OPT_KEY, OPT_NO_CHECK_SIGS, OPT_SET_PROFILE, OPT_REPORT,
 	OPT_CONNECTIONS, OPT_JOBS, OPT_STALL, OPT_CONNECT, OPT_RETRIES, OPT_CA, OPT_NO_SYNC,
 	OPT_VERBOSE, OPT_QUIET, OPT_HELP, OPT_CURL_VERBOSE, OPT_AWS_CREDENTIALS, OPT_AWS_REGION,
-	OPT_IMDS_ENDPOINT,
+	OPT_IMDS_ENDPOINT, OPT_MIN_RATE, OPT_DEADLINE, OPT_DECODER_MEMORY,
 };
 
 static bool parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
@@ -170,6 +187,9 @@ int cmd_fetch(int argc, char **argv)
 		{ "aws-credentials", required_argument, NULL, OPT_AWS_CREDENTIALS },
 		{ "aws-region", required_argument, NULL, OPT_AWS_REGION },
 		{ "imds-endpoint", required_argument, NULL, OPT_IMDS_ENDPOINT },
+		{ "min-rate", required_argument, NULL, OPT_MIN_RATE },
+		{ "deadline", required_argument, NULL, OPT_DEADLINE },
+		{ "decoder-memory", required_argument, NULL, OPT_DECODER_MEMORY },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *subs[FETCH_MAX_SUBSTITUTERS];
@@ -232,6 +252,23 @@ int cmd_fetch(int argc, char **argv)
 				return cmd_usage_error("fetch", "--connect-timeout wants 1 to 600 seconds, not '%s'",
 						       optarg);
 			o.connect_timeout_ms = (unsigned)v * 1000;
+			break;
+		case OPT_MIN_RATE:
+			if (!parse_uint(optarg, 1, 1u << 30, &v))
+				return cmd_usage_error("fetch", "--min-rate wants 1 to 1073741824 bytes/s, not '%s'",
+						       optarg);
+			o.min_rate = (unsigned)v;
+			break;
+		case OPT_DEADLINE:
+			if (!parse_uint(optarg, 1, 86400, &v))
+				return cmd_usage_error("fetch", "--deadline wants 1 to 86400 seconds, not '%s'", optarg);
+			o.deadline_ms = (unsigned)v * 1000;
+			o.deadline_setting = "--deadline";
+			break;
+		case OPT_DECODER_MEMORY:
+			if (!parse_uint(optarg, 16, 65536, &v))
+				return cmd_usage_error("fetch", "--decoder-memory wants 16 to 65536 MiB, not '%s'", optarg);
+			o.decoder_memory = (uint64_t)v * 1024 * 1024;
 			break;
 		case OPT_RETRIES:
 			if (!parse_uint(optarg, 0, 20, &v))

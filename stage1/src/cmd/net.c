@@ -35,6 +35,7 @@ static void print_help(void)
 	       "      --flush           remove address and routes again after the report (as the\n"
 	       "                        boot flow does before stage 2)\n"
 	       "  -v, --verbose         log DHCP state changes and ignored packets\n"
+	       "  -h, --help            this text\n"
 	       "\n"
 	       "Exit codes: 0 lease applied, 1 failed (the message names interface and phase),\n"
 	       "2 usage.\n");
