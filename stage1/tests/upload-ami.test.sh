@@ -235,6 +235,23 @@ case_ebs_sparse_2g() {
 		fail_because "re-run: exit $RC, '$AMI', calls $(cut -d' ' -f2 "$SLOG" | tr '\n' ,)"
 }
 
+# --dry-run with the image there prints every call: one PutSnapshotBlock per
+# non-zero block, the real count and linear checksum, and sends nothing.
+case_dry_run_prints_every_block() {
+	make_image
+	start_standin || return 1
+	local out=$TEST_TMP/dry-real.out idx
+	upload_ami --dry-run --region us-east-1 --endpoint-url "$EP" --name dry-test "$IMG" >"$out" 2>/dev/null ||
+		{ fail_because "dry run failed"; return 1; }
+	idx=$(sed -n 's/^ebs PutSnapshotBlock .*"BlockIndex": \([0-9]*\).*/\1/p' "$out" | sort -n | tr '\n' ' ')
+	[ "$idx" = "0 2048 2049 2050 2051 2052 2053 4095 " ] || { fail_because "blocks printed: $idx"; return 1; }
+	grep -q '^ebs CompleteSnapshot .*"ChangedBlocksCount": 8, "Checksum": "[A-Za-z0-9+/]\{43\}=",' "$out" ||
+		{ fail_because "CompleteSnapshot line: $(grep CompleteSnapshot "$out")"; return 1; }
+	[ ! -s "$SLOG" ] || { fail_because "the dry run sent requests: $(head -n 2 "$SLOG")"; return 1; }
+	local bad
+	bad=$(validate_calls "$out") && [ -z "$bad" ] || fail_because "botocore rejects: $bad"
+}
+
 case_interrupted_upload_resumes() {
 	make_image
 	start_standin --block-delay 0.2 || return 1
@@ -328,6 +345,7 @@ run_case dry-run case_dry_run
 run_case api-syntax case_api_syntax
 run_case refuses case_refuses
 run_case ebs-sparse-2g case_ebs_sparse_2g
+run_case dry-run-prints-every-block case_dry_run_prints_every_block
 run_case interrupted-upload-resumes case_interrupted_upload_resumes
 run_case block-refused-once-is-retried case_block_refused_once_is_retried
 run_case arm64-image case_arm64_image

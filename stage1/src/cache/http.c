@@ -466,7 +466,7 @@ static void reset_attempt(struct http_request *req)
 	req->res.status = 0;
 	req->res.bytes = 0;
 	req->res.retry_after_ms = 0;
-	req->res.stalled = req->res.too_slow = false;
+	req->res.stalled = req->res.too_slow = req->res.throttled = false;
 	req->error_body_cut = false;
 	req->error_body_bytes = 0;
 	req->res.curl_code = CURLE_OK;
