@@ -254,7 +254,7 @@ case_dry_run_prints_every_block() {
 
 case_interrupted_upload_resumes() {
 	make_image
-	start_standin --block-delay 0.2 || return 1
+	start_standin --block-delay 0.4 || return 1
 	$PY "$UPLOAD_AMI" --region us-east-1 --endpoint-url "$EP" --poll 0.1 --jobs 2 --name resume-test "$IMG" \
 		>/dev/null 2>"$TEST_TMP/first.err" &
 	local pid=$! i
