@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cache/decompress.h"
+#include "cache/origin.h"
 #include "nix/nar.h"
 #include "nix/store_path.h"
 #include "store/disk_sink.h"
@@ -370,9 +371,22 @@ static int job_set_url(struct job *j, struct ip_error *err)
 	int r = substituter_join(sub, j->info->url, &j->url, err);
 	if (r < 0)
 		return r;
+	/* URL: in a narinfo is not signed.  A cache that signs its requests
+	 * (s3://) is read only inside its own origin: Nix reads such a URL as
+	 * a key in the bucket, and an unsigned request to a host the narinfo
+	 * names would reach whatever the instance can reach. */
+	enum url_place place = url_place_in(sub->base, j->url);
+	if (place != URL_INSIDE && sub->prepare_request) {
+		char origin[160];
+		url_origin(j->url, origin, sizeof(origin));
+		return ip_fail(err, -EPERM, "NAR of %s/%s not fetched: the narinfo from %s puts it outside "
+			       "the cache (%s: %s), and a signed cache is read only inside its own origin "
+			       "(URL: %s)", NIX_STORE_DIR, j->basename, sub->url, url_place_name(place), origin,
+			       j->url);
+	}
 	j->req.url = j->url;
 	j->req.sub = sub;
-	j->req.use_hooks = strncmp(j->url, sub->base, strlen(sub->base)) == 0;
+	j->req.use_hooks = place == URL_INSIDE;
 	return 0;
 }
 

@@ -266,6 +266,7 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 	struct substituter_env sub_env = {
 		.aws_credentials = o->aws_credentials,
 		.aws_region = o->aws_region,
+		.s3_dualstack = o->s3_dualstack,
 		.note = o->warn,
 		.note_ctx = o->cb_ctx,
 	};

@@ -55,6 +55,7 @@ struct fetch_options {
 	 * for URLs without region= (NULL: us-east-1). */
 	struct aws_creds_provider *aws_credentials;
 	const char *aws_region;
+	bool s3_dualstack;                     /* s3_url_prefer_dualstack for every s3:// URL */
 	/* Optional callbacks, called from the calling thread. */
 	void (*progress)(void *ctx, const struct fetch_progress *p);
 	void (*warn)(void *ctx, const char *line);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/origin.h"
 #include "util/jitter.h"
 #include "util/log.h"
 
@@ -413,6 +414,8 @@ static void deliver(struct http_client *c, struct http_request *req)
 	if (req->res.attempts > c->stats.most_attempts)
 		c->stats.most_attempts = req->res.attempts;
 	pthread_mutex_unlock(&c->lock);
+	free(req->hop_url); /* the owner may free the request in on_done */
+	req->hop_url = NULL;
 	if (req->res.outcome != HTTP_OK && req->res.message[0] == '\0')
 		snprintf(req->res.message, sizeof(req->res.message), "%s",
 			 http_outcome_name(req->res.outcome));
@@ -573,6 +576,51 @@ static bool pump_files(struct http_client *c)
 	return busy;
 }
 
+static bool is_signed(const struct http_request *req)
+{
+	return req->sub && req->use_hooks && req->sub->prepare_request;
+}
+
+static bool is_redirect(long status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* A signed request was redirected to `location` (malloc'd, taken): queues
+ * it again for a hop inside the cache and returns true; otherwise sets the
+ * failure in req->res and returns false.  See http.h "Redirects". */
+static bool redirect_signed(struct http_client *c, struct http_request *req, char *location)
+{
+	struct http_result *res = &req->res;
+	enum url_place place = url_place_in(req->sub->base, location);
+	if (place == URL_INSIDE && req->hops < HTTP_MAX_REDIRECTS) {
+		log_debug("http: %s: HTTP %ld to %s, inside the cache: following", req->url, res->status,
+			  location);
+		free(req->hop_url);
+		req->hop_url = location;
+		req->hops++;
+		res->attempts--; /* a hop is not another attempt */
+		pthread_mutex_lock(&c->lock);
+		req->not_before_ms = now_ms();
+		set_state_locked(req, HTTP_REQ_QUEUED);
+		queue_append_locked(c, req);
+		pthread_mutex_unlock(&c->lock);
+		return true;
+	}
+	res->outcome = HTTP_FATAL;
+	if (place == URL_INSIDE) {
+		snprintf(res->message, sizeof(res->message), "more than %d redirects", HTTP_MAX_REDIRECTS);
+	} else {
+		char origin[160];
+		url_origin(location, origin, sizeof(origin));
+		snprintf(res->message, sizeof(res->message),
+			 "HTTP %ld redirect to %s (%s): not followed, the cache's credentials go only "
+			 "to its own origin", res->status, origin, url_place_name(place));
+	}
+	free(location);
+	return false;
+}
+
 /* --curl-verbose: curl's trace on stderr, with the values of the headers
  * that carry secrets (SigV4 signature, session token, IMDS token) cut out:
  * no secret may reach the console (README "Reliability"). */
@@ -635,7 +683,7 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 	}
 	req->easy = e;
 
-	curl_easy_setopt(e, CURLOPT_URL, req->url);
+	curl_easy_setopt(e, CURLOPT_URL, req->hop_url ? req->hop_url : req->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, req);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
@@ -650,7 +698,7 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, is_signed(req) ? 0L : 1L);
 	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
 	/* TLS: the CA bundle is a run-time setting; never a path baked into
@@ -720,11 +768,33 @@ static void transfer_ended(struct http_client *c, struct http_request *req, CURL
 	bool too_large = req->too_large;
 	bool body_cut = req->error_body_cut;
 	req->too_large = req->error_body_cut = false;
+	char *location = NULL;
+	if ((code == CURLE_OK || body_cut) && !req->res.stalled && is_redirect(status) && is_signed(req)) {
+		char *loc = NULL;
+		if (curl_easy_getinfo(req->easy, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
+			location = strdup(loc);
+	}
 	release_easy(c, req);
 
 	struct http_result *res = &req->res;
 	res->curl_code = code;
 	res->status = status;
+	if (location) {
+		if (redirect_signed(c, req, location))
+			return;
+		/* S3 says why it redirects (a 301: the wrong region), which names
+		 * the fix: both go into the message */
+		struct ip_error why = { 0 };
+		if (req->sub->classify_error &&
+		    req->sub->classify_error(req->sub->hook_ctx, status, res->body, res->body_len, &why) ==
+			    SUBST_FAIL) {
+			size_t used = strlen(res->message);
+			res->hook_error = why;
+			snprintf(res->message + used, sizeof(res->message) - used, "; %s", ip_error_str(&why));
+		}
+		deliver(c, req);
+		return;
+	}
 	/* The rest of a cut error body does not matter: the status is the answer. */
 	if (body_cut)
 		code = CURLE_OK;
@@ -1077,6 +1147,7 @@ void http_submit(struct http_client *c, struct http_request *req, unsigned delay
 	req->want_cancel = req->want_resume = false;
 	req->easy = NULL;
 	req->headers = NULL;
+	req->hops = 0;
 	req->file_fd = -1;
 	req->file_buf = NULL;
 	req->file_pending = 0;

@@ -19,6 +19,14 @@
  * file:// URLs are read by this thread itself (curl's file protocol cannot
  * pause), chunk by chunk between the network work, with the same callbacks.
  *
+ * Redirects: curl follows them for unsigned requests.  A request the
+ * substituter signs (prepare_request) is never followed by curl: on a
+ * redirect to another host curl 7.88 drops Authorization but sends every
+ * CURLOPT_HTTPHEADER line again, x-amz-security-token included (seen with
+ * Debian's 7.88.1).  Each hop is checked here instead (cache/origin.h): a
+ * Location inside the cache is requested again, signed anew; any other
+ * ends the request, HTTP_FATAL, without a byte sent there.
+ *
  * Request states, changed only on the HTTP thread through one function that
  * logs at debug:  QUEUED -> ACTIVE <-> PAUSED -> DONE  (QUEUED -> DONE on a
  * cancel before start).
@@ -64,6 +72,7 @@
 #define HTTP_DEFAULT_STALL_TIMEOUT_MS 30000
 #define HTTP_STALL_MIN_BYTES 1024          /* less than this per stall window = stalled */
 #define HTTP_ERROR_BODY_MAX 4096           /* kept from 4xx answers for classify_error */
+#define HTTP_MAX_REDIRECTS 10              /* hops of one request */
 /* Read of a non-2xx body at most; more ends the transfer.  Above the kept
  * part, so an ordinary error page leaves the connection reusable. */
 #define HTTP_ERROR_BODY_READ_MAX (64 * 1024)
@@ -134,6 +143,8 @@ struct http_request {
 	unsigned char *file_buf;
 	size_t file_pending;
 	struct curl_slist *headers;
+	char *hop_url;                    /* signed: where a redirect inside the cache led (until on_done) */
+	unsigned hops;
 	uint64_t not_before_ms;
 	uint64_t window_start_ms, window_bytes;
 	uint64_t error_body_bytes;        /* of a non-2xx answer, read so far */
