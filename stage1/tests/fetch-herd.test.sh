@@ -101,8 +101,9 @@ case_the_cache_throttled() {
 }
 
 case_no_request_over_its_retry_budget() {
-	# Counted by the proxy: per client and per object, at most 1 + RETRIES
-	# requests (a 503 or a good answer each).
+	# Counted by the proxy: per client and per object, at most 2 * (1 +
+	# RETRIES) requests, a 503 or a good answer each (the attempts double
+	# while the cache throttles, and here it throttles all the time).
 	local worst
 	worst=$(awk '{ n[$NF " " $3]++ }
 		END { m = 0; for (k in n) if (n[k] > m) { m = n[k]; w = k }; print m, w }' \
