@@ -85,7 +85,7 @@ let
     allowUserDataSubstituters = false;
     allowUserDataKeys = false;
     imds = {
-      endpoint = "http://169.254.169.254";
+      endpoint = "auto";
       timeout = 30;
       allowV1 = false;
     };

@@ -15,6 +15,7 @@
 #include "nix/nar.h"
 #include "nix/store_path.h"
 #include "store/disk_sink.h"
+#include "util/jitter.h"
 #include "util/log.h"
 #include "util/sha256.h"
 
@@ -702,13 +703,9 @@ static int stage_finish(struct job *j)
 static double next_jitter(struct pipeline *pl)
 {
 	pthread_mutex_lock(&pl->lock);
-	uint64_t x = pl->rng;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	pl->rng = x;
+	double j = jitter_next(&pl->rng);
 	pthread_mutex_unlock(&pl->lock);
-	return (double)(x >> 11) / (double)(1ull << 53);
+	return j;
 }
 
 static bool same_references(const struct narinfo *a, const struct closure_path *p)
@@ -950,6 +947,8 @@ static void job_finalize(struct job *j)
 				  j->attempt + 1, delay);
 			pthread_mutex_lock(&pl->lock);
 			pl->stats.retries++;
+			if (j->attempt + 1 > pl->stats.most_attempts)
+				pl->stats.most_attempts = j->attempt + 1;
 			pthread_mutex_unlock(&pl->lock);
 			job_retry(j, (unsigned)delay);
 			return;
@@ -1186,7 +1185,7 @@ int download_paths(struct download_env *env, struct closure *c, const size_t *to
 	pl.ring_budget = (size_t)(2 * jobs + 4) * DOWNLOAD_RING_SIZE;
 	if (!env->max_attempts)
 		env->max_attempts = http_client_max_attempts(pl.http);
-	pl.rng = (uint64_t)now_ms() * 0x9E3779B97F4A7C15ull | 1;
+	pl.rng = jitter_seed();
 
 	pthread_mutex_init(&pl.lock, NULL);
 	pthread_cond_init(&pl.work_cond, NULL);

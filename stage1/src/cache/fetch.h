@@ -79,6 +79,10 @@ struct fetch_result {
 	uint64_t nar_bytes;                    /* their NAR size */
 	uint64_t closure_nar_bytes;            /* NarSize of the whole closure */
 	unsigned http_requests, http_retries, nar_retries, content_retries, stalls;
+	unsigned throttled;                    /* answers 503/429 (S3: SlowDown) */
+	unsigned most_attempts;                /* the most attempts one request took */
+	unsigned connections_low;              /* the lowest the throttled limit went */
+	unsigned start_gap_ms_high;            /* below one connection: widest gap */
 	unsigned syncs;
 	double t_resolve, t_download, t_unpack_cpu, t_sync, t_register, t_total;
 	bool registration_written;             /* false: it was already up to date */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cache/origin.h"
+#include "util/jitter.h"
 #include "util/log.h"
 
 #ifndef IP_VERSION
@@ -38,6 +39,8 @@ struct http_client {
 	/* HTTP thread only */
 	struct http_request *active;                     /* in the multi handle */
 	unsigned n_active;
+	struct http_conn_limit conn_limit;
+	uint64_t next_start_ms;                          /* conn_limit.gap_ms apart */
 	uint64_t rng;
 	/* Easy handles of finished transfers, reset and kept for the next ones
 	 * (curl's advice: the handle's own state is allocated once, not once
@@ -138,20 +141,58 @@ enum http_outcome http_classify(CURLcode code, long status, bool file_url)
 long http_retry_delay_ms(const struct http_result *res, unsigned attempt, unsigned max_attempts,
 			 double jitter)
 {
-	if (res->outcome != HTTP_TRANSIENT || attempt >= max_attempts)
+	unsigned budget = res->throttled ? max_attempts * HTTP_THROTTLED_ATTEMPTS_FACTOR : max_attempts;
+	if (res->outcome != HTTP_TRANSIENT || attempt >= budget)
 		return -1;
-	if (res->retry_after_ms > 0)
-		return res->retry_after_ms > HTTP_RETRY_AFTER_MAX_MS ? HTTP_RETRY_AFTER_MAX_MS
-								     : res->retry_after_ms;
 	if (jitter < 0 || jitter >= 1)
 		jitter = 0;
-	/* 100 ms * 2^(attempt - 1) * 2^(jitter/2): 100-141, 200-283, 400-566, ... */
-	double ms = HTTP_BACKOFF_BASE_MS;
-	for (unsigned i = 1; i < attempt && ms < HTTP_BACKOFF_MAX_MS; i++)
-		ms *= 2;
-	static const double sqrt2_steps[] = { 1.0, 1.0905, 1.1892, 1.2968, 1.4142 };
-	ms *= sqrt2_steps[(int)(jitter * 5) % 5];
-	return ms > HTTP_BACKOFF_MAX_MS ? HTTP_BACKOFF_MAX_MS : (long)ms;
+	/* Full jitter ("Exponential Backoff And Jitter", AWS Architecture
+	 * Blog, 2015): uniform in [0, ceiling).  Nix's 100 ms * 2^(attempt-1)
+	 * stretched by at most sqrt(2) kept a herd that failed together
+	 * within 41% of the same instant on every retry. */
+	double ceiling = res->throttled ? HTTP_THROTTLE_BACKOFF_BASE_MS : HTTP_BACKOFF_BASE_MS;
+	double top = res->throttled ? HTTP_THROTTLE_BACKOFF_MAX_MS : HTTP_BACKOFF_MAX_MS;
+	for (unsigned i = 1; i < attempt && ceiling < top; i++)
+		ceiling *= 2;
+	if (ceiling > top)
+		ceiling = top;
+	long ms = (long)(jitter * ceiling);
+	if (res->retry_after_ms > 0)
+		ms += res->retry_after_ms > HTTP_RETRY_AFTER_MAX_MS ? HTTP_RETRY_AFTER_MAX_MS
+								   : (long)res->retry_after_ms;
+	return ms;
+}
+
+void http_conn_limit_init(struct http_conn_limit *l, unsigned max)
+{
+	*l = (struct http_conn_limit){ .limit = max ? max : 1, .max = max ? max : 1 };
+}
+
+bool http_conn_limit_update(struct http_conn_limit *l, enum http_conn_event ev, uint64_t now_ms)
+{
+	unsigned limit = l->limit, gap = l->gap_ms;
+	if (ev == HTTP_CONN_THROTTLED) {
+		if (l->cut_before && now_ms - l->last_cut_ms < HTTP_CONN_CUT_SPACING_MS)
+			return false; /* the same burst of refusals */
+		if (l->limit > 1)
+			l->limit /= 2;
+		else
+			l->gap_ms = l->gap_ms ? (l->gap_ms * 2 > HTTP_CONN_GAP_MAX_MS ? HTTP_CONN_GAP_MAX_MS
+										: l->gap_ms * 2)
+					      : HTTP_CONN_GAP_MIN_MS;
+		l->cut_before = true;
+		l->last_cut_ms = now_ms;
+		l->ok_since_change = 0;
+	} else if (l->gap_ms) {
+		if (++l->ok_since_change >= HTTP_CONN_GAP_OKS) {
+			l->gap_ms = l->gap_ms / 2 >= HTTP_CONN_GAP_MIN_MS ? l->gap_ms / 2 : 0;
+			l->ok_since_change = 0;
+		}
+	} else if (l->limit < l->max && ++l->ok_since_change >= l->limit) {
+		l->limit++;
+		l->ok_since_change = 0;
+	}
+	return l->limit != limit || l->gap_ms != gap;
 }
 
 unsigned http_parse_retry_after(const char *value, size_t len, long now_s)
@@ -370,6 +411,8 @@ static void deliver(struct http_client *c, struct http_request *req)
 	pthread_mutex_lock(&c->lock);
 	set_state_locked(req, HTTP_REQ_DONE);
 	req->want_cancel = req->want_resume = false;
+	if (req->res.attempts > c->stats.most_attempts)
+		c->stats.most_attempts = req->res.attempts;
 	pthread_mutex_unlock(&c->lock);
 	free(req->hop_url); /* the owner may free the request in on_done */
 	req->hop_url = NULL;
@@ -401,13 +444,7 @@ static void fail_at_deadline(struct http_client *c, struct http_request *req)
 
 static double next_jitter(struct http_client *c)
 {
-	/* xorshift64 */
-	uint64_t x = c->rng;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	c->rng = x;
-	return (double)(x >> 11) / (double)(1ull << 53);
+	return jitter_next(&c->rng);
 }
 
 /* "file:///a/b" -> "/a/b" */
@@ -432,7 +469,7 @@ static void reset_attempt(struct http_request *req)
 	req->res.status = 0;
 	req->res.bytes = 0;
 	req->res.retry_after_ms = 0;
-	req->res.stalled = req->res.too_slow = false;
+	req->res.stalled = req->res.too_slow = req->res.throttled = false;
 	req->error_body_cut = false;
 	req->error_body_bytes = 0;
 	req->res.curl_code = CURLE_OK;
@@ -700,6 +737,27 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 	return 0;
 }
 
+/* The connection limit follows the cache's answers (struct http_conn_limit). */
+static void note_cache_answer(struct http_client *c, bool throttled)
+{
+	struct http_conn_limit before = c->conn_limit;
+	if (!http_conn_limit_update(&c->conn_limit, throttled ? HTTP_CONN_THROTTLED : HTTP_CONN_OK,
+				    now_ms()) && !throttled)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (throttled)
+		c->stats.throttled++;
+	if (c->conn_limit.limit < c->stats.connections_low)
+		c->stats.connections_low = c->conn_limit.limit;
+	if (c->conn_limit.gap_ms > c->stats.gap_high_ms)
+		c->stats.gap_high_ms = c->conn_limit.gap_ms;
+	pthread_mutex_unlock(&c->lock);
+	if (c->conn_limit.limit != before.limit || c->conn_limit.gap_ms != before.gap_ms)
+		log_debug("http: the cache %s: %u -> %u connections, %u -> %u ms between starts",
+			  throttled ? "throttles" : "keeps up", before.limit, c->conn_limit.limit,
+			  before.gap_ms, c->conn_limit.gap_ms);
+}
+
 /* A transfer left the multi handle (finished, cancelled or stalled). */
 static void transfer_ended(struct http_client *c, struct http_request *req, CURLcode code)
 {
@@ -789,6 +847,10 @@ static void transfer_ended(struct http_client *c, struct http_request *req, CURL
 		}
 	}
 
+	res->throttled = code == CURLE_OK && (status == 503 || status == 429);
+	if (res->throttled || res->outcome == HTTP_OK)
+		note_cache_answer(c, res->throttled);
+
 	if (is_buffered(req) && res->outcome == HTTP_TRANSIENT) {
 		long delay = http_retry_delay_ms(res, res->attempts, req->max_attempts, next_jitter(c));
 		if (delay >= 0) {
@@ -849,7 +911,18 @@ static void *http_thread(void *arg)
 		bool deadline = c->o.deadline_ms && now >= c->o.deadline_ms;
 		pthread_mutex_lock(&c->lock);
 		stopping = c->stopping;
-		unsigned slots = c->n_active < c->o.max_connections ? c->o.max_connections - c->n_active : 0;
+		unsigned limit = c->conn_limit.limit;
+		unsigned slots = c->n_active < limit ? limit - c->n_active : 0;
+		unsigned gap = c->conn_limit.gap_ms;
+		if (gap && slots > 0) {
+			/* below one connection: one start per gap */
+			if (now < c->next_start_ms) {
+				next_due = c->next_start_ms;
+				slots = 0;
+			} else {
+				slots = 1;
+			}
+		}
 		for (struct http_request *req = c->queue_head, *next; req; req = next) {
 			next = req->next;
 			if (stopping || req->want_cancel || deadline) {
@@ -859,6 +932,8 @@ static void *http_thread(void *arg)
 				queue_remove_locked(c, req);
 				list_push(&to_start, req);
 				slots--;
+				if (gap)
+					c->next_start_ms = now + gap;
 			} else if (req->not_before_ms > now && req->not_before_ms < next_due) {
 				/* due requests without a slot wait for a transfer to end */
 				next_due = req->not_before_ms;
@@ -1001,9 +1076,9 @@ int http_client_start(const struct http_client_options *opts, struct http_client
 		c->o.min_rate = HTTP_DEFAULT_MIN_RATE;
 	if (!c->o.ca_bundle)
 		c->o.ca_bundle = HTTP_DEFAULT_CA_BUNDLE;
-	c->rng = (uint64_t)now_ms() * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
-	if (!c->rng)
-		c->rng = 1;
+	c->rng = jitter_seed();
+	http_conn_limit_init(&c->conn_limit, c->o.max_connections);
+	c->stats.connections_low = c->o.max_connections;
 	pthread_mutex_init(&c->lock, NULL);
 	c->multi = curl_multi_init();
 	if (!c->multi) {
