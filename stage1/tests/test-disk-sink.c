@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -645,6 +646,37 @@ static void canonical_modes_whatever_the_umask(void)
 	}
 }
 
+/* Every umask(2) call of this program (the sink's, the tests'): this
+ * definition takes the place of libc's. */
+static unsigned umask_calls;
+mode_t umask(mode_t mask)
+{
+	umask_calls++;
+	return (mode_t)syscall(SYS_umask, mask);
+}
+
+/* umask(0); umask(m) on two worker threads at once can leave the process's
+ * umask at 0 (issue 14): the sink must learn the umask without setting it. */
+static void sink_never_sets_the_umask(void)
+{
+	char dir[4096];
+	int dfd = scratch(dir, sizeof(dir));
+	CHECK(dfd >= 0);
+	size_t len;
+	unsigned char *nar = load("tree", "nar", &len);
+	CHECK(nar);
+	umask_calls = 0;
+	struct ip_error err = { 0 };
+	int r = unpack(dfd, "out", nar, len, 0, 0, &err);
+	free(nar);
+	char why[8192] = "";
+	bool same = r == 0 && tree_matches(dfd, "out", "tree", why, sizeof(why));
+	scratch_done(dfd, dir);
+	CHECK_INT(r, ==, 0);
+	CHECK(same);
+	CHECK_INT(umask_calls, ==, 0);
+}
+
 static void write2_all_writes_both_parts(void)
 {
 	int p[2];
@@ -670,6 +702,7 @@ static void write2_all_writes_both_parts(void)
 TEST_MAIN("disk-sink",
 	  TEST_CASE(reuse_after_a_failure_is_like_new),
 	  TEST_CASE(canonical_modes_whatever_the_umask),
+	  TEST_CASE(sink_never_sets_the_umask),
 	  TEST_CASE(write2_all_writes_both_parts),
 	TEST_CASE(real_nars_unpack_to_the_original_tree),
 	TEST_CASE(nix_store_dump_of_the_result_is_the_nar),
