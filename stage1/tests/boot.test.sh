@@ -209,7 +209,11 @@ case_kernel_mismatch_kexec_without_power() {
 	new_root; start_cache "$CACHE_DIR" && start_imds --user-data "$OTHERKERNEL_SYSTEM" || return 1
 	write_config; run_boot || return 1
 	expect_out "kexec \(not done: --no-power\): $ROOT$OTHER_KERNEL with .* command line: .*init=$OTHERKERNEL_SYSTEM/init console=ttyS0,115200n8" || return 1
-	expect_handoff "$OTHERKERNEL_SYSTEM"
+	expect_handoff "$OTHERKERNEL_SYSTEM" || return 1
+	# --no-power goes on like a kexec whose reboot failed: the report must
+	# say how this boot ended, not "kexec" (issue 14)
+	expect_out "kexec failed: not rebooting \(--no-power\); booting $OTHERKERNEL_SYSTEM on the running kernel" &&
+		expect_report outcome provisioned && expect_report kernel.action "continue (kexec failed)"
 }
 
 case_cmdline_off_and_override() {
