@@ -3,6 +3,7 @@
 #include "aws/credentials.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -16,6 +17,9 @@
 #include "cache/http.h"
 #include "cache/substituter.h"
 #include "nix/store_path.h"
+#include "store/tree_hash.h"
+#include "util/file.h"
+#include "store/ledger.h"
 #include "store/profile.h"
 #include "store/registration.h"
 #include "store/store.h"
@@ -33,6 +37,12 @@ struct run {
 	size_t n_subs;
 	char *old_reg;
 	size_t old_reg_len;
+	char *old_ledger;
+	size_t old_ledger_len;
+	char *builtin_closure;
+	size_t builtin_closure_len;
+	char *ledger_text;
+	size_t ledger_len, ledger_cap;
 	struct closure closure;
 	size_t *todo;
 	struct registration_entry *entries;
@@ -235,6 +245,171 @@ static int deadline_error(const struct fetch_options *o, const struct fetch_resu
 		       o->deadline_setting ? o->deadline_setting : "deadline", where);
 }
 
+/* ---- present paths nothing vouches for --------------------------------- */
+
+static void warn_line(struct run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn_line(struct run *run, const char *fmt, ...)
+{
+	char line[IP_ERROR_MSG_MAX + 256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_debug("%s", line);
+	if (run->o->warn)
+		run->o->warn(run->o->cb_ctx, line);
+}
+
+/* Hashes present path p as a NAR: whole when it matches the signed NarHash
+ * and NarSize, else moved aside so that it is fetched like a missing one. */
+static int check_present(struct run *run, struct closure_path *p, struct fetch_result *res,
+			 struct ip_error *err)
+{
+	struct nix_hash got;
+	uint64_t size = 0;
+	struct ip_error e = { 0 };
+	char why[IP_ERROR_MSG_MAX + 160];
+	int r = tree_nar_hash(run->store.store_fd, p->basename, p->nar_size, &got, &size, &e);
+	if (r == -ENOMEM)
+		return ip_fail(err, r, "%s", ip_error_str(&e));
+	if (r == 0 && size == p->nar_size && nix_hash_equal(&got, &p->nar_hash)) {
+		res->paths_checked++;
+		return 0;
+	}
+	if (r < 0) {
+		snprintf(why, sizeof(why), "%s", ip_error_str(&e));
+	} else {
+		char want_text[NIX_HASH_TEXT_MAX], got_text[NIX_HASH_TEXT_MAX];
+		nix_hash_format(&p->nar_hash, want_text);
+		nix_hash_format(&got, got_text);
+		snprintf(why, sizeof(why), "its NAR is %s, %llu bytes; signed: %s, %llu bytes", got_text,
+			 (unsigned long long)size, want_text, (unsigned long long)p->nar_size);
+	}
+	warn_line(run, "%s/%s is present but not what its signed NarHash says (%s): moved aside, "
+		       "fetching it again", NIX_STORE_DIR, p->basename, why);
+	r = store_move_aside(&run->store, p->basename, err);
+	if (r < 0)
+		return r;
+	p->present = false;
+	res->paths_replaced++;
+	return 0;
+}
+
+/* ---- the ledger ------------------------------------------------------------ */
+
+static int ledger_put(struct run *run, const char *text, size_t len)
+{
+	if (run->ledger_len + len + 1 > run->ledger_cap) {
+		size_t cap = run->ledger_cap ? run->ledger_cap : 4096;
+		while (cap < run->ledger_len + len + 1)
+			cap *= 2;
+		char *bigger = realloc(run->ledger_text, cap);
+		if (!bigger)
+			return -ENOMEM;
+		run->ledger_text = bigger;
+		run->ledger_cap = cap;
+	}
+	memcpy(run->ledger_text + run->ledger_len, text, len);
+	run->ledger_len += len;
+	run->ledger_text[run->ledger_len] = '\0';
+	return 0;
+}
+
+static int ledger_put_identity(struct run *run, const char *basename, const struct stat *st)
+{
+	struct tree_identity id;
+	char line[LEDGER_LINE_MAX];
+	tree_identity_of(st, &id);
+	return ledger_put(run, line, ledger_format_identity(basename, &id, line));
+}
+
+/* Paths of the old ledger outside this closure are kept while their entry
+ * is still the one recorded (another system of this machine, say). */
+struct ledger_keep {
+	struct run *run;
+	struct closure kept;
+	bool entries;          /* second pass: registration entries */
+	int r;
+};
+
+static int keep_ledger_identity(void *ctx, const char *basename, const struct tree_identity *id,
+				struct ip_error *err)
+{
+	(void)err;
+	struct ledger_keep *k = ctx;
+	struct stat st;
+	struct tree_identity now;
+	if (k->entries || closure_find(&k->run->closure, basename) != CLOSURE_NONE ||
+	    !store_stat(&k->run->store, basename, &st))
+		return 0;
+	tree_identity_of(&st, &now);
+	if (!tree_identity_equal(id, &now))
+		return 0;
+	if (closure_add(&k->kept, basename, CLOSURE_NONE, NULL) < 0 ||
+	    ledger_put_identity(k->run, basename, &st) < 0)
+		return k->r = -ENOMEM;
+	return 0;
+}
+
+static int keep_ledger_entry(void *ctx, const struct registration_entry *e, struct ip_error *err)
+{
+	(void)err;
+	struct ledger_keep *k = ctx;
+	if (!k->entries || closure_find(&k->kept, e->basename) == CLOSURE_NONE)
+		return 0;
+	char *text = NULL;
+	size_t len = 0;
+	if (registration_format(e, 1, &text, &len) < 0 || ledger_put(k->run, text, len) < 0)
+		k->r = -ENOMEM;
+	free(text);
+	return k->r;
+}
+
+/* The ledger after a successful run: every path of the closure (all whole
+ * now) with its entry's identity, plus the old ledger's still-valid paths.
+ * Losing it costs only time (the next run hashes those paths), so failing
+ * to write it is a warning. */
+static void write_ledger(struct run *run, size_t n_entries)
+{
+	struct ledger_keep k = { .run = run };
+	struct ip_error e = { 0 };
+	int r = ledger_put(run, LEDGER_MAGIC "\n", strlen(LEDGER_MAGIC) + 1);
+	for (size_t i = 0; r == 0 && i < n_entries; i++) {
+		struct stat st;
+		const char *b = run->entries[i].basename;
+		if (!store_stat(&run->store, b, &st))
+			r = -ENOENT;
+		else
+			r = ledger_put_identity(run, b, &st);
+	}
+	if (r == 0 && run->old_ledger)
+		(void)ledger_parse(run->old_ledger, run->old_ledger_len, keep_ledger_identity,
+				   keep_ledger_entry, &k, NULL);
+	if (r == 0 && (r = k.r) == 0)
+		r = ledger_put(run, "\n", 1);
+	char *reg = NULL;
+	size_t reg_len = 0;
+	if (r == 0 && (r = registration_format(run->entries, n_entries, &reg, &reg_len)) == 0)
+		r = ledger_put(run, reg, reg_len);
+	free(reg);
+	k.entries = true;
+	if (r == 0 && run->old_ledger && k.kept.n)
+		(void)ledger_parse(run->old_ledger, run->old_ledger_len, keep_ledger_identity,
+				   keep_ledger_entry, &k, NULL);
+	if (r == 0)
+		r = k.r;
+	closure_free(&k.kept);
+	if (r == 0 && run->old_ledger && run->old_ledger_len == run->ledger_len &&
+	    memcmp(run->old_ledger, run->ledger_text, run->ledger_len) == 0)
+		return; /* already exactly this */
+	if (r == 0)
+		r = ledger_write(run->store.root_fd, run->ledger_text, run->ledger_len, run->store.sync, &e);
+	if (r < 0)
+		warn_line(run, "could not record the closure in %s/%s (the next run will hash the paths "
+			       "it cannot vouch for): %s", LEDGER_DIR, LEDGER_FILE,
+			  e.msg[0] ? e.msg : strerror(-r));
+}
+
 int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struct ip_error *err)
 {
 	struct run run = { .o = o };
@@ -304,22 +479,45 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 		o->warn(o->cb_ctx, line);
 	}
 
+	ip_error_clear(&e);
+	r = ledger_read(run.store.root_fd, &run.old_ledger, &run.old_ledger_len, &e);
+	if (r < 0 && r != -ENOENT)
+		warn_line(&run, "ignoring the ledger of earlier runs: %s", ip_error_str(&e));
+	ip_error_clear(&e);
+	if (o->builtin_closure &&
+	    file_read_all(o->builtin_closure, 2 * REGISTRATION_MAX_SIZE, &run.builtin_closure,
+			  &run.builtin_closure_len, &e) < 0)
+		warn_line(&run, "ignoring the built-in closure list %s (its paths will be hashed): %s",
+			  o->builtin_closure, ip_error_str(&e));
+
 	/* 1. the closure */
 	struct resolve_env env = {
 		.subs = run.subs, .n_subs = run.n_subs, .stats = run.stats,
 		.keys = o->keys, .n_keys = o->n_keys, .check_sigs = !o->no_check_sigs,
 		.store = &run.store, .http = { get_http, &run },
 		.old_registration = run.old_reg, .old_registration_len = run.old_reg_len,
+		.ledger = run.old_ledger, .ledger_len = run.old_ledger_len,
+		.builtin_closure = run.builtin_closure, .builtin_closure_len = run.builtin_closure_len,
 		.warn = o->warn, .warn_ctx = o->cb_ctx,
 	};
 	r = closure_resolve(&env, o->store_path, &run.closure, err);
 	res->paths_from_registration = env.paths_from_registration;
+	res->paths_vouched = env.paths_vouched;
 	res->t_resolve = since(&t0);
 	if (r < 0)
 		goto out;
 	res->paths_total = run.closure.n;
 
-	/* 2. the paths that are missing */
+	/* 2. present paths nothing vouches for: whole, or moved aside */
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	for (size_t k = 0; k < run.closure.n; k++) {
+		struct closure_path *p = &run.closure.paths[k];
+		if (p->present && p->check && (r = check_present(&run, p, res, err)) < 0)
+			goto out;
+	}
+	res->t_check = since(&t);
+
+	/* 3. the paths that are missing */
 	run.todo = malloc((run.closure.n ? run.closure.n : 1) * sizeof(*run.todo));
 	if (!run.todo) {
 		r = ip_fail(err, -ENOMEM, "out of memory");
@@ -355,13 +553,14 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 	if (r < 0)
 		goto out;
 
-	/* 3. registration (after the renames are durable) and the profile */
+	/* 4. registration (after the renames are durable), ledger, profile */
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	if (n_todo > 0 && (r = store_sync_dir(&run.store, err)) < 0)
 		goto out;
 	r = write_registration(&run, res, err);
 	if (r < 0)
 		goto out;
+	write_ledger(&run, run.closure.n);
 	if (o->set_profile) {
 		r = profile_set_system(run.store.root_fd, o->store_path, run.store.sync,
 				       res->profile_link, err);
@@ -382,6 +581,9 @@ out:
 	if (run.own_creds)
 		aws_creds_provider_free(run.own_creds);
 	free(run.old_reg);
+	free(run.old_ledger);
+	free(run.builtin_closure);
+	free(run.ledger_text);
 	free(run.todo);
 	free(run.order);
 	free(run.entries);
@@ -411,6 +613,9 @@ int fetch_report_json(const struct fetch_options *o, const struct fetch_result *
 	json_uint(&w, "present", res->paths_present);
 	json_uint(&w, "fetched", res->paths_fetched);
 	json_uint(&w, "from_registration", res->paths_from_registration);
+	json_uint(&w, "vouched", res->paths_vouched);
+	json_uint(&w, "checked", res->paths_checked);
+	json_uint(&w, "replaced", res->paths_replaced);
 	json_end_object(&w);
 	json_begin_object(&w, "bytes");
 	json_uint(&w, "download", res->download_bytes);
@@ -419,6 +624,7 @@ int fetch_report_json(const struct fetch_options *o, const struct fetch_result *
 	json_end_object(&w);
 	json_begin_object(&w, "seconds");
 	json_double(&w, "resolve", res->t_resolve, 3);
+	json_double(&w, "check", res->t_check, 3);
 	json_double(&w, "download", res->t_download, 3);
 	json_double(&w, "unpack_verify_cpu", res->t_unpack_cpu, 3);
 	json_double(&w, "sync", res->t_sync, 3);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "nix/store_path.h"
+#include "util/fs.h"
 #include "util/text.h"
 
 #define TEMP_PREFIX ".nix-path-registration.ip-tmp"
@@ -219,84 +220,14 @@ fail:
 
 int registration_read(int root_fd, char **out, size_t *out_len, struct ip_error *err)
 {
-	char *buf = NULL;
-	int r;
-	int fd = openat(root_fd, REGISTRATION_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return errno == ENOENT ? -ENOENT
-				       : ip_fail(err, -errno, "opening %s: %s", REGISTRATION_FILE,
-						 strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > REGISTRATION_MAX_SIZE) {
-		r = ip_fail(err, -EINVAL, "%s is not a regular file of a sensible size",
-			    REGISTRATION_FILE);
-		goto fail;
-	}
-	size_t size = (size_t)st.st_size, got = 0;
-	buf = malloc(size + 1);
-	if (!buf) {
-		r = ip_fail(err, -ENOMEM, "reading %s: out of memory", REGISTRATION_FILE);
-		goto fail;
-	}
-	while (got < size) {
-		ssize_t k = read(fd, buf + got, size - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			r = ip_fail(err, k < 0 ? -errno : -EIO, "reading %s: %s", REGISTRATION_FILE,
-				    k < 0 ? strerror(errno) : "file shrank");
-			goto fail;
-		}
-		got += (size_t)k;
-	}
-	buf[size] = '\0';
-	close(fd);
-	*out = buf;
-	*out_len = size;
-	return 0;
-fail:
-	free(buf);
-	close(fd);
-	return r;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t k = write(fd, buf, len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		buf += k;
-		len -= (size_t)k;
-	}
-	return 0;
+	return fs_read_file_at(root_fd, REGISTRATION_FILE, REGISTRATION_MAX_SIZE, out, out_len, err);
 }
 
 int registration_write(int root_fd, const char *buf, size_t len, bool sync, struct ip_error *err)
 {
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), "%s-%ld", TEMP_PREFIX, (long)getpid());
-	(void)unlinkat(root_fd, tmp, 0);
-	int fd = openat(root_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return ip_fail(err, -errno, "creating %s: %s", tmp, strerror(errno));
-	int r = write_all(fd, buf, len);
-	if (r == 0 && sync && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && renameat(root_fd, tmp, root_fd, REGISTRATION_FILE) < 0)
-		r = -errno;
-	if (r < 0) {
-		(void)unlinkat(root_fd, tmp, 0);
-		return ip_fail(err, r, "writing %s: %s", REGISTRATION_FILE, strerror(-r));
-	}
-	if (sync && fsync(root_fd) < 0)
-		return ip_fail(err, -errno, "syncing the directory of %s: %s", REGISTRATION_FILE,
-			       strerror(errno));
-	return 0;
+	return fs_replace_file_at(root_fd, REGISTRATION_FILE, tmp, buf, len, sync, err);
 }
 
 void registration_cleanup_temps(int root_fd)
