@@ -392,6 +392,20 @@ static int fetch_target(struct boot_run *run)
 		.cb_ctx = run,
 	};
 	struct ip_error err = { 0 };
+	/* The image's list of the paths it placed, read inside the root. */
+	char builtin_closure[SYSROOT_PATH_MAX], builtin_closure_file[SYSROOT_PATH_MAX + 64];
+	if (run->config.builtin_closure[0]) {
+		if (sysroot_resolve(run->root_fd, run->config.builtin_closure, builtin_closure,
+				    sizeof(builtin_closure), &err) < 0) {
+			log_warn("builtin-closure %s: %s; the image's paths will be hashed instead",
+				 run->config.builtin_closure, ip_error_str(&err));
+			ip_error_clear(&err);
+		} else {
+			snprintf(builtin_closure_file, sizeof(builtin_closure_file), "%s%s", run->o->sysroot,
+				 builtin_closure);
+			fo.builtin_closure = builtin_closure_file;
+		}
+	}
 	/* S3: the instance role's credentials and the region, from the same IMDS. */
 	struct aws_session aws;
 	struct aws_session_config ac = {
@@ -422,9 +436,10 @@ static int fetch_target(struct boot_run *run)
 	aws_session_close(&aws);
 	if (r < 0)
 		return fail_with(run, PHASE_FETCH, &err, "");
-	log_info("closure verified and registered: %zu paths (%zu fetched, %zu present), %.1f MiB downloaded in %.1f s",
-		 run->fetch.paths_total, run->fetch.paths_fetched, run->fetch.paths_present,
-		 (double)run->fetch.download_bytes / 1048576.0, run->fetch.t_total);
+	log_info("closure verified and registered: %zu paths (%zu fetched, %zu present: %zu vouched for, %zu hashed), "
+		 "%.1f MiB downloaded in %.1f s",
+		 run->fetch.paths_total, run->fetch.paths_fetched, run->fetch.paths_present, run->fetch.paths_vouched,
+		 run->fetch.paths_checked, (double)run->fetch.download_bytes / 1048576.0, run->fetch.t_total);
 	return 0;
 }
 

@@ -1,8 +1,8 @@
-/* The registration file (nix-store --load-db format) on arbitrary bytes: it
- * is read back from the root, which a crash, another tool or stage 2 may
- * have left in any state.  What parses is made of valid store paths and
- * survives a round trip: format(parse(x)) parses again and formats to the
- * same text. */
+/* The registration file (nix-store --load-db format) and the ledger that
+ * embeds it (store/ledger.h) on arbitrary bytes: both are read back from the
+ * root, which a crash, another tool or stage 2 may have left in any state.
+ * What parses is made of valid store paths and survives a round trip:
+ * format(parse(x)) parses again and formats to the same text. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "nix/store_path.h"
+#include "store/ledger.h"
 #include "store/registration.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -44,6 +45,18 @@ static int collect(void *ctx, const struct registration_entry *e, struct ip_erro
 	return 0;
 }
 
+static int identity(void *ctx, const char *basename, const struct tree_identity *id,
+		    struct ip_error *err)
+{
+	(void)ctx;
+	(void)err;
+	REQUIRE(nix_store_basename_check(basename, strlen(basename), NULL) == 0);
+	REQUIRE(id->ctime_nsec < 1000000000u);
+	char line[LEDGER_LINE_MAX];
+	REQUIRE(ledger_format_identity(basename, id, line) > 0);
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct collected first = { 0 }, second = { 0 };
@@ -60,5 +73,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	free(first.text);
 	free(second.text);
+
+	struct collected ledger = { 0 };
+	struct ip_error lerr = { 0 };
+	r = ledger_parse((const char *)data, size, identity, collect, &ledger, &lerr);
+	REQUIRE(r == 0 || (r == -EBADMSG && lerr.msg[0]));
+	free(ledger.text);
 	return 0;
 }
