@@ -18,17 +18,6 @@
 #include "test.h"
 #include "util/fs.h"
 
-static const char *const real_nars[] = {
-	"tree", "file", "empty-file", "exec", "symlink", "empty-dir", "limits", "deep",
-};
-#define N_REAL (sizeof(real_nars) / sizeof(real_nars[0]))
-
-static unsigned char *load(const char *name, const char *ext, size_t *len)
-{
-	char rel[256];
-	snprintf(rel, sizeof(rel), "nars/%s.%s", name, ext);
-	return test_read_data(rel, len);
-}
 
 struct buffer {
 	unsigned char *data;
@@ -56,9 +45,9 @@ static int to_buffer(void *ctx, const void *data, size_t len, struct ip_error *e
 static void writer_rewrites_real_nars(void)
 {
 	static const size_t chunks[] = { 0, 1, 7, 4096 };
-	for (size_t i = 0; i < N_REAL; i++) {
+	for (size_t i = 0; i < NAR_FIXTURE_COUNT; i++) {
 		size_t len;
-		unsigned char *nar = load(real_nars[i], "nar", &len);
+		unsigned char *nar = nar_fixture_load(nar_fixture_names[i], "nar", &len);
 		CHECK(nar);
 		for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
 			struct buffer b = { 0 };
@@ -71,7 +60,7 @@ static void writer_rewrites_real_nars(void)
 			if (!same) {
 				free(nar);
 				test_record_failure(__FILE__, __LINE__, "%s, chunk %zu: %d %s, %zu bytes of %zu",
-						    real_nars[i], chunks[c], r, err.msg, b.len, len);
+						    nar_fixture_names[i], chunks[c], r, err.msg, b.len, len);
 				return;
 			}
 		}
@@ -129,7 +118,7 @@ static int unpack(int dirfd, const char *name, const unsigned char *nar, size_t 
 static bool expected_hash(const char *name, struct nix_hash *out)
 {
 	size_t len;
-	char *text = (char *)load(name, "narhash", &len);
+	char *text = (char *)nar_fixture_load(name, "narhash", &len);
 	if (!text)
 		return false;
 	while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
@@ -144,19 +133,19 @@ static void unpacked_real_nars_hash_to_their_narhash(void)
 	char dir[4096];
 	int dfd = scratch(dir, sizeof(dir));
 	CHECK(dfd >= 0);
-	for (size_t i = 0; i < N_REAL; i++) {
+	for (size_t i = 0; i < NAR_FIXTURE_COUNT; i++) {
 		size_t len;
-		unsigned char *nar = load(real_nars[i], "nar", &len);
+		unsigned char *nar = nar_fixture_load(nar_fixture_names[i], "nar", &len);
 		struct nix_hash want, got;
 		uint64_t size = 0;
 		struct ip_error err = { 0 };
-		bool ok = nar && expected_hash(real_nars[i], &want) && unpack(dfd, "out", nar, len, &err) == 0 &&
+		bool ok = nar && expected_hash(nar_fixture_names[i], &want) && unpack(dfd, "out", nar, len, &err) == 0 &&
 			  tree_nar_hash(dfd, "out", len, &got, &size, &err) == 0 && size == len &&
 			  nix_hash_equal(&got, &want);
 		free(nar);
 		fs_remove_tree_at(dfd, "out", NULL);
 		if (!ok) {
-			test_record_failure(__FILE__, __LINE__, "%s: %s (size %llu of %zu)", real_nars[i], err.msg,
+			test_record_failure(__FILE__, __LINE__, "%s: %s (size %llu of %zu)", nar_fixture_names[i], err.msg,
 					    (unsigned long long)size, len);
 			break;
 		}
@@ -174,7 +163,7 @@ static int hash_after(void (*change)(int dfd, const char *dir), struct ip_error 
 	if (dfd < 0)
 		return -EIO;
 	size_t len;
-	unsigned char *nar = load("tree", "nar", &len);
+	unsigned char *nar = nar_fixture_load("tree", "nar", &len);
 	struct nix_hash want, got;
 	uint64_t size = 0;
 	int r = nar && expected_hash("tree", &want) ? unpack(dfd, "out", nar, len, err) : -EIO;

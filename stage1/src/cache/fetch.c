@@ -19,6 +19,7 @@
 #include "nix/store_path.h"
 #include "store/tree_hash.h"
 #include "util/file.h"
+#include "util/text.h"
 #include "store/ledger.h"
 #include "store/profile.h"
 #include "store/registration.h"
@@ -41,8 +42,7 @@ struct run {
 	size_t old_ledger_len;
 	char *builtin_closure;
 	size_t builtin_closure_len;
-	char *ledger_text;
-	size_t ledger_len, ledger_cap;
+	struct text_buf ledger;             /* the new ledger's text */
 	struct closure closure;
 	size_t *todo;
 	struct registration_entry *entries;
@@ -299,20 +299,7 @@ static int check_present(struct run *run, struct closure_path *p, struct fetch_r
 
 static int ledger_put(struct run *run, const char *text, size_t len)
 {
-	if (run->ledger_len + len + 1 > run->ledger_cap) {
-		size_t cap = run->ledger_cap ? run->ledger_cap : 4096;
-		while (cap < run->ledger_len + len + 1)
-			cap *= 2;
-		char *bigger = realloc(run->ledger_text, cap);
-		if (!bigger)
-			return -ENOMEM;
-		run->ledger_text = bigger;
-		run->ledger_cap = cap;
-	}
-	memcpy(run->ledger_text + run->ledger_len, text, len);
-	run->ledger_len += len;
-	run->ledger_text[run->ledger_len] = '\0';
-	return 0;
+	return text_buf_put(&run->ledger, text, len);
 }
 
 static int ledger_put_identity(struct run *run, const char *basename, const struct stat *st)
@@ -399,11 +386,11 @@ static void write_ledger(struct run *run, size_t n_entries)
 	if (r == 0)
 		r = k.r;
 	closure_free(&k.kept);
-	if (r == 0 && run->old_ledger && run->old_ledger_len == run->ledger_len &&
-	    memcmp(run->old_ledger, run->ledger_text, run->ledger_len) == 0)
+	if (r == 0 && run->old_ledger && run->old_ledger_len == run->ledger.len &&
+	    memcmp(run->old_ledger, run->ledger.buf, run->ledger.len) == 0)
 		return; /* already exactly this */
 	if (r == 0)
-		r = ledger_write(run->store.root_fd, run->ledger_text, run->ledger_len, run->store.sync, &e);
+		r = ledger_write(run->store.root_fd, run->ledger.buf, run->ledger.len, run->store.sync, &e);
 	if (r < 0)
 		warn_line(run, "could not record the closure in %s/%s (the next run will hash the paths "
 			       "it cannot vouch for): %s", LEDGER_DIR, LEDGER_FILE,
@@ -583,7 +570,7 @@ out:
 	free(run.old_reg);
 	free(run.old_ledger);
 	free(run.builtin_closure);
-	free(run.ledger_text);
+	free(run.ledger.buf);
 	free(run.todo);
 	free(run.order);
 	free(run.entries);

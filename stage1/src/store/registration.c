@@ -16,44 +16,21 @@
 
 #define TEMP_PREFIX ".nix-path-registration.ip-tmp"
 
-struct text {
-	char *buf;
-	size_t len, cap;
-};
-
-static int text_put(struct text *t, const char *s, size_t n)
+static int text_path(struct text_buf *t, const char *basename)
 {
-	if (t->len + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 4096;
-		while (cap < t->len + n + 1)
-			cap *= 2;
-		char *bigger = realloc(t->buf, cap);
-		if (!bigger)
-			return -ENOMEM;
-		t->buf = bigger;
-		t->cap = cap;
-	}
-	memcpy(t->buf + t->len, s, n);
-	t->len += n;
-	t->buf[t->len] = '\0';
-	return 0;
-}
-
-static int text_path(struct text *t, const char *basename)
-{
-	int r = text_put(t, NIX_STORE_DIR "/", sizeof(NIX_STORE_DIR));
+	int r = text_buf_put(t, NIX_STORE_DIR "/", sizeof(NIX_STORE_DIR));
 	if (r == 0)
-		r = text_put(t, basename, strlen(basename));
+		r = text_buf_put(t, basename, strlen(basename));
 	if (r == 0)
-		r = text_put(t, "\n", 1);
+		r = text_buf_put(t, "\n", 1);
 	return r;
 }
 
 int registration_format(const struct registration_entry *entries, size_t n, char **out,
 			size_t *out_len)
 {
-	struct text t = { 0 };
-	int r = text_put(&t, "", 0);
+	struct text_buf t = { 0 };
+	int r = text_buf_put(&t, "", 0);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		const struct registration_entry *e = &entries[i];
 		char hex[NIX_SHA256_HEX_LEN + 1];
@@ -61,16 +38,16 @@ int registration_format(const struct registration_entry *entries, size_t n, char
 		nix_hash_format_hex(&e->nar_hash, hex);
 		r = text_path(&t, e->basename);
 		if (r == 0)
-			r = text_put(&t, hex, strlen(hex));
+			r = text_buf_put(&t, hex, strlen(hex));
 		if (r == 0) {
 			int k = snprintf(line, sizeof(line), "\n%" PRIu64 "\n", e->nar_size);
-			r = text_put(&t, line, (size_t)k);
+			r = text_buf_put(&t, line, (size_t)k);
 		}
 		if (r == 0)
-			r = e->deriver ? text_path(&t, e->deriver) : text_put(&t, "\n", 1);
+			r = e->deriver ? text_path(&t, e->deriver) : text_buf_put(&t, "\n", 1);
 		if (r == 0) {
 			int k = snprintf(line, sizeof(line), "%zu\n", e->n_references);
-			r = text_put(&t, line, (size_t)k);
+			r = text_buf_put(&t, line, (size_t)k);
 		}
 		for (size_t j = 0; r == 0 && j < e->n_references; j++)
 			r = text_path(&t, e->references[j]);
