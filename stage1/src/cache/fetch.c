@@ -3,6 +3,7 @@
 #include "aws/credentials.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -260,39 +261,104 @@ static void warn_line(struct run *run, const char *fmt, ...)
 		run->o->warn(run->o->cb_ctx, line);
 }
 
-/* Hashes present path p as a NAR: whole when it matches the signed NarHash
- * and NarSize, else moved aside so that it is fetched like a missing one. */
-static int check_present(struct run *run, struct closure_path *p, struct fetch_result *res,
-			 struct ip_error *err)
-{
+/* The hashing of the present paths to check, spread over the worker
+ * threads (one path at a time each: most closures are many small paths). */
+struct check_result {
+	int r;
 	struct nix_hash got;
-	uint64_t size = 0;
-	struct ip_error e = { 0 };
-	char why[IP_ERROR_MSG_MAX + 160];
-	int r = tree_nar_hash(run->store.store_fd, p->basename, p->nar_size, &got, &size, &e);
-	if (r == -ENOMEM)
-		return ip_fail(err, r, "%s", ip_error_str(&e));
-	if (r == 0 && size == p->nar_size && nix_hash_equal(&got, &p->nar_hash)) {
-		res->paths_checked++;
-		return 0;
+	uint64_t size;
+	struct ip_error err;
+};
+
+struct check_pool {
+	struct run *run;
+	const size_t *paths;          /* closure indices */
+	struct check_result *results;
+	size_t n;
+	size_t next;                  /* under lock */
+	pthread_mutex_t lock;
+};
+
+static void *check_worker(void *arg)
+{
+	struct check_pool *pool = arg;
+	for (;;) {
+		pthread_mutex_lock(&pool->lock);
+		size_t i = pool->next < pool->n ? pool->next++ : pool->n;
+		pthread_mutex_unlock(&pool->lock);
+		if (i == pool->n)
+			return NULL;
+		const struct closure_path *p = &pool->run->closure.paths[pool->paths[i]];
+		struct check_result *res = &pool->results[i];
+		res->r = tree_nar_hash(pool->run->store.store_fd, p->basename, p->nar_size, &res->got,
+				       &res->size, &res->err);
 	}
-	if (r < 0) {
-		snprintf(why, sizeof(why), "%s", ip_error_str(&e));
-	} else {
-		char want_text[NIX_HASH_TEXT_MAX], got_text[NIX_HASH_TEXT_MAX];
-		nix_hash_format(&p->nar_hash, want_text);
-		nix_hash_format(&got, got_text);
-		snprintf(why, sizeof(why), "its NAR is %s, %llu bytes; signed: %s, %llu bytes", got_text,
-			 (unsigned long long)size, want_text, (unsigned long long)p->nar_size);
+}
+
+/* Hashes every present path nothing vouches for as a NAR: whole when it
+ * matches the signed NarHash and NarSize, else moved aside so that it is
+ * fetched like a missing one. */
+static int check_present_paths(struct run *run, unsigned jobs, struct fetch_result *res,
+			       struct ip_error *err)
+{
+	struct closure *c = &run->closure;
+	struct check_pool pool = { .run = run };
+	pthread_t threads[64];
+	size_t n_threads = 0, *paths = malloc((c->n ? c->n : 1) * sizeof(*paths));
+	int r = 0;
+	if (!paths)
+		return ip_fail(err, -ENOMEM, "out of memory");
+	for (size_t k = 0; k < c->n; k++)
+		if (c->paths[k].present && c->paths[k].check)
+			paths[pool.n++] = k;
+	pool.paths = paths;
+	pool.results = pool.n ? calloc(pool.n, sizeof(*pool.results)) : NULL;
+	if (pool.n && !pool.results) {
+		free(paths);
+		return ip_fail(err, -ENOMEM, "out of memory");
 	}
-	warn_line(run, "%s/%s is present but not what its signed NarHash says (%s): moved aside, "
-		       "fetching it again", NIX_STORE_DIR, p->basename, why);
-	r = store_move_aside(&run->store, p->basename, err);
-	if (r < 0)
-		return r;
-	p->present = false;
-	res->paths_replaced++;
-	return 0;
+	pthread_mutex_init(&pool.lock, NULL);
+	for (; n_threads + 1 < jobs && n_threads + 1 < pool.n && n_threads < 64; n_threads++)
+		if (pthread_create(&threads[n_threads], NULL, check_worker, &pool) != 0)
+			break;
+	check_worker(&pool); /* this thread too */
+	for (size_t i = 0; i < n_threads; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&pool.lock);
+
+	for (size_t i = 0; i < pool.n && r == 0; i++) {
+		struct closure_path *p = &c->paths[paths[i]];
+		struct check_result *cr = &pool.results[i];
+		char why[IP_ERROR_MSG_MAX + 160];
+		if (cr->r == -ENOMEM) {
+			r = ip_fail(err, cr->r, "%s", ip_error_str(&cr->err));
+			break;
+		}
+		if (cr->r == 0 && cr->size == p->nar_size && nix_hash_equal(&cr->got, &p->nar_hash)) {
+			res->paths_checked++;
+			continue;
+		}
+		if (cr->r < 0) {
+			snprintf(why, sizeof(why), "%s", ip_error_str(&cr->err));
+		} else {
+			char want_text[NIX_HASH_TEXT_MAX], got_text[NIX_HASH_TEXT_MAX];
+			nix_hash_format(&p->nar_hash, want_text);
+			nix_hash_format(&cr->got, got_text);
+			snprintf(why, sizeof(why), "its NAR is %s, %llu bytes; signed: %s, %llu bytes",
+				 got_text, (unsigned long long)cr->size, want_text,
+				 (unsigned long long)p->nar_size);
+		}
+		warn_line(run, "%s/%s is present but not what its signed NarHash says (%s): moved "
+			       "aside, fetching it again", NIX_STORE_DIR, p->basename, why);
+		r = store_move_aside(&run->store, p->basename, err);
+		if (r == 0) {
+			p->present = false;
+			res->paths_replaced++;
+		}
+	}
+	free(pool.results);
+	free(paths);
+	return r;
 }
 
 /* ---- the ledger ------------------------------------------------------------ */
@@ -497,12 +563,10 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 
 	/* 2. present paths nothing vouches for: whole, or moved aside */
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	for (size_t k = 0; k < run.closure.n; k++) {
-		struct closure_path *p = &run.closure.paths[k];
-		if (p->present && p->check && (r = check_present(&run, p, res, err)) < 0)
-			goto out;
-	}
+	r = check_present_paths(&run, jobs, res, err);
 	res->t_check = since(&t);
+	if (r < 0)
+		goto out;
 
 	/* 3. the paths that are missing */
 	run.todo = malloc((run.closure.n ? run.closure.n : 1) * sizeof(*run.todo));
