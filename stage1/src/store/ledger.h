@@ -9,7 +9,10 @@
  * garbage collector, then Nix unpacking it straight into its final name and
  * dying half-way) has another inode or ctime, so the ledger stops vouching
  * for it; so does anything that changes the top entry itself (a chmod, an
- * entry added to or removed from a top directory).  Changes deeper down
+ * entry added to or removed from a top directory).  (ctime has the
+ * kernel's coarse clock, a few ms: a path deleted and made again with the
+ * same inode number within one tick would pass; a garbage collection and a
+ * substitution are never that close.)  Changes deeper down
  * leave the top entry alone: the ledger, like Nix's database, trusts that
  * nothing edits a store path in place.
  *
