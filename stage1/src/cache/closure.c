@@ -614,7 +614,9 @@ static void handle_narinfo(struct resolver *rv, struct nreq *nr)
 		narinfo_free(&info);
 		return;
 	}
-	if (!p->vouched && info.compression == NIX_COMPRESSION_UNSUPPORTED) {
+	/* a present path may well be whole (checked later): its narinfo is
+	 * not refused for a compression only a fetch would need */
+	if (!p->present && info.compression == NIX_COMPRESSION_UNSUPPORTED) {
 		reject(rv, nr, "the NAR of %s uses compression '%s', which is not supported "
 			       "(supported: zstd, xz, bzip2, gzip, none)",
 		       expect, info.compression_name ? info.compression_name : "?");
