@@ -33,6 +33,7 @@ let
   contractKeys = [
     "builtin-system"
     "builtin-kernel"
+    "builtin-closure"
     "substituters"
     "trusted-public-keys"
     "allow-user-data-substituters"
