@@ -486,14 +486,13 @@ static int resolve_kernel(struct boot_run *run, const char *system, const char *
 
 static int read_small_file_in_root(struct boot_run *run, const char *path, char *out, size_t out_size)
 {
-	int fd = openat(run->root_fd, path + 1, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, out, out_size - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	out[n] = '\0';
+	char *text = NULL;
+	size_t len = 0;
+	int r = fs_read_file_at(run->root_fd, path + 1, out_size - 1, &text, &len, NULL);
+	if (r < 0)
+		return r;
+	memcpy(out, text, len + 1);
+	free(text);
 	return 0;
 }
 
@@ -583,20 +582,7 @@ static int write_file_atomically(int dir_fd, const char *name, const char *text,
 {
 	char tmp[128];
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
-	int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return ip_fail(err, -errno, "creating %s: %s", name, strerror(errno));
-	int r = fs_write_all(fd, text, strlen(text));
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	if (r == 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlinkat(dir_fd, tmp, 0);
-		return ip_fail(err, r, "writing %s: %s", name, strerror(-r));
-	}
-	return 0;
+	return fs_replace_file_at(dir_fd, name, tmp, text, strlen(text), true, err);
 }
 
 static int open_run_dir(struct boot_run *run, struct ip_error *err)
