@@ -8,6 +8,7 @@
 #include <zstd.h>
 
 #include "cache/decompress.h"
+#include "support/compressors.h"
 #include "test.h"
 
 #define PLAIN_SIZE (300 * 1024 + 17)
@@ -25,63 +26,6 @@ static void make_plain(void)
 		x = x * 1103515245u + 12345u;
 		plain[i] = (i / 4096) % 2 ? (unsigned char)(x >> 24) : (unsigned char)("nix-archive-1 "[i % 14]);
 	}
-}
-
-struct buf {
-	unsigned char *data;
-	size_t len, cap;
-};
-
-static void buf_put(struct buf *b, const void *p, size_t n)
-{
-	if (b->len + n > b->cap) {
-		b->cap = (b->len + n) * 2;
-		b->data = realloc(b->data, b->cap);
-	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
-
-/* Compresses plain[0..n) with the real library into out. */
-static void compress_with(enum nix_compression m, const unsigned char *in, size_t n, struct buf *out)
-{
-	size_t cap = n + n / 2 + 1024;
-	unsigned char *tmp = malloc(cap);
-	size_t len = 0;
-	switch (m) {
-	case NIX_COMPRESSION_ZSTD:
-		len = ZSTD_compress(tmp, cap, in, n, 3);
-		break;
-	case NIX_COMPRESSION_XZ:
-		lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, NULL, in, n, tmp, &len, cap);
-		break;
-	case NIX_COMPRESSION_GZIP: {
-		z_stream z = { 0 };
-		deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-		z.next_in = (Bytef *)in;
-		z.avail_in = (uInt)n;
-		z.next_out = tmp;
-		z.avail_out = (uInt)cap;
-		deflate(&z, Z_FINISH);
-		len = z.total_out;
-		deflateEnd(&z);
-		break;
-	}
-	case NIX_COMPRESSION_BZIP2: {
-		unsigned int l = (unsigned int)cap;
-		BZ2_bzBuffToBuffCompress((char *)tmp, &l, (char *)in, (unsigned)n, 9, 0, 0);
-		len = l;
-		break;
-	}
-	case NIX_COMPRESSION_NONE:
-		memcpy(tmp, in, n);
-		len = n;
-		break;
-	default:
-		break;
-	}
-	buf_put(out, tmp, len);
-	free(tmp);
 }
 
 static int collect(void *ctx, const void *data, size_t len, struct ip_error *err)

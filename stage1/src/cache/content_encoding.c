@@ -1,0 +1,87 @@
+#include "cache/content_encoding.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cache/decompress.h"
+
+static const struct {
+	const char *name;
+	enum nix_compression method;
+} codings[] = {
+	{ "identity", NIX_COMPRESSION_NONE }, { "gzip", NIX_COMPRESSION_GZIP },
+	/* RFC 9110 8.4.1.3: a recipient SHOULD treat x-gzip as gzip */
+	{ "x-gzip", NIX_COMPRESSION_GZIP },  { "zstd", NIX_COMPRESSION_ZSTD },
+	/* not registered codings, but what S3 returns for objects Nix's S3
+	 * store wrote with narinfo-compression = xz / bzip2 */
+	{ "xz", NIX_COMPRESSION_XZ },        { "bzip2", NIX_COMPRESSION_BZIP2 },
+};
+
+int content_encoding_method(const char *value, enum nix_compression *out, struct ip_error *err)
+{
+	if (value[0] == '\0') {
+		*out = NIX_COMPRESSION_NONE;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(codings) / sizeof(codings[0]); i++) {
+		/* coding names are case-insensitive (RFC 9110 8.4.1) */
+		if (strcasecmp(value, codings[i].name) == 0) {
+			*out = codings[i].method;
+			return 0;
+		}
+	}
+	return ip_fail(err, -ENOTSUP, "Content-Encoding '%s' is not supported (supported: zstd, xz, bzip2, gzip, identity)",
+		       value);
+}
+
+struct sink {
+	char *buf;
+	size_t len, cap, max;
+};
+
+static int sink_put(void *ctx, const void *data, size_t len, struct ip_error *err)
+{
+	struct sink *s = ctx;
+	if (len > s->max - s->len)
+		return ip_fail(err, -EFBIG, "larger than %zu bytes once decoded", s->max);
+	if (s->len + len + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap : 4096;
+		while (cap < s->len + len + 1)
+			cap *= 2;
+		char *bigger = realloc(s->buf, cap);
+		if (!bigger)
+			return ip_fail(err, -ENOMEM, "out of memory");
+		s->buf = bigger;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, data, len);
+	s->len += len;
+	s->buf[s->len] = '\0';
+	return 0;
+}
+
+int content_encoding_decode(enum nix_compression method, const void *in, size_t len,
+			    size_t max_out, char **out, size_t *out_len, struct ip_error *err)
+{
+	struct sink s = { .max = max_out };
+	struct decompressor *d = NULL;
+	int r = decompressor_new(method, decompressor_name(method), &d, err);
+	if (r < 0)
+		return r;
+	decompressor_set_memlimit(d, CONTENT_ENCODING_MEMLIMIT);
+	r = decompressor_feed(d, in, len, sink_put, &s, err);
+	if (r >= 0)
+		r = decompressor_finish(d, sink_put, &s, err);
+	if (r >= 0 && !s.buf) /* decoded to nothing: still a NUL-terminated buffer */
+		r = sink_put(&s, "", 0, err);
+	decompressor_free(d);
+	if (r < 0) {
+		free(s.buf);
+		return r;
+	}
+	*out = s.buf;
+	*out_len = s.len;
+	return 0;
+}
