@@ -17,8 +17,8 @@ STATIC_PREFIX := $(STATIC_DEPS_DIR)/prefix
 STATIC_KHDR := $(STATIC_DEPS_DIR)/kernel-headers
 STATIC_DEPS_STAMP := $(STATIC_PREFIX)/.complete
 # pkg-config modules in static link order (pkg-config --static keeps it).
-STATIC_PKGS := libcurl libarchive libnl-route-3.0 libnl-3.0 libsodium libzstd liblzma zlib \
-	bzip2 mbedtls
+STATIC_PKGS := libcurl libnl-route-3.0 libnl-3.0 libsodium libzstd liblzma zlib \
+	bzip2 libbrotlidec liblz4 mbedtls
 
 # Only the deps prefix's .pc files, never glibc's (PKG_CONFIG_LIBDIR); the
 # .pc files are relocatable (${pcfiledir}).  Evaluated once, on first use in a

@@ -1,8 +1,8 @@
 # initrd-provision, statically linked against musl (nixpkgs' pkgsStatic), with
 # the dependencies of `make static`: libcurl on mbedTLS without a compiled-in
-# CA bundle (the initrd's bundle is named in the config), zstd, a minimal
-# libarchive (gzip/bzip2/xz/zstd only), libnl-3/libnl-route-3, libsodium, and
-# under them xz, zlib and bzip2.
+# CA bundle (the initrd's bundle is named in the config), zstd, xz, zlib,
+# bzip2, brotli and lz4 (the NAR decoders), libnl-3/libnl-route-3 and
+# libsodium.
 #
 #   pkgs.callPackage ./package.nix { }
 #
@@ -72,45 +72,6 @@ let
           fi
         '';
       });
-
-  # libarchive: only the readers for the NAR compressions.
-  libarchive =
-    (pkgsStatic.libarchive.override {
-      xarSupport = false;
-    }).overrideAttrs
-      (old: {
-        pname = "libarchive-initrd-provision";
-        buildInputs = with pkgsStatic; [
-          bzip2
-          xz
-          zlib
-          zstd
-        ];
-        propagatedBuildInputs = [ ];
-        configureFlags = [
-          "--disable-bsdtar"
-          "--disable-bsdcat"
-          "--disable-bsdcpio"
-          "--disable-bsdunzip"
-          "--disable-acl"
-          "--disable-xattr"
-          "--without-xml2"
-          "--without-expat"
-          "--without-openssl"
-          "--without-nettle"
-          "--without-mbedtls"
-          "--without-lz4"
-          "--without-lzo2"
-          "--without-cng"
-          "--without-libb2"
-          "--with-zlib"
-          "--with-bz2lib"
-          "--with-lzma"
-          "--with-zstd"
-        ];
-        doCheck = false;
-        preFixup = "";
-      });
 in
 stdenv.mkDerivation (finalAttrs: {
   pname = "initrd-provision";
@@ -132,13 +93,14 @@ stdenv.mkDerivation (finalAttrs: {
   nativeBuildInputs = [ pkgsStatic.buildPackages.pkg-config ];
   buildInputs = [
     curl
-    libarchive
     pkgsStatic.libnl
     pkgsStatic.libsodium
     pkgsStatic.zstd
     pkgsStatic.xz
     pkgsStatic.zlib
     pkgsStatic.bzip2
+    pkgsStatic.brotli
+    pkgsStatic.lz4
     pkgsStatic.mbedtls
   ];
 
@@ -173,7 +135,7 @@ stdenv.mkDerivation (finalAttrs: {
   '';
 
   passthru = {
-    inherit curl libarchive;
+    inherit curl;
   };
 
   meta = {

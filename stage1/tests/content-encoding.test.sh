@@ -25,7 +25,7 @@ encoded_fetch() {
 	grep -qE "nix-cache-info 200 [0-9]+ encode=$coding\$" "${!log}" ||
 		fail_because "nix-cache-info was not sent encoded"
 }
-for coding in gzip xz zstd bzip2; do
+for coding in gzip xz zstd bzip2 br; do
 	eval "case_http_$coding() { encoded_fetch $coding; }"
 	run_case "HTTP: narinfos and nix-cache-info with Content-Encoding $coding" "case_http_$coding"
 done
@@ -96,7 +96,7 @@ s3_encoded() {
 	grep -q "GET /$bucket/$(hash_part "$ROOT_PATH").narinfo 200 relayed $STATIC_KEY" "$PROXY_LOG" ||
 		fail_because "no signed narinfo GET in the proxy log"
 }
-for coding in gzip xz zstd bzip2; do
+for coding in gzip xz zstd bzip2 br; do
 	eval "case_s3_$coding() { s3_encoded $coding; }"
 	run_case "S3: objects uploaded with --content-encoding $coding" "case_s3_$coding"
 done

@@ -191,11 +191,11 @@ unsorted_entries() {
 run_case "NAR with unsorted entries" unsorted_entries
 
 unknown_compression() {
-	make_bad brotli
-	set_field brotli "$NOREF_PATH" Compression br
-	ABSENT=$NOREF_PATH expect_failure brotli "the NAR of $NOREF_PATH uses compression 'br', which is not supported"
+	make_bad lzop
+	set_field lzop "$NOREF_PATH" Compression lzop
+	ABSENT=$NOREF_PATH expect_failure lzop "the NAR of $NOREF_PATH uses compression 'lzop', which is not supported"
 }
-run_case "unknown compression (br)" unknown_compression
+run_case "unknown compression (lzop)" unknown_compression
 
 truncated_download() {
 	make_bad trunc

@@ -16,6 +16,7 @@ static const struct {
 	{ "gzip", 0, NIX_COMPRESSION_GZIP },   { "x-gzip", 0, NIX_COMPRESSION_GZIP },
 	{ "GZip", 0, NIX_COMPRESSION_GZIP },   { "zstd", 0, NIX_COMPRESSION_ZSTD },
 	{ "xz", 0, NIX_COMPRESSION_XZ },       { "bzip2", 0, NIX_COMPRESSION_BZIP2 },
+	{ "br", 0, NIX_COMPRESSION_BR },       { "lz4", -ENOTSUP, 0 },
 	{ "deflate", -ENOTSUP, 0 },            { "gzip, zstd", -ENOTSUP, 0 },
 	{ "compress", -ENOTSUP, 0 },           { "aes128gcm", -ENOTSUP, 0 },
 };
@@ -44,6 +45,7 @@ static const char narinfo[] =
 
 static const enum nix_compression methods[] = {
 	NIX_COMPRESSION_ZSTD, NIX_COMPRESSION_XZ, NIX_COMPRESSION_GZIP, NIX_COMPRESSION_BZIP2,
+	NIX_COMPRESSION_BR,
 };
 
 static void every_coding_decodes(void)

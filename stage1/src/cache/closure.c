@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cache/decompress.h"
 #include "nix/store_path.h"
 #include "store/registration.h"
 #include "util/log.h"
@@ -589,7 +590,7 @@ static void handle_narinfo(struct resolver *rv, struct nreq *nr)
 	}
 	if (!p->present && info.compression == NIX_COMPRESSION_UNSUPPORTED) {
 		reject(rv, nr, "the NAR of %s uses compression '%s', which is not supported "
-			       "(supported: zstd, xz, bzip2, gzip, none)",
+			       "(supported: " DECOMPRESS_SUPPORTED_NAMES ")",
 		       expect, info.compression_name ? info.compression_name : "?");
 		narinfo_free(&info);
 		return;

@@ -14,6 +14,7 @@ static const struct {
 	{ "identity", NIX_COMPRESSION_NONE }, { "gzip", NIX_COMPRESSION_GZIP },
 	/* RFC 9110 8.4.1.3: a recipient SHOULD treat x-gzip as gzip */
 	{ "x-gzip", NIX_COMPRESSION_GZIP },  { "zstd", NIX_COMPRESSION_ZSTD },
+	{ "br", NIX_COMPRESSION_BR },
 	/* not registered codings, but what S3 returns for objects Nix's S3
 	 * store wrote with narinfo-compression = xz / bzip2 */
 	{ "xz", NIX_COMPRESSION_XZ },        { "bzip2", NIX_COMPRESSION_BZIP2 },
@@ -32,7 +33,7 @@ int content_encoding_method(const char *value, enum nix_compression *out, struct
 			return 0;
 		}
 	}
-	return ip_fail(err, -ENOTSUP, "Content-Encoding '%s' is not supported (supported: zstd, xz, bzip2, gzip, identity)",
+	return ip_fail(err, -ENOTSUP, "Content-Encoding '%s' is not supported (supported: zstd, br, gzip, xz, bzip2, identity)",
 		       value);
 }
 

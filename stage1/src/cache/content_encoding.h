@@ -21,16 +21,17 @@
 
 /* What a request for a narinfo or nix-cache-info says it accepts: the
  * standard codings harmonia and other servers offer, best first. */
-#define CONTENT_ENCODING_ACCEPT "zstd, gzip"
+#define CONTENT_ENCODING_ACCEPT "zstd, br, gzip"
 /* The longest header value kept (longer ones are unsupported anyway). */
 #define CONTENT_ENCODING_NAME_MAX 32
 /* Decoder memory for one document: a zstd window up to 16 MiB, xz up to
- * preset 7 (Nix compresses narinfos with the default presets: xz -6 needs
- * 9 MiB, zstd -3 a window no larger than the document). */
+ * preset 7, br's largest window (Nix compresses narinfos with the default
+ * presets: xz -6 needs 9 MiB, zstd -3 a window no larger than the
+ * document). */
 #define CONTENT_ENCODING_MEMLIMIT (32u * 1024 * 1024)
 
 /* The method of a Content-Encoding value (`identity` and empty: none;
- * gzip/x-gzip, xz, zstd, bzip2).  -ENOTSUP names any other value (a
+ * gzip/x-gzip, br, zstd, xz, bzip2).  -ENOTSUP names any other value (a
  * list of several codings included). */
 int content_encoding_method(const char *value, enum nix_compression *out, struct ip_error *err);
 

@@ -1,8 +1,11 @@
 /* The real compression libraries (see compressors.h). */
 #include "support/compressors.h"
 
+#include <brotli/encode.h>
 #include <bzlib.h>
+#include <lz4frame.h>
 #include <lzma.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -16,6 +19,31 @@ void buf_put(struct buf *b, const void *p, size_t n)
 	}
 	memcpy(b->data + b->len, p, n);
 	b->len += n;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* An lzip member (lzip's manual, "File format"): "LZIP", version 1, the
+ * dictionary size, an LZMA stream with lc=3 lp=0 pb=2 and its end marker
+ * (liblzma's raw LZMA1 encoder writes one), CRC32, data size, member size. */
+static size_t lzip_member(const unsigned char *in, size_t n, unsigned char *out, size_t cap)
+{
+	lzma_options_lzma opt;
+	lzma_lzma_preset(&opt, 6);
+	opt.dict_size = 1u << 23; /* 8 MiB: header byte 0x17 */
+	lzma_filter filters[] = { { LZMA_FILTER_LZMA1, &opt }, { LZMA_VLI_UNKNOWN, NULL } };
+	memcpy(out, "LZIP\x01\x17", 6);
+	size_t pos = 6;
+	if (lzma_raw_buffer_encode(filters, NULL, in, n, out, &pos, cap - 20) != LZMA_OK)
+		return 0;
+	put_le(out + pos, lzma_crc32(in, n, 0), 4);
+	put_le(out + pos + 4, n, 8);
+	put_le(out + pos + 12, pos + 20, 8);
+	return pos + 20;
 }
 
 void compress_with(enum nix_compression m, const unsigned char *in, size_t n, struct buf *out)
@@ -48,6 +76,17 @@ void compress_with(enum nix_compression m, const unsigned char *in, size_t n, st
 		len = l;
 		break;
 	}
+	case NIX_COMPRESSION_BR:
+		len = cap;
+		BrotliEncoderCompress(BROTLI_DEFAULT_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_GENERIC, n, in,
+				      &len, tmp);
+		break;
+	case NIX_COMPRESSION_LZ4:
+		len = LZ4F_compressFrame(tmp, cap, in, n, NULL);
+		break;
+	case NIX_COMPRESSION_LZIP:
+		len = lzip_member(in, n, tmp, cap);
+		break;
 	case NIX_COMPRESSION_NONE:
 		memcpy(tmp, in, n);
 		len = n;
