@@ -78,6 +78,7 @@ struct fetch_result {
 	uint64_t nar_bytes;                    /* their NAR size */
 	uint64_t closure_nar_bytes;            /* NarSize of the whole closure */
 	unsigned http_requests, http_retries, nar_retries, content_retries, stalls;
+	unsigned nar_resumes;                  /* NAR retries resumed with Range */
 	unsigned syncs;
 	double t_resolve, t_download, t_unpack_cpu, t_sync, t_register, t_total;
 	bool registration_written;             /* false: it was already up to date */

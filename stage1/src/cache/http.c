@@ -648,6 +648,10 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)HTTP_RECV_BUFFER);
+	if (req->range_start)
+		/* curl checks the answer: a 200 instead of a 206 from that byte
+		 * fails with CURLE_RANGE_ERROR at the headers */
+		curl_easy_setopt(e, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)req->range_start);
 	if (c->o.verbose) {
 		curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, http_debug_redacted);
 		curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
@@ -752,6 +756,8 @@ static void transfer_ended(struct http_client *c, struct http_request *req, CURL
 			 req->max_body);
 	} else {
 		res->outcome = http_classify(code, status, is_file_url(req));
+		if (code == CURLE_RANGE_ERROR)
+			res->outcome = HTTP_FATAL; /* the same request would get the same answer */
 		/* A server that sent more than its Content-Length leaves the excess
 		 * on the kept-alive connection; the next answer read from it is
 		 * "HTTP/0.9" garbage.  curl closes that connection, so a retry (on

@@ -122,6 +122,11 @@ struct http_request {
 	const struct http_request_ops *ops;
 	void *ctx;
 	size_t max_body;                  /* buffered requests */
+	/* Streaming http(s) requests: the body from this byte on (Range:
+	 * bytes=N-).  A server that ignores Range (200) or refuses it (416)
+	 * ends the request as HTTP_FATAL with curl_code CURLE_RANGE_ERROR or
+	 * status 416, before any body byte is delivered. */
+	uint64_t range_start;
 	unsigned max_attempts;            /* buffered requests; 0 = client default */
 	/* ---- private to http.c ---- */
 	enum http_req_state state;
