@@ -37,9 +37,11 @@ int content_encoding_method(const char *value, enum nix_compression *out, struct
 		       value);
 }
 
+/* The decoded document, in a buffer of the cap's size (a narinfo's 1 MiB:
+ * pages never written cost nothing), trimmed at the end. */
 struct sink {
 	char *buf;
-	size_t len, cap, max;
+	size_t len, max;
 };
 
 static int sink_put(void *ctx, const void *data, size_t len, struct ip_error *err)
@@ -47,42 +49,35 @@ static int sink_put(void *ctx, const void *data, size_t len, struct ip_error *er
 	struct sink *s = ctx;
 	if (len > s->max - s->len)
 		return ip_fail(err, -EFBIG, "larger than %zu bytes once decoded", s->max);
-	if (s->len + len + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
-		while (cap < s->len + len + 1)
-			cap *= 2;
-		char *bigger = realloc(s->buf, cap);
-		if (!bigger)
-			return ip_fail(err, -ENOMEM, "out of memory");
-		s->buf = bigger;
-		s->cap = cap;
-	}
 	memcpy(s->buf + s->len, data, len);
 	s->len += len;
-	s->buf[s->len] = '\0';
 	return 0;
 }
 
 int content_encoding_decode(enum nix_compression method, const void *in, size_t len,
 			    size_t max_out, char **out, size_t *out_len, struct ip_error *err)
 {
-	struct sink s = { .max = max_out };
+	struct sink s = { .buf = malloc(max_out + 1), .max = max_out };
 	struct decompressor *d = NULL;
+	if (!s.buf)
+		return ip_fail(err, -ENOMEM, "out of memory");
 	int r = decompressor_new(method, decompressor_name(method), &d, err);
-	if (r < 0)
+	if (r < 0) {
+		free(s.buf);
 		return r;
+	}
 	decompressor_set_memlimit(d, CONTENT_ENCODING_MEMLIMIT);
 	r = decompressor_feed(d, in, len, sink_put, &s, err);
 	if (r >= 0)
 		r = decompressor_finish(d, sink_put, &s, err);
-	if (r >= 0 && !s.buf) /* decoded to nothing: still a NUL-terminated buffer */
-		r = sink_put(&s, "", 0, err);
 	decompressor_free(d);
 	if (r < 0) {
 		free(s.buf);
 		return r;
 	}
-	*out = s.buf;
+	s.buf[s.len] = '\0';
+	char *trimmed = realloc(s.buf, s.len + 1);
+	*out = trimmed ? trimmed : s.buf;
 	*out_len = s.len;
 	return 0;
 }
