@@ -68,32 +68,41 @@ if [ -z "$S3_MISSING" ]; then
 	s3_start --credentials "$STATIC_KEY=$STATIC_SECRET"
 fi
 
-# s3_encoded CODING: a bucket holding the zstd cache whose narinfos and
+# One bucket, one prefix per coding: the zstd cache whose narinfos and
 # nix-cache-info were compressed by the real CLI and uploaded with
-# --content-encoding CODING (what niks3 and Nix's narinfo-compression do).
-s3_encoded() {
-	local coding=$1 bucket=enc-$1 up root
-	[ -z "$S3_MISSING" ] || { skip_because "$S3_MISSING"; return 0; }
-	up=$(make_tmpdir)
-	mkdir "$up/plain" "$up/encoded"
-	cp -r "$TW_DIR/cache-zstd/." "$up/plain/"
-	local f cmd
-	case $coding in gzip) cmd="gzip -c" ;; xz) cmd="xz -c" ;; zstd) cmd="zstd -q -c" ;; bzip2) cmd="bzip2 -c" ;; br) cmd="brotli -c" ;; esac
-	for f in "$up"/plain/*.narinfo "$up/plain/nix-cache-info"; do
-		$cmd <"$f" >"$up/encoded/$(basename "$f")"
-		rm "$f"
+# --content-encoding CODING (what niks3 and Nix's narinfo-compression do),
+# its NARs as they are.  Uploaded once, before the cases.
+BUCKET=encoded-cache
+S3_UP=""
+if [ -z "$S3_MISSING" ]; then
+	S3_UP=$TEST_TMP/up
+	for coding in gzip xz zstd bzip2 br; do
+		mkdir -p "$S3_UP/plain/$coding" "$S3_UP/encoded/$coding"
+		cp -r "$TW_DIR/cache-zstd/nar" "$S3_UP/plain/$coding/"
+		case $coding in gzip) cmd="gzip -c" ;; xz) cmd="xz -c" ;; zstd) cmd="zstd -q -c" ;; bzip2) cmd="bzip2 -c" ;; br) cmd="brotli -c" ;; esac
+		for f in "$TW_DIR"/cache-zstd/*.narinfo "$TW_DIR/cache-zstd/nix-cache-info"; do
+			$cmd <"$f" >"$S3_UP/encoded/$coding/$(basename "$f")"
+		done
 	done
-	aws_cli s3 mb "s3://$bucket" >"$TEST_TMP/cli.log" 2>&1 &&
-		aws_cli s3 sync "$up/plain" "s3://$bucket/" >>"$TEST_TMP/cli.log" 2>&1 &&
-		aws_cli s3 sync "$up/encoded" "s3://$bucket/" --content-encoding "$coding" \
-			--content-type text/x-nix-narinfo >>"$TEST_TMP/cli.log" 2>&1 ||
-		{ fail_because "aws s3: $(tail -n 2 "$TEST_TMP/cli.log")"; return 1; }
+	aws_cli s3 mb "s3://$BUCKET" >"$TEST_TMP/cli.log" 2>&1 &&
+		aws_cli s3 sync "$S3_UP/plain" "s3://$BUCKET/" >>"$TEST_TMP/cli.log" 2>&1 || S3_UP=""
+	for coding in gzip xz zstd bzip2 br; do
+		[ -n "$S3_UP" ] || break
+		aws_cli s3 sync "$S3_UP/encoded/$coding" "s3://$BUCKET/$coding/" --content-encoding "$coding" \
+			--content-type text/x-nix-narinfo >>"$TEST_TMP/cli.log" 2>&1 || S3_UP=""
+	done
+fi
+
+s3_encoded() {
+	local coding=$1 root
+	[ -z "$S3_MISSING" ] || { skip_because "$S3_MISSING"; return 0; }
+	[ -n "$S3_UP" ] || { fail_because "aws s3: $(tail -n 2 "$TEST_TMP/cli.log")"; return 1; }
 	root=$(make_tmpdir)/root
 	AWS_ACCESS_KEY_ID=$STATIC_KEY AWS_SECRET_ACCESS_KEY=$STATIC_SECRET \
-		fetch "$root" --substituter "s3://$bucket?endpoint=$S3_ENDPOINT&region=us-east-1" "$ROOT_PATH" ||
+		fetch "$root" --substituter "s3://$BUCKET/$coding?endpoint=$S3_ENDPOINT&region=us-east-1" "$ROOT_PATH" ||
 		{ fail_because "fetch failed: $(tail -n 2 "$TEST_TMP/stderr")"; return 1; }
 	judge "$root" "$TW_DIR/cache-zstd" || return 1
-	grep -q "GET /$bucket/$(hash_part "$ROOT_PATH").narinfo 200 relayed $STATIC_KEY" "$PROXY_LOG" ||
+	grep -q "GET /$BUCKET/$coding/$(hash_part "$ROOT_PATH").narinfo 200 relayed $STATIC_KEY" "$PROXY_LOG" ||
 		fail_because "no signed narinfo GET in the proxy log"
 }
 for coding in gzip xz zstd bzip2 br; do
