@@ -36,16 +36,25 @@ resumes_with_range() {
 }
 run_case "cut at 90%, resumed with Range: every byte sent once, judged by real Nix" resumes_with_range
 
+# The second largest NAR (a few hundred bytes), to cut after the large one.
+SMALL_NI=$(for f in "$TW_DIR"/cache-zstd/*.narinfo; do echo "$(field FileSize "$f") $f"; done | sort -n | tail -n 2 | head -n 1 | cut -d' ' -f2)
+SMALL_URL=/cache-zstd/$(field URL "$SMALL_NI")
+SMALL_CUT=$(( $(field FileSize "$SMALL_NI") / 2 ))
+
 restarts_without_range() {
-	start_server N "$TW_DIR" --fault "$LARGE_URL:truncate=$CUT:times=1"
+	start_server N "$TW_DIR" --fault "$LARGE_URL:truncate=$CUT:times=1" --fault "$SMALL_URL:truncate=$SMALL_CUT:times=1"
 	local root=$TEST_TMP/root-norange
-	fetch "$root" --substituter "http://127.0.0.1:$N_PORT/cache-zstd" "$ROOT_PATH" ||
+	# one transfer at a time, largest first: the large NAR's cut shows that
+	# the server ignores Range before the small one is cut
+	fetch "$root" --connections 1 --substituter "http://127.0.0.1:$N_PORT/cache-zstd" "$ROOT_PATH" ||
 		{ fail_because "fetch failed: $(tail -n 2 "$TEST_TMP/stderr")"; return 1; }
 	judge "$root" "$TW_DIR/cache-zstd" || return 1
-	# the Range request got the whole file (200), which was refused; then
-	# a request from byte 0
-	[ "$(count "$N_LOG" "^GET $LARGE_URL 200 ")" -ge 2 ] ||
-		fail_because "want the whole NAR again: $(grep -F "$LARGE_URL" "$N_LOG" | tr '\n' ' ')"
+	# the large NAR: cut, the Range request answered with the whole file
+	# (200, refused), then from byte 0; the small one: cut, then from byte 0
+	[ "$(count "$N_LOG" "^GET $LARGE_URL 200 ")" = 3 ] ||
+		{ fail_because "want 3 requests for the large NAR: $(grep -F "$LARGE_URL" "$N_LOG" | tr '\n' ' ')"; return 1; }
+	[ "$(count "$N_LOG" "^GET $SMALL_URL 200 ")" = 2 ] ||
+		fail_because "want 2 requests for the small NAR (no Range once refused): $(grep -F "$SMALL_URL" "$N_LOG" | tr '\n' ' ')"
 }
 run_case "cut at 90%, the server ignores Range: from byte 0, judged by real Nix" restarts_without_range
 

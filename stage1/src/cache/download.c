@@ -103,6 +103,9 @@ struct pipeline {
 	 * that method start as big ones instead of being fetched twice (a
 	 * cache compresses all its NARs alike). */
 	uint64_t learned_need[NIX_COMPRESSION_UNSUPPORTED + 1];
+	/* Substituters (bit = index, the first 64) that answered a Range with
+	 * the whole file or a 416: their cut transfers start over at once. */
+	uint64_t range_ignored;
 	size_t ring_bytes, ring_budget;    /* rings of the running transfers / their bound */
 	size_t finished;                   /* DONE or FAILED */
 	uint64_t commit_oldest_ms;
@@ -938,6 +941,8 @@ static void job_finalize(struct job *j)
 		}
 		pthread_mutex_lock(&pl->lock);
 		pl->stats.range_refused++;
+		if (j->sub < 64)
+			pl->range_ignored |= 1ull << j->sub;
 		pthread_mutex_unlock(&pl->lock);
 		job_retry(j, 0);
 		return;
@@ -947,7 +952,10 @@ static void job_finalize(struct job *j)
 	 * decoder, the hash and the NAR parser to disk, so a retry asks for the
 	 * rest (Range) and the stage goes on where it stands; file:// reads
 	 * (no cut to recover from) and failures before any byte start over. */
-	bool resume = res->outcome == HTTP_TRANSIENT && j->stage_open && j->file_bytes > 0 &&
+	pthread_mutex_lock(&pl->lock);
+	bool ranges = j->sub >= 64 || !(pl->range_ignored & (1ull << j->sub));
+	pthread_mutex_unlock(&pl->lock);
+	bool resume = ranges && res->outcome == HTTP_TRANSIENT && j->stage_open && j->file_bytes > 0 &&
 		      strncmp(j->url, "file://", 7) != 0;
 	if (!resume) {
 		stage_close(j);
