@@ -19,11 +19,14 @@ Environment (all optional):
                   make bench stays within 25 minutes)
   BENCH_MEM_RUNS    runs of each contender on the 1 GiB path, default 3
                   (its peak RSS varies by under 1% from run to run)
-  BENCH_EXTRA     extra rows, default "sync memory metadata"
+  BENCH_EXTRA     extra rows, default "sync memory metadata herd"
                   sync: initrd-provision fetch without --no-sync (its
                   default: syncs as it goes) on loopback;
                   memory: the one-1-GiB-file path;
-                  metadata: closure resolution under far
+                  metadata: closure resolution under far;
+                  herd: 20 fetches at once against an S3 stand-in that
+                  throttles (bench/herd.py, which documents its variables
+                  and also runs alone)
   BENCH_DIR       work and corpus directory, default build/bench
   BENCH_BIN       default build/static/initrd-provision (what the initrd
                   runs: `make static`, musl, statically linked; `make bench`
@@ -420,7 +423,7 @@ def main():
     t_start = time.monotonic()
     profiles = env_list("BENCH_PROFILES", "loopback region far")
     caches = env_list("BENCH_CACHES", "zstd xz")
-    extra = env_list("BENCH_EXTRA", "sync memory metadata")
+    extra = env_list("BENCH_EXTRA", "sync memory metadata herd")
     runs = int(os.environ.get("BENCH_RUNS", "5"))
     floor_runs = int(os.environ.get("BENCH_FLOOR_RUNS", "3"))
     meta_runs = int(os.environ.get("BENCH_META_RUNS", "0"))
@@ -537,10 +540,18 @@ def main():
         servers.stop()
         fs.close()
 
+    herd_lines = []
+    if "herd" in extra:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import herd
+        herd_lines, _ = herd.run(BIN, bdir)
+
     load_end = loadavg()
     total = time.monotonic() - t_start
     text = report(date, machine(), corpus, big, caches, profiles, runs, floor_runs,
                   floor, results, mem, meta, load_start, load_end, total)
+    if herd_lines:
+        text += "\n" + "\n".join(herd_lines) + "\n"
     print(text)
     os.makedirs(os.path.dirname(os.path.abspath(outf)), exist_ok=True)
     with open(outf + ".tmp", "w") as f:

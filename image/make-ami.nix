@@ -59,10 +59,11 @@ in
         "vpc"
         "raw"
       ];
-      default = "vpc";
+      default = "raw";
       description = ''
-        Disk image format: `vpc` (a dynamic VHD, small to upload) or `raw`.
-        Both are formats EC2's import-snapshot accepts.
+        Disk image format: `raw` (what tools/upload-ami writes to a snapshot
+        with the EBS direct APIs, block by block, skipping the zero blocks)
+        or `vpc` (a dynamic VHD, only for `upload-ami --method import-snapshot`).
       '';
     };
 

@@ -6,13 +6,31 @@
 #   $(STATIC_BIN)        stripped: the file that goes into the initrd
 #   $(STATIC_DEBUG_BIN)  the same link before stripping, with -g (for gdb and
 #                        addr2line on a crash report from the stripped one)
+#
+# ARCH=aarch64 cross-builds the same from x86_64 (Graviton; issue 17) into
+# $(BUILD)/static-aarch64 with deps in $(BUILD)/deps-aarch64: the compiler is
+# gcc-aarch64-linux-gnu with Debian's musl for arm64, behind a wrapper that
+# tools/build-static-deps.sh writes.  `make static-unit-build ARCH=aarch64`
+# builds the unit tests the same way (no sanitizers) for qemu-aarch64-static.
+ARCH ?= x86_64
+ifeq ($(ARCH),x86_64)
 MUSL_CC ?= musl-gcc
 STRIP   ?= strip
+STATIC_AR := ar
 STATIC_DIR := $(BUILD)/static
+STATIC_DEPS_DIR := $(BUILD)/deps
+else ifeq ($(ARCH),aarch64)
+STATIC_DIR := $(BUILD)/static-aarch64
+STATIC_DEPS_DIR := $(BUILD)/deps-aarch64
+MUSL_CC := $(abspath $(STATIC_DEPS_DIR))/bin/aarch64-linux-musl-gcc
+STRIP   := aarch64-linux-gnu-strip
+STATIC_AR := aarch64-linux-gnu-ar
+else
+$(error ARCH=$(ARCH) is not supported (x86_64, aarch64))
+endif
 STATIC_BIN := $(STATIC_DIR)/initrd-provision
 STATIC_DEBUG_BIN := $(STATIC_DIR)/initrd-provision.debug
 
-STATIC_DEPS_DIR := $(BUILD)/deps
 STATIC_PREFIX := $(STATIC_DEPS_DIR)/prefix
 STATIC_KHDR := $(STATIC_DEPS_DIR)/kernel-headers
 STATIC_DEPS_STAMP := $(STATIC_PREFIX)/.complete
@@ -50,7 +68,7 @@ static-deps: $(STATIC_DEPS_STAMP)
 # The script decides what to rebuild (a stamp per package); it always
 # refreshes the stamp file's time, so objects recompile after a deps change.
 $(STATIC_DEPS_STAMP): tools/build-static-deps.sh $(wildcard tools/static/*)
-	tools/build-static-deps.sh $(STATIC_DEPS_DIR)
+	tools/build-static-deps.sh $(STATIC_DEPS_DIR) $(ARCH)
 
 $(STATIC_DIR)/obj/%.o: stage1/src/%.c $(STATIC_DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -63,6 +81,26 @@ $(STATIC_BIN): $(STATIC_DEBUG_BIN)
 	$(STRIP) --strip-all -o $@ $<
 	@echo "static: $@ $$(stat -c %s $@) bytes stripped"
 
-.PHONY: static static-deps
+# The unit tests against the static objects, for running under qemu-user.
+STATIC_LIB := $(STATIC_DIR)/libip.a
+STATIC_TEST_BINS := $(TEST_SRCS:stage1/tests/%.c=$(STATIC_DIR)/tests/%)
+STATIC_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:stage1/tests/support/%.c=$(STATIC_DIR)/tests/support/%.o)
 
--include $(STATIC_OBJS:.o=.d)
+static-unit-build: $(STATIC_TEST_BINS)
+
+$(STATIC_LIB): $(filter-out $(STATIC_DIR)/obj/main.o,$(STATIC_OBJS))
+	@rm -f $@
+	$(STATIC_AR) rcs $@ $^
+
+$(STATIC_DIR)/tests/support/%.o: stage1/tests/support/%.c $(STATIC_DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(MUSL_CC) $(STATIC_CFLAGS) -Istage1/tests -MMD -MP -c -o $@ $<
+
+$(STATIC_DIR)/tests/%: stage1/tests/%.c $(STATIC_SUPPORT_OBJS) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(MUSL_CC) $(STATIC_CFLAGS) -Istage1/tests -MMD -MP $(STATIC_LDFLAGS) -o $@ $< \
+		$(STATIC_SUPPORT_OBJS) $(STATIC_LIB) $(STATIC_PKG_LDLIBS)
+
+.PHONY: static static-deps static-unit-build
+
+-include $(STATIC_OBJS:.o=.d) $(STATIC_SUPPORT_OBJS:.o=.d) $(STATIC_TEST_BINS:=.d)

@@ -27,8 +27,6 @@ let
   renderer = import ./render-config.nix;
   systemdStage1 = config.boot.initrd.systemd.enable;
 
-  kernelFile = "${config.boot.kernelPackages.kernel}/${config.system.boot.loader.kernelFile}";
-
   settingsText = renderer.renderOptions {
     inherit (cfg)
       substituters
@@ -39,14 +37,18 @@ let
       onFailure
       kernelMismatch
       keepNetwork
+      apply
       extraSettings
       ;
     imds = {
       inherit (cfg.imds) endpoint timeout allowV1;
     };
-    # No cycle: the kernel does not depend on the initrd.  builtin-system
-    # would (the toplevel contains this initrd); the glue adds it at boot.
-    builtinKernel = kernelFile;
+    # No builtin-kernel: the binary takes <builtin-system>/kernel, the kernel
+    # of the generation the loader booted (its entry pairs that kernel with
+    # this initrd).  Writing the kernel's path here carried its string
+    # context, and make-initrd copies the whole closure of every file it is
+    # given (nixpkgs pkgs/build-support/kernel/make-initrd.sh,
+    # make-initrd-ng): bzImage and all of lib/modules in the initrd.
   };
 
   canRunPackage = pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform;
@@ -225,6 +227,27 @@ in
       '';
     };
 
+    apply = mkOption {
+      type = types.enum [
+        "every-boot"
+        "when-changed"
+      ];
+      default = "every-boot";
+      description = ''
+        Which boots apply the user-data.  `every-boot`: every boot boots the
+        system the user-data names (what a fleet wants: an instance is always
+        on the named system; what was changed by hand, e.g. with
+        nixos-rebuild, is reverted at the next boot).  `when-changed`: the
+        user-data is applied once per instance and document (the instance-id
+        and a SHA-256 of the user-data are recorded in
+        {file}`/var/lib/initrd-provision/applied` on the disk); later boots
+        of the same instance with the same user-data boot what the system
+        profile names, so changes made by hand stay.  New user-data, or a
+        new instance launched from a snapshot of the disk, applies again.
+        Remove the file to apply the user-data at the next boot.
+      '';
+    };
+
     timeout = mkOption {
       type = types.ints.unsigned;
       default = 900;
@@ -283,6 +306,28 @@ in
         module.
       '';
     };
+
+    stage2.bootDefault = mkOption {
+      type = types.bool;
+      default = cfg.enable;
+      defaultText = literalExpression "config.boot.initrd.provision.enable";
+      example = true;
+      description = ''
+        Whether a system provisioned in the initrd makes itself the boot
+        default once it is up, as `switch-to-configuration boot` (and
+        `nixos-rebuild boot`) does: the initrd already made it the newest
+        generation of the system profile; a stage-2 unit installs the boot
+        loader entries, this system's first.  Later reboots then start its
+        own kernel and initrd: no kexec when its kernel differs from the
+        image's, and it boots even when IMDS or the cache cannot be reached.
+
+        On by default in systems that also enable the initrd part
+        ({option}`boot.initrd.provision.enable`): their initrd keeps
+        applying the user-data at every boot.  Off otherwise: a system whose
+        initrd does not provision would, once the default, never apply new
+        user-data again (the image's initrd would no longer run).
+      '';
+    };
   };
 
   config = mkMerge [
@@ -336,7 +381,7 @@ in
       ];
 
       warnings =
-        optional (cfg.trustedPublicKeys == [ ]) ''
+optional (cfg.trustedPublicKeys == [ ]) ''
           boot.initrd.provision.trustedPublicKeys is empty: this image trusts only keys
           that user-data supplies (allowUserDataKeys = true).  Anyone who can set
           user-data can make it boot anything.
@@ -436,6 +481,43 @@ in
     })
 
     (mkIf cfg.stage2.enable {
+      warnings = optional (cfg.stage2.bootDefault && !cfg.enable) ''
+        boot.initrd.provision.stage2.bootDefault makes this system the boot default
+        after it was provisioned, but its own initrd does not provision
+        (boot.initrd.provision.enable = false): from then on no boot applies new
+        user-data.  Enable boot.initrd.provision here too, or leave bootDefault off.
+      '';
+
+      # What `switch-to-configuration boot` does after `nix-env --set`: the
+      # initrd set the profile; this installs the boot loader entries
+      # (config.system.build.installBootLoader through the booted system's
+      # own switch-to-configuration, nixpkgs
+      # nixos/modules/system/activation/switch-to-configuration.nix).  Only
+      # when this boot is the provisioned system, untouched since.
+      systemd.services.initrd-provision-boot-default = mkIf cfg.stage2.bootDefault {
+        description = "Make the system provisioned in the initrd the boot default";
+        wantedBy = [ "multi-user.target" ];
+        # The boot loader builders list generations with nix-env: the
+        # provisioned paths must be registered first.
+        after = [
+          "local-fs.target"
+          "initrd-provision-register-paths.service"
+        ];
+        unitConfig.ConditionPathExists = "/run/initrd-provision/report.json";
+        serviceConfig = {
+          Type = "oneshot";
+          RemainAfterExit = true;
+          SyslogIdentifier = "initrd-provision";
+        };
+        script = ''
+          set -u
+          PATH=${lib.makeBinPath [ pkgs.coreutils pkgs.jq ]}
+          IP_ROOT=
+          ${builtins.readFile ./boot-default.sh}
+          ip_boot_default
+        '';
+      };
+
       systemd.services.initrd-provision-register-paths = mkIf nixEnabled {
         description = "Register the store paths provisioned in the initrd";
         wantedBy = [ "sysinit.target" ];

@@ -52,6 +52,7 @@ let
     "aws-region"
     "fetch-deadline"
     "decoder-memory"
+    "apply"
   ];
 
   # Keys that renderOptions derives from dedicated options; extraSettings
@@ -72,6 +73,7 @@ let
     "kernel-mismatch"
     "keep-network"
     "ca-bundle"
+    "apply"
   ];
 
   # Path of the CA bundle inside the initrd (the contract's default).
@@ -92,6 +94,7 @@ let
     kernelMismatch = "kexec";
     keepNetwork = false;
     builtinKernel = null;
+    apply = "every-boot";
     extraSettings = { };
   };
 
@@ -191,6 +194,7 @@ let
         kernel-mismatch = o.kernelMismatch;
         keep-network = o.keepNetwork;
         ca-bundle = caBundlePath;
+        apply = o.apply;
       };
     in
     if !isAttrs o.extraSettings then

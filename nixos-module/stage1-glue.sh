@@ -129,6 +129,41 @@ ip_chosen() {
 	echo "$system"
 }
 
+# ip_stage2_entry SYSROOT SYSTEM: prints what scripted stage 1 must hand to
+# switch_root for SYSTEM, or fails (printing the reason) when it has no way
+# in.  The three shapes of a toplevel (nixpkgs
+# nixos/modules/system/activation/top-level.nix):
+#   scripted stage 1 built:  init = the stage-2 script (activates, then
+#                            execs systemd); no prepare-root
+#   systemd stage 1 built:   init = a copy of $systemd/lib/systemd/systemd,
+#                            prepare-root = the same stage-2 script, which
+#                            run as PID 1 (IN_NIXOS_SYSTEMD_STAGE1 unset)
+#                            activates and then execs systemd
+#                            (nixos/modules/system/boot/stage-2-init.sh)
+#   system.nixos-init.enable: init = systemd, no prepare-root: activation
+#                            is nixos-init's, run from the systemd initrd
+# Handing the systemd copy to switch_root would start systemd with no
+# activation (no /run/current-system, the old /etc): refused.  (cmp is one
+# of the busybox applets stage-1.nix copies into extraUtils.)
+ip_stage2_entry() {
+	local sysroot="$1" system="$2" init systemd
+	if [ -e "$sysroot$system/prepare-root" ] || [ -L "$sysroot$system/prepare-root" ]; then
+		echo "$system/prepare-root"
+		return 0
+	fi
+	init=$(ip_resolve_in_root "$sysroot" "$system/init") || init=""
+	systemd=$(ip_resolve_in_root "$sysroot" "$system/systemd/lib/systemd/systemd") || systemd=""
+	if [ -z "$init" ] || [ ! -e "$sysroot$init" ]; then
+		echo "$system has no init"
+		return 1
+	fi
+	if [ -n "$systemd" ] && [ -f "$sysroot$systemd" ] && cmp -s "$sysroot$init" "$sysroot$systemd"; then
+		echo "$system starts systemd directly and has no prepare-root (built with system.nixos-init.enable?); scripted stage 1 cannot activate it: build it with boot.initrd.systemd.enable and without nixos-init, or boot an image with systemd stage 1"
+		return 1
+	fi
+	echo "$system/init"
+}
+
 # What to do when the step failed outright (the binary handles its own
 # failures per on-failure; this covers crashes, timeouts and config errors).
 # Returns 0 when stage 1 should go on with the built-in system.
@@ -176,7 +211,7 @@ ip_systemd_main() {
 	# without systemd stage 1 has none and could not be activated.
 	prep=$(readlink "$sysroot$system/prepare-root") || prep="$system/prepare-root"
 	if [ ! -x "$sysroot$prep" ]; then
-		ip_banner "$system has no prepare-root (build it with boot.initrd.systemd.enable)" "$builtin"
+		ip_banner "$system has no prepare-root (build it with boot.initrd.systemd.enable and without system.nixos-init.enable)" "$builtin"
 		ip_policy
 		return
 	fi
@@ -197,11 +232,11 @@ ip_systemd_main() {
 }
 
 # Scripted stage 1 (postMountCommands, before the network flush).  Prints
-# the new stage 2 init on stdout when the boot mode chose another system;
-# the caller assigns it to stageInit.  Returns non-zero only under
+# the new stage 2 entry (ip_stage2_entry) on stdout when the boot mode chose
+# another system; the caller assigns it to stage2Init.  Returns non-zero only under
 # halt/reboot.
 ip_scripted_main() {
-	local sysroot="$1" init="$2" builtin system rc=0
+	local sysroot="$1" init="$2" builtin system entry rc=0
 	builtin=$(ip_builtin_from_init "$sysroot" "$init") || builtin=""
 	if [ -z "$builtin" ]; then
 		ip_banner "cannot resolve init=$init inside $sysroot"
@@ -219,8 +254,13 @@ ip_scripted_main() {
 		return
 	}
 	[ -n "$system" ] || return 0
-	ip_say "handing over to $system"
-	echo "$system/init"
+	if ! entry=$(ip_stage2_entry "$sysroot" "$system"); then
+		ip_banner "$entry" "$builtin"
+		ip_policy
+		return
+	fi
+	ip_say "handing over to $system ($entry)"
+	echo "$entry"
 }
 
 # ip_write_cmdline CMDLINE OUT: after ip_systemd_main handed over to another

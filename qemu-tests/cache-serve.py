@@ -17,6 +17,7 @@ The port (0 = any free one) is written to --port-file once listening.
 import argparse
 import http.server
 import os
+import socket
 import socketserver
 import sys
 import threading
@@ -115,10 +116,13 @@ def main():
     ap.add_argument("--port-file")
     ap.add_argument("--log")
     ap.add_argument("--rate", type=int, default=0)
+    ap.add_argument("--bind", default="127.0.0.1")  # an IPv6 address works too
     a = ap.parse_args()
     root = os.path.realpath(a.dir)
     logf = open(a.log, "a") if a.log else open(os.devnull, "w")
-    srv = Server(("127.0.0.1", a.port), make_handler(root, a.rate, logf, threading.Lock()))
+    if ":" in a.bind:
+        Server.address_family = socket.AF_INET6
+    srv = Server((a.bind, a.port), make_handler(root, a.rate, logf, threading.Lock()))
     if a.port_file:
         tmp = a.port_file + ".tmp"
         with open(tmp, "w") as f:

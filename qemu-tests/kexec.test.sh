@@ -13,10 +13,7 @@
 SUITE=kexec
 . "$(dirname "$0")/lib.sh"
 CASES=("kexec-into-system-kernel:case_kexec" "mismatch-fail-falls-back:case_mismatch_fail")
-if ! boot_mode_available && [ "${IP_QEMU_FORCE_SCENARIOS:-0}" != 1 ]; then
-	for c in "${CASES[@]}"; do echo "SKIP: $SUITE: ${c%%:*}: $BOOT_MISSING_REASON"; done
-	exit 0
-fi
+scenarios_runnable "${CASES[@]}" || exit 0
 qemu_world || exit 0
 
 linux_boots() { grep -ac 'Linux version ' "$BOOT_LOG"; }

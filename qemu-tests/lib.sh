@@ -31,12 +31,41 @@
 # Knobs:   IP_QEMU_TIMEOUT (s, default 120), IP_QEMU_ACCEL (default tcg),
 #          IP_QEMU_WORLD (default $IP_BUILD/qemu-world), IP_KEEP_TMP=1,
 #          IP_MOCK_IMDS (default tools/mock-imds).
+#          IP_QEMU_ARCH=aarch64 (Graviton, issue 17; set before sourcing): the
+#          same world and scenarios on qemu-system-aarch64 -machine virt with
+#          AAVMF, Debian's arm64 kernel and busybox (tools/arm64-root), the
+#          aarch64 static binary (in ${IP_AARCH64_DIR:-$IP_BUILD/static-aarch64});
+#          world in $IP_BUILD/qemu-world-aarch64.
 set -u
 QEMU_TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$QEMU_TESTS_DIR/../stage1/tests/lib.sh"
-: "${IP_STATIC_BIN:=$IP_BUILD/static/initrd-provision}"
+QEMU_ARCH=${IP_QEMU_ARCH:-x86_64}
+# Per architecture: QEMU, machine, the console stage 1 and the banner go to
+# (console= names it; EC2 Graviton's is ttyS0, QEMU virt's a PL011 ttyAMA0),
+# UEFI firmware (pflash CODE + a per-run VARS copy), how to run the static
+# binary here, and the world's extra tool arguments (set by qemu_world).
+INITRD_ARGS=() MKDISK_ARGS=() RUN_STATIC=()
+if [ "$QEMU_ARCH" = aarch64 ]; then
+	# Not IP_STATIC_BIN: make check sets that to the x86_64 binary for everyone.
+	IP_STATIC_BIN=${IP_AARCH64_DIR:-$IP_BUILD/static-aarch64}/initrd-provision
+	QW=${IP_QEMU_WORLD:-$IP_BUILD/qemu-world-aarch64}
+	QEMU_SYSTEM=qemu-system-aarch64
+	# pauth-impdef: the architected pointer authentication is ~3x slower
+	# under TCG (QEMU docs/system/arm/cpu-features.rst).
+	QEMU_MACHINE=(-machine virt -cpu max,pauth-impdef=on)
+	GUEST_CONSOLE=ttyAMA0
+	FW_CODE=/usr/share/AAVMF/AAVMF_CODE.fd FW_VARS=/usr/share/AAVMF/AAVMF_VARS.fd
+	RUN_STATIC=(qemu-aarch64-static)
+	ARM64_ROOT_DIR=$IP_BUILD/arm64-root
+else
+	: "${IP_STATIC_BIN:=$IP_BUILD/static/initrd-provision}"
+	QW=${IP_QEMU_WORLD:-$IP_BUILD/qemu-world}
+	QEMU_SYSTEM=qemu-system-x86_64
+	QEMU_MACHINE=(-machine q35)
+	GUEST_CONSOLE=ttyS0,115200n8
+	FW_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd FW_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
+fi
 export IP_STATIC_BIN # tools/qemu-systems/build bakes it into the kexec initrd
-QW=${IP_QEMU_WORLD:-$IP_BUILD/qemu-world}
 QEMU_TIMEOUT=${IP_QEMU_TIMEOUT:-120}
 QEMU_ACCEL=${IP_QEMU_ACCEL:-tcg}
 QEMU_MEM=512
@@ -117,7 +146,7 @@ _hash_files() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
 # SKIP/FAIL line for the whole suite and returns 1 when it cannot.
 qemu_world() {
 	local missing="" t0 t1 tool
-	for tool in qemu-system-x86_64 mkfs.ext4 cpio nix-build nix-store debugfs; do
+	for tool in "$QEMU_SYSTEM" mkfs.ext4 cpio nix-build nix-store debugfs ${RUN_STATIC[@]+"${RUN_STATIC[@]}"}; do
 		command -v "$tool" >/dev/null || missing="$missing $tool"
 	done
 	[ -x "$HOST_BUSYBOX" ] || missing="$missing busybox(-static)"
@@ -130,8 +159,22 @@ qemu_world() {
 	mkdir -p "$QW"
 	exec 8>"$QW/.lock"
 	flock 8
+	local build_args=()
+	if [ "$QEMU_ARCH" = aarch64 ]; then
+		if ! "$REPO_ROOT/tools/arm64-root" "$ARM64_ROOT_DIR" >"$QW/arm64-root.out" 2>&1; then
+			echo "FAIL: $SUITE: all: tools/arm64-root failed: $(tail -n 3 "$QW/arm64-root.out" | tr '\n' ' ')"
+			flock -u 8
+			return 1
+		fi
+		# shellcheck disable=SC1091
+		. "$ARM64_ROOT_DIR/env"
+		build_args=(--arm64-root "$ARM64_ROOT_DIR")
+		INITRD_ARGS=(--root "$ARM64_ROOT" --busybox "$ARM64_BUSYBOX")
+		MKDISK_ARGS=(--systemd-boot "$ARM64_SDBOOT")
+	fi
 	if [ "$(id -u)" = 0 ]; then
-		if ! "$REPO_ROOT/tools/qemu-systems/build" "$QW/systems" >"$QW/systems-build.out" 2>&1; then
+		if ! "$REPO_ROOT/tools/qemu-systems/build" ${build_args[@]+"${build_args[@]}"} "$QW/systems" \
+			>"$QW/systems-build.out" 2>&1; then
 			echo "FAIL: $SUITE: all: building the test systems failed: $(tail -n 3 "$QW/systems-build.out" | tr '\n' ' ')"
 			flock -u 8
 			return 1
@@ -148,11 +191,12 @@ qemu_world() {
 	[ -f "$IP_STATIC_BIN" ] && STATIC_BIN_PRESENT=1
 	write_config "$QW/initrd-provision.conf"
 	local key
-	key=$(_hash_files "$REPO_ROOT/tools/mkinitrd" "$REPO_ROOT"/tools/initrd/* "$QW/initrd-provision.conf" \
-		"$IP_STATIC_BIN" "$HOST_BUSYBOX")
+	key=$(_hash_files "$REPO_ROOT/tools/mkinitrd" "$REPO_ROOT"/tools/initrd/* "$REPO_ROOT/nixos-module/stage1-glue.sh" "$QW/initrd-provision.conf" \
+		"$IP_STATIC_BIN" "$HOST_BUSYBOX" "$QW/systems/.stamp")
 	if [ "$(cat "$QW/initrd.key" 2>/dev/null)" != "$key" ] || [ ! -f "$QW/initrd.img" ]; then
 		rm -f "$QW/initrd.key"
 		if ! "$REPO_ROOT/tools/mkinitrd" --out "$QW/initrd.img" --kernel-version "$KERNEL_VERSION" \
+			${INITRD_ARGS[@]+"${INITRD_ARGS[@]}"} \
 			--binary "$([ "$STATIC_BIN_PRESENT" = 1 ] && echo "$IP_STATIC_BIN" || echo none)" \
 			--config "$QW/initrd-provision.conf" >"$QW/initrd-build.out" 2>&1; then
 			echo "FAIL: $SUITE: all: tools/mkinitrd failed: $(tail -n 3 "$QW/initrd-build.out" | tr '\n' ' ')"
@@ -187,6 +231,7 @@ qemu_world_uefi() {
 	if [ "$(cat "$QW/disk-uefi.key" 2>/dev/null)" != "$key" ] || [ ! -f "$QW/disk-uefi.img" ]; then
 		rm -f "$QW/disk-uefi.key"
 		if ! "$REPO_ROOT/tools/mkdisk" --uefi --system "$BUILTIN_SYSTEM" --out "$QW/disk-uefi.img" \
+			${MKDISK_ARGS[@]+"${MKDISK_ARGS[@]}"} \
 			--kernel "$HOST_KERNEL" --initrd "$QW/initrd.img" \
 			--cmdline "$(kernel_cmdline uefi)" >"$QW/disk-uefi-build.out" 2>&1; then
 			CASE_REASON="tools/mkdisk --uefi failed: $(tail -n 3 "$QW/disk-uefi-build.out" | tr '\n' ' ')"
@@ -202,7 +247,7 @@ qemu_world_uefi() {
 # NixOS loader entry).  Extra words after MARKER are appended.
 kernel_cmdline() { # MARKER [WORD...]
 	local marker=$1; shift
-	echo "console=ttyS0,115200n8 panic=-1 init=$BUILTIN_SYSTEM/init ipt.marker=$marker${*:+ $*}"
+	echo "console=$GUEST_CONSOLE panic=-1 init=$BUILTIN_SYSTEM/init ipt.marker=$marker${*:+ $*}"
 }
 
 # Writes an initrd-provision.conf: the world's defaults, then KEY=VALUE
@@ -210,9 +255,10 @@ kernel_cmdline() { # MARKER [WORD...]
 write_config() { # FILE [KEY=VALUE...]
 	local file=$1; shift
 	local -A val=()
-	local -a order=(builtin-system builtin-kernel substituters trusted-public-keys)
-	val[builtin-system]=$BUILTIN_SYSTEM
-	val[builtin-kernel]=$BUILTIN_KERNEL
+	# No builtin-system or builtin-kernel, as the NixOS module renders it:
+	# the glue (tools/initrd/init runs nixos-module/stage1-glue.sh) adds
+	# builtin-system from init=, and the kernel is <builtin-system>/kernel.
+	local -a order=(substituters trusted-public-keys)
 	val[substituters]=$GUEST_HTTP_CACHE
 	val[trusted-public-keys]=$TRUSTED_PUBKEY
 	local kv k
@@ -254,7 +300,7 @@ boot_mode_available() {
 		return 1
 	fi
 	local out rc=0
-	out=$(timeout 10 "$IP_STATIC_BIN" boot --help 2>&1) || rc=$?
+	out=$(timeout 10 ${RUN_STATIC[@]+"${RUN_STATIC[@]}"} "$IP_STATIC_BIN" boot --help 2>&1) || rc=$?
 	case "$out" in
 	*"unknown command"*)
 		BOOT_MISSING_REASON="initrd-provision boot not implemented yet"
@@ -265,6 +311,19 @@ boot_mode_available() {
 		return 1
 	fi
 	return 0
+}
+
+# The provisioning suites' gate: returns 0 when the static binary has the
+# boot mode (or IP_QEMU_FORCE_SCENARIOS=1 runs the scenarios anyway, to see
+# them fail for the right reasons); otherwise prints one SKIP line per
+# "NAME:FUNCTION" case and returns 1.
+scenarios_runnable() { # "NAME:FUNCTION"...
+	if boot_mode_available || [ "${IP_QEMU_FORCE_SCENARIOS:-0}" = 1 ]; then
+		return 0
+	fi
+	local c
+	for c in "$@"; do echo "SKIP: $SUITE: ${c%%:*}: $BOOT_MISSING_REASON"; done
+	return 1
 }
 
 # Starts the mock IMDS (tools/mock-imds, issue 4) on a free port.  ARGS are
@@ -394,12 +453,15 @@ cache_nar_bytes_sent() {
 #   --kill-when FILE REGEX   kill -9 QEMU as soon as FILE has a line matching
 #                      REGEX (power cut); BOOT_STATUS=killed
 #   --live             also show the serial console on stdout as it happens
+#   --netdev "ARGS"    the guest's -netdev instead of the user-mode one
+#                      (e.g. a tap in a namespace: qemu-tests/ipv6.test.sh)
+#   --netns NS         run QEMU inside network namespace NS
 # Sets BOOT_LOG (CRs stripped), BOOT_STATUS (exited|timeout|killed|failed),
 # BOOT_SECONDS (wall), BOOT_STAGE2_UPTIME (guest uptime at stage 2 start, or "").
 boot_qemu() {
 	local name=$1; shift
 	local disk="" uefi=0 initrd="$QW/initrd.img" kernel="$HOST_KERNEL" append="" timeout=$QEMU_TIMEOUT
-	local kill_file="" kill_re="" live=0
+	local kill_file="" kill_re="" live=0 netdev="" netns=()
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--disk) disk=$2; shift 2 ;;
@@ -410,6 +472,8 @@ boot_qemu() {
 		--timeout) timeout=$2; shift 2 ;;
 		--kill-when) kill_file=$2; kill_re=$3; shift 3 ;;
 		--live) live=1; shift ;;
+		--netdev) netdev=$2; shift 2 ;;
+		--netns) netns=(ip netns exec "$2"); shift 2 ;;
 		*) echo "boot_qemu: unknown option $1" >&2; return 2 ;;
 		esac
 	done
@@ -419,21 +483,22 @@ boot_qemu() {
 	raw=$dir/serial.raw
 	: >"$raw"
 	local imds_port=${IMDS_PORT:-9} cache_port=${CACHE_PORT:-9}
-	args=(-machine q35 -accel "$QEMU_ACCEL" -m "$QEMU_MEM" -smp 1 -display none -no-reboot
+	[ -n "$netdev" ] || netdev="user,id=n0,restrict=on,net=169.254.0.0/16,dhcpstart=169.254.10.15,guestfwd=tcp:$IMDS_ADDR:80-cmd:$HOST_BUSYBOX nc 127.0.0.1 $imds_port,guestfwd=tcp:$CACHE_ADDR:80-cmd:$HOST_BUSYBOX nc 127.0.0.1 $cache_port"
+	args=("${QEMU_MACHINE[@]}" -accel "$QEMU_ACCEL" -m "$QEMU_MEM" -smp 1 -display none -no-reboot
 		-monitor none -serial "file:$raw"
 		-drive "file=$disk,if=virtio,format=raw"
-		-netdev "user,id=n0,restrict=on,net=169.254.0.0/16,dhcpstart=169.254.10.15,guestfwd=tcp:$IMDS_ADDR:80-cmd:$HOST_BUSYBOX nc 127.0.0.1 $imds_port,guestfwd=tcp:$CACHE_ADDR:80-cmd:$HOST_BUSYBOX nc 127.0.0.1 $cache_port"
+		-netdev "$netdev"
 		-device virtio-net-pci,netdev=n0
 		-device virtio-rng-pci)
 	if [ "$uefi" = 1 ]; then
-		cp /usr/share/OVMF/OVMF_VARS_4M.fd "$dir/vars.fd"
-		args+=(-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+		cp "$FW_VARS" "$dir/vars.fd"
+		args+=(-drive "if=pflash,format=raw,readonly=on,file=$FW_CODE"
 			-drive "if=pflash,format=raw,file=$dir/vars.fd")
 	else
 		args+=(-kernel "$kernel" -initrd "$initrd" -append "$append")
 	fi
 	start=$(date +%s.%N)
-	qemu-system-x86_64 "${args[@]}" </dev/null >"$dir/qemu.out" 2>&1 &
+	${netns[@]+"${netns[@]}"} "$QEMU_SYSTEM" "${args[@]}" </dev/null >"$dir/qemu.out" 2>&1 &
 	pid=$!
 	_QEMU_PIDS="$_QEMU_PIDS $pid"
 	if [ "$live" = 1 ]; then

@@ -25,10 +25,7 @@ SCENARIOS=(
 	"7-cache-unreachable-halt:s7_unreachable_halt"
 	"8-power-cut-mid-download:s8_power_cut"
 )
-if ! boot_mode_available && [ "${IP_QEMU_FORCE_SCENARIOS:-0}" != 1 ]; then
-	for s in "${SCENARIOS[@]}"; do echo "SKIP: $SUITE: ${s%%:*}: $BOOT_MISSING_REASON"; done
-	exit 0
-fi
+scenarios_runnable "${SCENARIOS[@]}" || exit 0
 qemu_world || exit 0
 
 target_fetch_paths() { cat "$TARGET_FETCH_FILE"; }

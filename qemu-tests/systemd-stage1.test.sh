@@ -188,9 +188,10 @@ sd_fallback() {
 	disk_judge "$P_DISK" --valid $(cat "$SDW/builtin.closure") --absent $(cat "$SDW/sd-same.fetch")
 }
 
-# A target without prepare-root (nixos-init or scripted stage 1) is refused
-# by the glue; under on-failure = halt the unit fails and its FailureAction
-# powers the machine off: stage 2 never starts.
+# A target without prepare-root (built with scripted stage 1) is refused by
+# the glue; under on-failure = halt the unit fails and its FailureAction
+# powers the machine off: stage 2 never starts.  (A nixos-init-built one is
+# refused before, by the boot mode, which applies on-failure itself.)
 sd_halt() {
 	sd_boot no-prepare-root-halt "$SD_NOPREP" up --on-failure halt || return 1
 	assert_boot_exited || return 1

@@ -2,7 +2,14 @@
 # Builds the libraries of the static (musl) initrd-provision binary from
 # Debian's source packages, pinned to exact versions, into a prefix:
 #
-#   tools/build-static-deps.sh [DEPS_DIR]     (default: build/deps of this checkout)
+#   tools/build-static-deps.sh [DEPS_DIR [ARCH]]   (default: build/deps of this
+#                                               checkout, the build machine's arch)
+#
+# ARCH x86_64 builds with Debian's musl-gcc.  ARCH aarch64 cross-builds with
+# gcc-aarch64-linux-gnu and Debian's musl for arm64, taken from its .debs
+# (not installed: see make_cross_musl) into DEPS_DIR/musl-sysroot, reached
+# through the wrapper DEPS_DIR/bin/aarch64-linux-musl-gcc that make static
+# ARCH=aarch64 uses too.
 #
 #   DEPS_DIR/prefix/          include/, lib/*.a, lib/pkgconfig/*.pc (relocatable),
 #                             bin/curl-config; .stamps/ and .complete
@@ -69,16 +76,35 @@ for var in $(compgen -e); do
 	esac
 done
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
+ARCH=${2:-$(uname -m)} # after the clean-up: make exports an ARCH= given to it
 
 # Flags every package is compiled with (part of every stamp).  Sections let
 # the final link drop unused functions (-Wl,--gc-sections).
-export CC=musl-gcc
 DEP_CFLAGS="-O2 -ffunction-sections -fdata-sections -fstack-protector-strong"
 
 log() { echo "static-deps: $*"; }
 die() { echo "static-deps: error: $*" >&2; exit 1; }
 
-for tool in musl-gcc dpkg-source apt-get pkg-config autoreconf flex bison make sha256sum; do
+# The compiler, binutils and configure's --host for ARCH.  The binutils are
+# exported for the Makefiles that take them from the environment; HOST_MAKE
+# names them for the ones that set them themselves (bzip2).
+HOST_ARGS=()
+case $ARCH in
+x86_64)
+	CROSS=
+	export CC=musl-gcc
+	;;
+aarch64)
+	CROSS=aarch64-linux-gnu-
+	export CC=$DEPS_DIR/bin/aarch64-linux-musl-gcc
+	HOST_ARGS=(--host=aarch64-linux-gnu)
+	;;
+*) die "ARCH '$ARCH' is not supported (x86_64, aarch64)" ;;
+esac
+export AR=${CROSS}ar RANLIB=${CROSS}ranlib
+HOST_MAKE=(CC="$CC" AR="$AR" RANLIB="$RANLIB")
+
+for tool in "${CROSS:-musl-}gcc" "${CROSS}ar" dpkg-source apt-get pkg-config autoreconf flex bison make sha256sum; do
 	command -v "$tool" >/dev/null || die "'$tool' not found; run 'make deps' (tools/packages/build.txt)"
 done
 
@@ -88,27 +114,68 @@ flock 9
 KEY=$( {
 	cat "$SELF"
 	[ -d tools/static ] && find tools/static -type f | sort | xargs -r cat
-	dpkg-query -W -f='${Package} ${Version}\n' musl-dev gcc linux-libc-dev 2>/dev/null || true
-	musl-gcc -dumpfullversion
+	if [ "$ARCH" = x86_64 ]; then
+		dpkg-query -W -f='${Package} ${Version}\n' musl-dev gcc linux-libc-dev 2>/dev/null || true
+		musl-gcc -dumpfullversion
+	else
+		echo "$ARCH"
+		dpkg-query -W -f='${Package} ${Version}\n' gcc-aarch64-linux-gnu linux-libc-dev-arm64-cross 2>/dev/null || true
+	fi
 } | sha256sum | cut -c1-16)
 
 # --- kernel headers for musl-gcc (libnl and everything including it) ---------
 # musl-gcc searches only musl's include dir; libnl's headers need the kernel's
 # uapi headers.  A folder of symlinks, not /usr/include, so that glibc's own
 # headers stay invisible.
+# The cross headers are linux-libc-dev-arm64-cross's.
 make_kernel_headers() {
-	local multiarch
-	multiarch=$(gcc -print-multiarch)
+	local linux=/usr/include/linux generic=/usr/include/asm-generic asm
+	if [ "$ARCH" = x86_64 ]; then
+		asm=/usr/include/$(gcc -print-multiarch)/asm
+	else
+		linux=/usr/${CROSS%-}/include/linux
+		generic=/usr/${CROSS%-}/include/asm-generic
+		asm=/usr/${CROSS%-}/include/asm
+	fi
 	rm -rf "$KHDR"
 	mkdir -p "$KHDR"
-	ln -s /usr/include/linux "$KHDR/linux"
-	ln -s /usr/include/asm-generic "$KHDR/asm-generic"
-	ln -s "/usr/include/$multiarch/asm" "$KHDR/asm"
+	ln -s "$linux" "$KHDR/linux"
+	ln -s "$generic" "$KHDR/asm-generic"
+	ln -s "$asm" "$KHDR/asm"
 	for d in linux asm-generic asm; do
 		[ -e "$KHDR/$d/" ] || die "kernel header folder $KHDR/$d is missing (install linux-libc-dev)"
 	done
 }
+
+# Debian's musl for the target (musl-dev:arm64 1.2.3, the version of the
+# x86_64 musl-dev), unpacked by tools/fetch-debs, and a compiler wrapper whose
+# specs point at it instead of /usr.  The wrapper is what CC names here and
+# in mk/static.mk.
+CROSS_MUSL_PIN="musl-dev:arm64 1.2.3-1 55c2ca4bc3041c8ed8ac7dc3ef6080d9551a21650568b2fd7610b59eaf98a4f4"
+CROSS_DEBS=${STATIC_DEPS_CACHE-/var/cache/initrd-provision}
+CROSS_DEBS=${CROSS_DEBS:+$CROSS_DEBS/debs}
+make_cross_musl() {
+	local sysroot=$DEPS_DIR/musl-sysroot
+	rm -rf "$sysroot"
+	DEBS_CACHE=$CROSS_DEBS tools/fetch-debs "$sysroot" "$CROSS_MUSL_PIN" ||
+		die "cannot get $CROSS_MUSL_PIN"
+	local lib=$sysroot/usr/lib/aarch64-linux-musl
+	sed -e "s|/usr/|$sysroot/usr/|g" "$lib/musl-gcc.specs" >"$DEPS_DIR/musl-aarch64.specs"
+	mkdir -p "$DEPS_DIR/bin"
+	cat >"$DEPS_DIR/bin/aarch64-linux-musl-gcc.tmp" <<-EOF
+	#!/bin/sh
+	# made by tools/build-static-deps.sh: gcc-aarch64-linux-gnu against musl-dev:arm64
+	exec ${CROSS}gcc -specs "$DEPS_DIR/musl-aarch64.specs" "\$@"
+	EOF
+	chmod +x "$DEPS_DIR/bin/aarch64-linux-musl-gcc.tmp"
+	mv "$DEPS_DIR/bin/aarch64-linux-musl-gcc.tmp" "$DEPS_DIR/bin/aarch64-linux-musl-gcc"
+}
+
 make_kernel_headers
+if [ "$ARCH" != x86_64 ]; then
+	make_cross_musl
+	KEY=$(printf '%s\n' "$KEY" "$CROSS_MUSL_PIN" | sha256sum | cut -c1-16)
+fi
 
 complete_key() { cat "$PREFIX/.complete" 2>/dev/null || true; }
 
@@ -119,19 +186,21 @@ if [ "$(complete_key)" = "$KEY" ]; then
 fi
 
 # --- machine-level cache -------------------------------------------------------
+# static-deps-KEY for x86_64, static-deps-aarch64-KEY for the cross build.
+ARCH_TAG=$([ "$ARCH" = x86_64 ] || echo "-$ARCH")
 # One builder per key on the machine (other clones, parallel CI jobs): the
 # others wait on the lock, then restore what it saved.  Only entries whose
 # .complete names the key are used; they are moved into place whole.
 cached=""
 if [ -n "$MACHINE_CACHE" ] && mkdir -p "$MACHINE_CACHE" 2>/dev/null && [ -w "$MACHINE_CACHE" ]; then
-	cached=$MACHINE_CACHE/static-deps-$KEY
+	cached=$MACHINE_CACHE/static-deps$ARCH_TAG-$KEY
 	exec 8>"$MACHINE_CACHE/.lock-$KEY"
 	if ! flock -n 8; then
 		log "waiting for another build of the same deps (lock $MACHINE_CACHE/.lock-$KEY)"
 		flock 8
 	fi
-elif [ -n "$MACHINE_CACHE" ] && [ -d "$MACHINE_CACHE/static-deps-$KEY" ]; then
-	cached=$MACHINE_CACHE/static-deps-$KEY # readable, not writable: restore only
+elif [ -n "$MACHINE_CACHE" ] && [ -d "$MACHINE_CACHE/static-deps$ARCH_TAG-$KEY" ]; then
+	cached=$MACHINE_CACHE/static-deps$ARCH_TAG-$KEY # readable, not writable: restore only
 fi
 if [ -n "$cached" ] && [ "$(cat "$cached/.complete" 2>/dev/null)" = "$KEY" ]; then
 	log "restoring the prefix from $cached (key $KEY)"
@@ -258,7 +327,7 @@ build_zlib() {
 
 build_bzip2() {
 	# Only the library; Debian's Makefile builds the tools and a shared one too.
-	make -j"$JOBS" libbz2.a CC="$CC" CFLAGS="$DEP_CFLAGS -D_FILE_OFFSET_BITS=64"
+	make -j"$JOBS" libbz2.a "${HOST_MAKE[@]}" CFLAGS="$DEP_CFLAGS -D_FILE_OFFSET_BITS=64"
 	install -D -m 644 bzlib.h "$PREFIX/include/bzlib.h"
 	install -D -m 644 libbz2.a "$PREFIX/lib/libbz2.a"
 	mkdir -p "$PREFIX/lib/pkgconfig"
@@ -277,7 +346,7 @@ build_bzip2() {
 build_xz() {
 	freeze_autotools
 	autotools_env
-	./configure --prefix="$PREFIX" --disable-shared --enable-static \
+	./configure --prefix="$PREFIX" "${HOST_ARGS[@]}" --disable-shared --enable-static \
 		--disable-xz --disable-xzdec --disable-lzmadec --disable-lzmainfo \
 		--disable-lzma-links --disable-scripts --disable-doc --disable-nls \
 		--enable-threads=posix
@@ -294,7 +363,7 @@ build_zstd() {
 
 build_mbedtls() {
 	# Upstream's default configuration (TLS 1.2; 2.28 has no usable TLS 1.3).
-	make -j"$JOBS" lib CC="$CC" CFLAGS="$DEP_CFLAGS"
+	make -j"$JOBS" lib "${HOST_MAKE[@]}" CFLAGS="$DEP_CFLAGS"
 	mkdir -p "$PREFIX/include" "$PREFIX/lib/pkgconfig"
 	cp -r include/mbedtls include/psa "$PREFIX/include/"
 	cp library/libmbedtls.a library/libmbedx509.a library/libmbedcrypto.a "$PREFIX/lib/"
@@ -319,7 +388,7 @@ build_curl() {
 	freeze_autotools
 	autotools_env
 	CPPFLAGS="$CPPFLAGS -DCURL_PATCHSTAMP=\\\"$version\\\""
-	./configure --prefix="$PREFIX" --disable-shared --enable-static \
+	./configure --prefix="$PREFIX" "${HOST_ARGS[@]}" --disable-shared --enable-static \
 		--disable-dependency-tracking \
 		--with-mbedtls="$PREFIX" --with-zlib="$PREFIX" --without-zstd \
 		--without-ca-bundle --without-ca-path --without-ca-fallback \
@@ -349,7 +418,7 @@ build_libnl() {
 	CPPFLAGS="$CPPFLAGS -isystem $KHDR"
 	# sysconfdir is the run-time place of libnl's classid/pktloc files; the
 	# install puts them into the prefix instead (pkgsysconfdir below).
-	./configure --prefix="$PREFIX" --sysconfdir=/etc --disable-shared --enable-static \
+	./configure --prefix="$PREFIX" "${HOST_ARGS[@]}" --sysconfdir=/etc --disable-shared --enable-static \
 		--disable-dependency-tracking --disable-cli --disable-debug
 	make -j"$JOBS" lib/libnl-3.la lib/libnl-route-3.la
 	make install-data pkgsysconfdir="$PREFIX/etc/libnl"
@@ -362,7 +431,7 @@ build_libsodium() {
 	# Debian's tarball is a git export without configure.
 	autoreconf -fi
 	autotools_env
-	./configure --prefix="$PREFIX" --disable-shared --enable-static \
+	./configure --prefix="$PREFIX" "${HOST_ARGS[@]}" --disable-shared --enable-static \
 		--disable-dependency-tracking --disable-pie
 	make -j"$JOBS"
 	make install
@@ -377,7 +446,7 @@ build_brotli() {
 		"$CC" $DEP_CFLAGS -Ic/include -c "$f" -o "obj/$(basename "$f" .c).o"
 	done
 	mkdir -p "$PREFIX/include/brotli" "$PREFIX/lib/pkgconfig"
-	ar rcs "$PREFIX/lib/libbrotlidec.a" obj/*.o
+	"$AR" rcs "$PREFIX/lib/libbrotlidec.a" obj/*.o
 	install -m 644 c/include/brotli/*.h "$PREFIX/include/brotli/"
 	cat >"$PREFIX/lib/pkgconfig/libbrotlidec.pc" <<-EOF
 	prefix=$PREFIX
@@ -393,7 +462,7 @@ build_brotli() {
 
 build_lz4() {
 	# The library only (lz4 frames: lz4frame.h, with xxhash inside).
-	make -j"$JOBS" -C lib liblz4.a CC="$CC" CFLAGS="$DEP_CFLAGS"
+	make -j"$JOBS" -C lib liblz4.a "${HOST_MAKE[@]}" CFLAGS="$DEP_CFLAGS"
 	mkdir -p "$PREFIX/include" "$PREFIX/lib/pkgconfig"
 	install -m 644 lib/liblz4.a "$PREFIX/lib/"
 	install -m 644 lib/lz4.h lib/lz4hc.h lib/lz4frame.h "$PREFIX/include/"
@@ -451,12 +520,12 @@ echo "$KEY" >"$PREFIX/.complete"
 log "all built in $(($(date +%s) - start_all)) s (key $KEY)"
 
 if [ -n "$cached" ] && [ -w "$MACHINE_CACHE" ]; then
-	tmp=$(mktemp -d "$MACHINE_CACHE/.static-deps-$KEY.XXXXXX")
+	tmp=$(mktemp -d "$MACHINE_CACHE/.static-deps$ARCH_TAG-$KEY.XXXXXX")
 	cp -a "$PREFIX/." "$tmp/"
 	rm -rf "$cached"
 	mv -T "$tmp" "$cached"
 	log "saved to $cached"
-	# Keep the three most recent keys.
-	ls -1dt "$MACHINE_CACHE"/static-deps-* | tail -n +4 | xargs -r rm -rf
+	# Keep the three most recent keys of this ARCH (16 hex digits after the tag).
+	ls -1dt "$MACHINE_CACHE"/static-deps"$ARCH_TAG"-???????????????? | tail -n +4 | xargs -r rm -rf
 	find "$MACHINE_CACHE" -maxdepth 1 -name '.lock-*' -mtime +30 -delete
 fi

@@ -20,6 +20,19 @@ if ! command -v npm >/dev/null 2>&1; then
 	missing+=(nodejs npm)
 fi
 
+# arm64 packages are downloaded (tools/fetch-debs), never installed: apt
+# needs the architecture and its package lists for that.
+need_update=0
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: error: not root; run 'sudo dpkg --add-architecture arm64 && sudo apt-get update'" >&2
+		exit 1
+	fi
+	echo "deps: adding the dpkg architecture arm64 (for tools/fetch-debs)"
+	dpkg --add-architecture arm64
+	need_update=1
+fi
+
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${#missing[@]} Debian packages: ${missing[*]}"
 	if [ "$(id -u)" != 0 ]; then
@@ -31,6 +44,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
 	echo "deps: all ${#wanted[@]} Debian packages present"
+	if [ "$need_update" = 1 ]; then
+		apt-get update -q
+	fi
 fi
 
 # npm packages pinned by package-lock.json in their own folders.

@@ -233,6 +233,64 @@ case_bad_config_falls_back() {
 	expect_handoff "$BUILTIN_SYSTEM" && expect_report outcome fallback
 }
 
+# apply = when-changed: the user-data is applied once per instance and
+# document; later boots keep what the system profile names (the operator's
+# changes survive), a new document or a new instance applies again.
+case_apply_when_changed() {
+	local record
+	new_root; start_cache "$CACHE_DIR" && start_imds --user-data "system = $TARGET_SYSTEM" --instance-id i-0aaaaaaaaaaaaaaa1 || return 1
+	# The loader entry of the image's generation, as on a real disk.
+	echo "console=ttyS0,115200n8 init=$BUILTIN_SYSTEM/init" >"$CMDLINE_FILE"
+	write_config apply=when-changed; run_boot || return 1
+	expect_out "apply = when-changed: applying \(not applied on this disk before\)" || return 1
+	expect_handoff "$TARGET_SYSTEM" && expect_report outcome provisioned && expect_report apply.decision apply || return 1
+	record=$ROOT/var/lib/initrd-provision/applied
+	grep -qx "instance-id = i-0aaaaaaaaaaaaaaa1" "$record" && grep -qx "system = $TARGET_SYSTEM" "$record" &&
+		grep -qx "document-sha256 = $(printf '%s' "system = $TARGET_SYSTEM" | sha256sum | cut -c1-64)" "$record" ||
+		{ fail_because "record: $(cat "$record" 2>&1)"; return 1; }
+	# Same instance, same user-data: the profile's system, no request to the cache.
+	: >"$CACHE_LOG"; run_boot || return 1
+	expect_out "user-data unchanged since it was applied on i-0aaaaaaaaaaaaaaa1 .*; booting the system profile's $TARGET_SYSTEM" || return 1
+	expect_handoff "$TARGET_SYSTEM" && expect_report outcome unchanged && expect_report apply.decision unchanged || return 1
+	[ ! -s "$CACHE_LOG" ] || { fail_because "an unchanged boot asked the cache: $(head -n 2 "$CACHE_LOG")"; return 1; }
+	# The operator switches back by hand (a new generation): that survives.
+	ln -s "$BUILTIN_SYSTEM" "$ROOT/nix/var/nix/profiles/system-9-link"
+	ln -sfn system-9-link "$ROOT/nix/var/nix/profiles/system"
+	run_boot || return 1
+	expect_handoff "$BUILTIN_SYSTEM" && expect_report apply.reason "unchanged since applied" || return 1
+	# New user-data (same system, another document): applied again.
+	stop_imds; start_imds --user-data "# v2
+system = $TARGET_SYSTEM" --instance-id i-0aaaaaaaaaaaaaaa1 || return 1
+	write_config apply=when-changed; run_boot || return 1
+	expect_out "applying \(user-data changed\)" && expect_handoff "$TARGET_SYSTEM" || return 1
+	# A new instance launched from a snapshot of this disk: applied again.
+	ln -sfn system-9-link "$ROOT/nix/var/nix/profiles/system"
+	stop_imds; start_imds --user-data "# v2
+system = $TARGET_SYSTEM" --instance-id i-0bbbbbbbbbbbbbbb2 || return 1
+	write_config apply=when-changed; run_boot || return 1
+	expect_out "applying \(new instance\)" && expect_handoff "$TARGET_SYSTEM" || return 1
+	# every-boot (the default) reverts the operator's change.
+	ln -sfn system-9-link "$ROOT/nix/var/nix/profiles/system"
+	write_config; run_boot || return 1
+	expect_handoff "$TARGET_SYSTEM" && expect_report apply.policy every-boot && expect_report apply.reason every-boot
+}
+
+# The three shapes of a NixOS toplevel (tools/qemu-systems/systems.nix): a
+# systemd-built one (init = systemd, prepare-root) is provisioned; a
+# nixos-init-built one (init = systemd, no prepare-root) cannot be activated
+# by any stage 1 here and is refused before the profile names it.
+case_target_shapes() {
+	new_root; start_cache "$CACHE_DIR" && start_imds --user-data "system = $SYSTEMD_TARGET_SYSTEM" || return 1
+	write_config; run_boot || return 1
+	expect_no_out "FAILED" && expect_handoff "$SYSTEMD_TARGET_SYSTEM" && expect_report outcome provisioned || return 1
+	new_root; stop_imds; start_imds --user-data "system = $NIXOSINIT_TARGET_SYSTEM" || return 1
+	write_config; run_boot || return 1
+	expect_out "^initrd-provision: FAILED hand-off: $NIXOSINIT_TARGET_SYSTEM starts systemd directly and has no prepare-root \(built with system\.nixos-init\.enable\?\): .*; booting built-in system $BUILTIN_SYSTEM\$" || return 1
+	expect_handoff "$BUILTIN_SYSTEM" && expect_report outcome fallback || return 1
+	[ "$(readlink "$ROOT/nix/var/nix/profiles/system")" = system-1-link ] ||
+		fail_because "the profile moved to $(readlink "$ROOT/nix/var/nix/profiles/system") for a refused system"
+}
+
 run_case happy-path case_happy_path
 stop_all; run_case no-user-data case_no_user_data
 stop_all; run_case script-user-data-is-not-ours case_script_user_data_is_not_ours
@@ -246,3 +304,5 @@ stop_all; run_case kernel-mismatch-fail-policy case_kernel_mismatch_fail_policy
 stop_all; run_case kernel-mismatch-kexec-without-power case_kernel_mismatch_kexec_without_power
 stop_all; run_case cmdline-off-and-override case_cmdline_off_and_override
 stop_all; run_case bad-config-falls-back case_bad_config_falls_back
+stop_all; run_case apply-when-changed case_apply_when_changed
+stop_all; run_case target-shapes case_target_shapes

@@ -158,19 +158,21 @@ run_case "reset before any answer, narinfo, always" always "$NI" reset 4000 "$MI
 run_case "reset before any answer, NAR, once" once "$NAR" reset 3000
 
 for code in 500 503 429; do
-	run_case "HTTP $code without Retry-After, narinfo, once (backoff ~0.1 s)" once "$NI" "status=$code" 2000
+	run_case "HTTP $code without Retry-After, narinfo, once (backoff < 0.1 s, < 1 s for 503/429)" once "$NI" "status=$code" 2000
 	run_case "HTTP $code without Retry-After, NAR, once" once "$NAR" "status=$code" 2000
 	run_case "HTTP $code with Retry-After: 1, narinfo, once (honoured)" once "$NI" "status=$code:retry-after=1" 3000 1000
 	run_case "HTTP $code with Retry-After: 1, NAR, once (honoured)" once "$NAR" "status=$code:retry-after=1" 3000 1000
 done
 run_case "HTTP 500 always, narinfo" always "$NI" status=500 3000 "$MID_PATH" \
 	"fetching $NI_URL: HTTP 500 (gave up after retries)"
-run_case "HTTP 503 with Retry-After: 1 always, NAR (one wait of 1 s)" always "$NAR" status=503:retry-after=1 5000 \
-	"$LARGE_PATH" "fetching $NAR_URL: HTTP 503 (gave up after 2 attempts)"
-run_case "HTTP 429 always, narinfo" always "$NI" status=429 3000 "$MID_PATH" \
+# A throttling answer (503, 429) gets twice the attempts (4 with --retries 1),
+# waits of at most 1, 2 and 4 s on top of any Retry-After.
+run_case "HTTP 503 with Retry-After: 1 always, NAR (3 waits of 1 s and more)" always "$NAR" \
+	status=503:retry-after=1 12000 "$LARGE_PATH" "fetching $NAR_URL: HTTP 503 (gave up after 4 attempts)"
+run_case "HTTP 429 always, narinfo" always "$NI" status=429 9000 "$MID_PATH" \
 	"fetching $NI_URL: HTTP 429 (gave up after retries)"
-run_case "HTTP 429 always, NAR" always "$NAR" status=429 3000 "$LARGE_PATH" \
-	"fetching $NAR_URL: HTTP 429 (gave up after 2 attempts)"
+run_case "HTTP 429 always, NAR" always "$NAR" status=429 9000 "$LARGE_PATH" \
+	"fetching $NAR_URL: HTTP 429 (gave up after 4 attempts)"
 set_fault "# none"
 
 # --- the file system ----------------------------------------------------------------

@@ -15,12 +15,7 @@ ROLE_KEY=ASIAROLEFETCH0000001 ROLE_SECRET='fetch/Role+Secret00000000000000000000
 require_root "the test world lives in the single-user /nix/store"
 s3_require_tools
 
-WORLD="$IP_BUILD/testworld/world"
-if ! "$REPO_ROOT/tools/testworld/make-closures" "$WORLD" >"$TEST_TMP/world.log" 2>&1; then
-	echo "FAIL: $SUITE: world: $(tail -n 3 "$TEST_TMP/world.log")"
-	exit 1
-fi
-. "$WORLD/world.env"
+s3_load_world
 
 CONTROL=$TEST_TMP/proxy-control
 : >"$CONTROL"

@@ -233,6 +233,18 @@ make_world() { # DIR
 	done
 	ln -s /nix/store/systemd-A "$w/root/nix/store/builtin-sys/systemd"
 	ln -s /nix/store/systemd-A "$w/root/nix/store/target-sys/systemd"
+	# The other two shapes of top-level.nix: systemd-built (init = a copy of
+	# systemd, prepare-root = the stage-2 script) and nixos-init-built (init
+	# = a copy of systemd, no prepare-root).
+	mkdir -p "$w/root/nix/store/systemd-A/lib/systemd"
+	printf '\177ELF systemd stand-in\n' >"$w/root/nix/store/systemd-A/lib/systemd/systemd"
+	for s in sdbuilt niinit; do
+		mkdir -p "$w/root/nix/store/$s-sys"
+		cp "$w/root/nix/store/systemd-A/lib/systemd/systemd" "$w/root/nix/store/$s-sys/init"
+		ln -s /nix/store/systemd-A "$w/root/nix/store/$s-sys/systemd"
+	done
+	printf '#!/bin/sh\n# stage-2-init.sh\n' >"$w/root/nix/store/sdbuilt-sys/prepare-root"
+	chmod +x "$w/root/nix/store/sdbuilt-sys/prepare-root"
 	echo "keep-network = false" >"$w/etc/initrd-provision.conf"
 	cat >"$w/stub" <<'EOF'
 #!/bin/sh
@@ -284,6 +296,8 @@ case_glue_scripted() {
 	for sh in "${SHELLS[@]}"; do
 		w=$(make_tmpdir)
 		make_world "$w"
+		# Scripted-built systems (init is the stage-2 script): no prepare-root.
+		rm "$w/root/nix/store/builtin-sys/prepare-root" "$w/root/nix/store/target-sys/prepare-root"
 		got=$(scripted "$sh" "$w" handoff /nix/store/target-sys)
 		[ "$got" = "0 /nix/store/target-sys/init" ] || { fail_because "$sh: hand-off: '$got' $(cat "$w/stderr")"; return 1; }
 		# The run-time config is the generated one plus builtin-system.
@@ -322,6 +336,41 @@ case_glue_scripted() {
 		got=$(IP_ON_FAILURE=halt scripted "$sh" "$w" fail "")
 		[ "${got%% *}" != 0 ] && grep -q 'on-failure = halt' "$w/stderr" ||
 			{ fail_because "$sh: halt policy: '$got' $(cat "$w/stderr")"; return 1; }
+	done
+}
+
+# Scripted stage 1 hands each shape of toplevel the entry that activates it
+# (defect 1 of issue 15): prepare-root for a systemd-built system, the init
+# script for a scripted-built one, and a refusal naming nixos-init for one
+# that starts systemd with nothing to activate it.
+case_glue_scripted_shapes() {
+	local sh w got
+	for sh in "${SHELLS[@]}"; do
+		w=$(make_tmpdir)
+		make_world "$w"
+		rm "$w/root/nix/store/target-sys/prepare-root"
+		got=$(scripted "$sh" "$w" handoff /nix/store/sdbuilt-sys)
+		[ "$got" = "0 /nix/store/sdbuilt-sys/prepare-root" ] ||
+			{ fail_because "$sh: systemd-built target: '$got' $(cat "$w/stderr")"; return 1; }
+		grep -q '^initrd-provision: handing over to /nix/store/sdbuilt-sys (/nix/store/sdbuilt-sys/prepare-root)$' "$w/stderr" ||
+			{ fail_because "$sh: systemd-built target: no hand-over line: $(cat "$w/stderr")"; return 1; }
+		got=$(scripted "$sh" "$w" handoff /nix/store/target-sys)
+		[ "$got" = "0 /nix/store/target-sys/init" ] ||
+			{ fail_because "$sh: scripted-built target: '$got' $(cat "$w/stderr")"; return 1; }
+		# nixos-init-built: refused with the contract's banner, built-in boots.
+		got=$(scripted "$sh" "$w" handoff /nix/store/niinit-sys)
+		[ "$got" = "0 /nix/store/builtin-sys/init" ] &&
+			grep -q '^initrd-provision: FAILED glue: /nix/store/niinit-sys starts systemd directly and has no prepare-root (built with system.nixos-init.enable?);.*; booting built-in system /nix/store/builtin-sys$' "$w/stderr" ||
+			{ fail_because "$sh: nixos-init target: '$got' $(cat "$w/stderr")"; return 1; }
+		got=$(IP_ON_FAILURE=halt scripted "$sh" "$w" handoff /nix/store/niinit-sys)
+		[ "${got%% *}" != 0 ] && grep -q 'on-failure = halt' "$w/stderr" ||
+			{ fail_because "$sh: nixos-init target under halt: '$got' $(cat "$w/stderr")"; return 1; }
+		# prepare-root as an absolute link (resolved in the root, not here).
+		rm "$w/root/nix/store/sdbuilt-sys/prepare-root"
+		ln -s /nix/store/target-prep/prepare-root "$w/root/nix/store/sdbuilt-sys/prepare-root"
+		got=$(scripted "$sh" "$w" handoff /nix/store/sdbuilt-sys)
+		[ "$got" = "0 /nix/store/sdbuilt-sys/prepare-root" ] ||
+			{ fail_because "$sh: prepare-root link: '$got' $(cat "$w/stderr")"; return 1; }
 	done
 }
 
@@ -380,6 +429,59 @@ case_glue_systemd() {
 	done
 }
 
+# stage2.bootDefault's unit (nixos-module/boot-default.sh) against a fake
+# root: it runs the booted system's switch-to-configuration boot only after a
+# provisioned boot that nothing changed since.
+BOOT_DEFAULT=$REPO_ROOT/nixos-module/boot-default.sh
+case_boot_default() {
+	command -v jq >/dev/null || { skip_because "jq not installed"; return 0; }
+	local r got s
+	r=$(make_tmpdir)
+	mkdir -p "$r/run/initrd-provision" "$r/nix/var/nix/profiles"
+	for s in image pushed; do
+		mkdir -p "$r/nix/store/$s-sys/bin"
+		printf '#!/bin/sh\necho "switch-to-configuration of %s: $*"\n' "$s" >"$r/nix/store/$s-sys/bin/switch-to-configuration"
+		chmod +x "$r/nix/store/$s-sys/bin/switch-to-configuration"
+	done
+	ln -s "$r/nix/store/image-sys" "$r/nix/var/nix/profiles/system-1-link"
+	ln -s "$r/nix/store/pushed-sys" "$r/nix/var/nix/profiles/system-2-link"
+	ln -s system-2-link "$r/nix/var/nix/profiles/system"
+	ln -s "$r/nix/store/pushed-sys" "$r/run/booted-system"
+	ln -s "$r/nix/store/pushed-sys" "$r/run/current-system"
+	bd() { IP_ROOT=$r bash -c "set -u; . '$BOOT_DEFAULT'; ip_boot_default" 2>&1; }
+	local cases=(
+		'provisioned|/nix/store/pushed-sys|switch-to-configuration of pushed: boot'
+		'unchanged|/nix/store/pushed-sys|switch-to-configuration of pushed: boot'
+		'builtin|/nix/store/image-sys|boot default left alone: the initrd'"'"'s outcome was '"'"'builtin'"'"
+		'fallback|/nix/store/image-sys|boot default left alone'
+		'provisioned|/nix/store/image-sys|boot default left alone: the initrd handed over'
+	)
+	local c outcome system want
+	for c in "${cases[@]}"; do
+		IFS='|' read -r outcome system want <<<"$c"
+		printf '{"outcome":"%s","system":"%s"}\n' "$outcome" "$system" >"$r/run/initrd-provision/report.json"
+		got=$(bd)
+		case "$got" in
+		*"$want"*) ;;
+		*) fail_because "$outcome/$system: got '$got', want '$want'"; return 1 ;;
+		esac
+		if [ "$want" = "${want#switch-to}" ] && [ "$got" != "${got#*switch-to-configuration of}" ]; then
+			fail_because "$outcome/$system: ran switch-to-configuration: $got"; return 1
+		fi
+	done
+	# The operator switched since boot: the profile moved on, leave it.
+	printf '{"outcome":"provisioned","system":"/nix/store/pushed-sys"}\n' >"$r/run/initrd-provision/report.json"
+	ln -sfn system-1-link "$r/nix/var/nix/profiles/system"
+	got=$(bd)
+	case "$got" in
+	*"system profile '/nix/store/image-sys'"*) ;;
+	*) fail_because "profile moved: $got"; return 1 ;;
+	esac
+	# A report that is not JSON fails the unit (journal says why).
+	echo 'not json' >"$r/run/initrd-provision/report.json"
+	if bd >/dev/null; then fail_because "a broken report was accepted"; return 1; fi
+}
+
 # ip_write_cmdline: the command line find-etc reads names the system handed over to.
 case_glue_cmdline() {
 	local sh w got
@@ -419,5 +521,7 @@ run_case check-config case_check_config
 run_case unit-render case_unit_render
 run_case glue-resolve case_glue_resolve
 run_case glue-scripted case_glue_scripted
+run_case glue-scripted-shapes case_glue_scripted_shapes
 run_case glue-systemd case_glue_systemd
 run_case glue-cmdline case_glue_cmdline
+run_case boot-default case_boot_default

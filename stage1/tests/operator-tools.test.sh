@@ -1,9 +1,5 @@
 #!/usr/bin/env bash
-# tools/upload-ami and tools/push-system, without AWS:
-# - upload-ami --dry-run prints exactly the expected calls for a fixture
-#   image-info.json, and every one of them parses with this machine's AWS CLI;
-# - upload-ami for real against a stub `aws` that plays EC2: a fresh run, and
-#   re-runs that find the AMI, the tagged snapshot, or a running import;
+# tools/push-system, without AWS (tools/upload-ami: upload-ami.test.sh):
 # - push-system copies a closure real Nix built (in a chroot store) into a
 #   file:// cache and into s3rver through `aws s3 sync`, signed so that real
 #   Nix accepts it back with the public key; the user-data it prints passes
@@ -12,7 +8,6 @@ SUITE=operator-tools
 . "$(dirname "$0")/lib.sh"
 
 DATA=${IP_TEST_DATA:-$REPO_ROOT/stage1/tests/data}/operator-tools
-UPLOAD_AMI=$REPO_ROOT/tools/upload-ami
 PUSH_SYSTEM=$REPO_ROOT/tools/push-system
 
 # Hermetic Nix and AWS CLI: nothing from ~, no metadata service, no real AWS.
@@ -28,166 +23,6 @@ AWS_REAL=$(command -v aws || true)
 [ ! -x /usr/bin/aws ] || AWS_REAL=/usr/bin/aws
 
 NIXC=(nix --extra-experimental-features nix-command)
-
-# --- upload-ami --------------------------------------------------------------------
-
-case_upload_dry_run() {
-	local out=$TEST_TMP/dry.out
-	"$UPLOAD_AMI" --dry-run --bucket my-images --prefix amis --region eu-central-1 \
-		"$DATA/image-info.json" >"$out" 2>"$TEST_TMP/dry.err" ||
-		{ fail_because "exited $?: $(tail -n1 "$TEST_TMP/dry.err")"; return 1; }
-	cmp -s "$out" "$DATA/upload-ami.expected" ||
-		{ fail_because "calls differ: $(diff "$DATA/upload-ami.expected" "$out" | head -n 4 | tr '\n' ' ')"; return 1; }
-	# The folder form (a build result) gives the same calls.
-	local dir
-	dir=$(make_tmpdir)
-	mkdir -p "$dir/nix-support"
-	cp "$DATA/image-info.json" "$dir/nix-support/"
-	"$UPLOAD_AMI" --dry-run --bucket my-images --prefix /amis/ --region eu-central-1 "$dir" 2>/dev/null |
-		cmp -s - "$DATA/upload-ami.expected" || fail_because "a result folder gives other calls"
-}
-
-# Every printed call must be one the AWS CLI accepts: run each through the
-# CLI's own driver against a closed port on 127.0.0.1 and reject argument
-# errors (a connection error means the arguments parsed).
-case_upload_cli_syntax() {
-	/usr/bin/python3 -c 'import awscli.clidriver' 2>/dev/null ||
-		{ skip_because "Debian's awscli is not importable by /usr/bin/python3"; return 0; }
-	"$UPLOAD_AMI" --dry-run --bucket my-images --prefix amis --region eu-central-1 \
-		"$DATA/image-info.json" >"$TEST_TMP/syntax.lines" 2>/dev/null || { fail_because "dry run failed"; return 1; }
-	local port out
-	port=$(free_port)
-	out=$(timeout 60 /usr/bin/python3 - "$TEST_TMP/syntax.lines" "$port" <<'EOF'
-import contextlib, io, shlex, sys
-import awscli.clidriver
-bad = []
-for line in open(sys.argv[1]):
-    args = shlex.split(line)
-    if args[:1] != ["aws"]:
-        bad.append("not an aws call: " + line.strip()); continue
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            rc = awscli.clidriver.create_clidriver().main(
-                args[1:] + ["--endpoint-url", "http://127.0.0.1:" + sys.argv[2], "--cli-connect-timeout", "1"])
-        except SystemExit as e:
-            rc = e.code
-    text = err.getvalue()
-    if rc == 252 or any(s in text for s in ("Unknown options", "Error parsing parameter",
-            "Invalid choice", "usage:", "Parameter validation failed")):
-        bad.append("%s %s: %s" % (args[1], args[2], text.strip().splitlines()[-1] if text.strip() else rc))
-print("\n".join(bad))
-EOF
-	) || { fail_because "validator failed: $out"; return 1; }
-	[ -z "$out" ] || fail_because "the AWS CLI rejects: $out"
-}
-
-case_upload_refuses() {
-	local dir rc
-	dir=$(make_tmpdir)
-	jq '.boot_mode = "legacy-bios"' "$DATA/image-info.json" >"$dir/bios.json"
-	jq '.file = "/nix/store/5n6s5m0jpr5zw8b8y9ax5i1x5iq7k1ci-x/nixos.qcow2"' "$DATA/image-info.json" >"$dir/qcow2.json"
-	jq '.disks.boot.file = "/nix/store/5n6s5m0jpr5zw8b8y9ax5i1x5iq7k1ci-x/boot.vhd"' "$DATA/image-info.json" >"$dir/zfs.json"
-	jq '.system = "riscv64-linux"' "$DATA/image-info.json" >"$dir/riscv.json"
-	local c f want
-	for c in "bios.json|UEFI images" "qcow2.json|VHD, raw or VMDK" "zfs.json|two-disk" "riscv.json|no AMI architecture"; do
-		f=${c%|*}
-		want=${c#*|}
-		rc=0
-		"$UPLOAD_AMI" --dry-run --bucket b --region r "$dir/$f" >"$dir/out" 2>"$dir/err" || rc=$?
-		[ "$rc" = 1 ] && grep -q "$want" "$dir/err" && [ ! -s "$dir/out" ] ||
-			{ fail_because "$f: exit $rc, $(cat "$dir/err")"; return 1; }
-	done
-	rc=0
-	"$UPLOAD_AMI" --dry-run --region r "$DATA/image-info.json" >/dev/null 2>&1 || rc=$?
-	[ "$rc" = 2 ] || { fail_because "no --bucket: exit $rc, want 2"; return 1; }
-	rc=0
-	"$UPLOAD_AMI" --bucket b --region r "$DATA/image-info.json" >/dev/null 2>"$dir/err" || rc=$?
-	[ "$rc" = 1 ] && grep -q 'does not exist' "$dir/err" || fail_because "missing image file: exit $rc"
-}
-
-# A stub aws playing EC2 and S3 from files in $STUB.
-make_aws_stub() { # DIR
-	cat >"$1/aws" <<'EOF'
-#!/usr/bin/env bash
-echo "$*" >>"$STUB/calls"
-case "$1 $2" in
-"ec2 describe-images") cat "$STUB/ami" 2>/dev/null || echo None ;;
-"ec2 describe-snapshots") cat "$STUB/tagged-snapshot" 2>/dev/null || echo None ;;
-"ec2 describe-import-snapshot-tasks")
-	if [[ "$*" == *--import-task-ids* ]]; then
-		n=$(cat "$STUB/polls" 2>/dev/null || echo 0)
-		echo $((n + 1)) >"$STUB/polls"
-		if [ "$n" = 0 ]; then printf 'active\tNone\tconverting\n'; else printf 'completed\tsnap-0f00\tNone\n'; fi
-	else
-		cat "$STUB/tasks" 2>/dev/null || true
-	fi
-	;;
-"s3api head-object")
-	if [ -f "$STUB/uploaded" ]; then cat "$STUB/uploaded"; else echo "An error occurred (404) when calling the HeadObject operation: Not Found" >&2; exit 254; fi
-	;;
-"s3 cp") stat -c %s "${@: -2:1}" >"$STUB/uploaded" ;;
-"ec2 import-snapshot") echo import-snap-0a0a ;;
-"ec2 register-image") echo ami-0b0b ;;
-"ec2 create-tags" | "s3 rm") ;;
-*) echo "stub aws: unexpected call: $*" >&2; exit 99 ;;
-esac
-EOF
-	chmod +x "$1/aws"
-}
-
-# upload STUBDIR: runs upload-ami for real against the stub; prints the AMI id.
-upload() {
-	STUB=$1 AWS_CLI=$1/aws UPLOAD_AMI_POLL_SECONDS=0 \
-		"$UPLOAD_AMI" --bucket my-images --region eu-central-1 "$1/image/nix-support/image-info.json" 2>"$1/err"
-}
-calls() { cut -d' ' -f1,2 "$1/calls" | tr '\n' ','; }
-
-case_upload_idempotent() {
-	local s got
-	s=$(make_tmpdir)
-	make_aws_stub "$s"
-	mkdir -p "$s/image/nix-support"
-	head -c 4096 /dev/zero >"$s/image/disk.vhd"
-	jq --arg f "$s/image/disk.vhd" '.file = $f | .disks.root.file = $f' "$DATA/image-info.json" \
-		>"$s/image/nix-support/image-info.json"
-	local name
-	name="initrd-provision-26.05.20260601.0123abc-x86_64-$(sha256sum "$s/image/disk.vhd" | cut -c1-12)"
-
-	# A first run does everything, in order.
-	got=$(upload "$s") || { fail_because "fresh run failed: $(tail -n2 "$s/err")"; return 1; }
-	[ "$got" = ami-0b0b ] || { fail_because "fresh run printed '$got'"; return 1; }
-	[ "$(calls "$s")" = "ec2 describe-images,ec2 describe-snapshots,ec2 describe-import-snapshot-tasks,s3api head-object,s3 cp,ec2 import-snapshot,ec2 describe-import-snapshot-tasks,ec2 describe-import-snapshot-tasks,ec2 create-tags,s3 rm,ec2 register-image,ec2 create-tags," ] ||
-		{ fail_because "fresh run calls: $(calls "$s")"; return 1; }
-	grep -q -- "--block-device-mappings DeviceName=/dev/xvda,Ebs={SnapshotId=snap-0f00,VolumeType=gp3,DeleteOnTermination=true}" "$s/calls" &&
-		grep -q -- "--name $name " "$s/calls" && grep -q -- "--boot-mode uefi" "$s/calls" &&
-		grep -q -- "--imds-support v2.0" "$s/calls" && grep -q -- "--ena-support" "$s/calls" ||
-		{ fail_because "register-image arguments: $(grep register-image "$s/calls")"; return 1; }
-
-	# The AMI exists: one call, the same id.
-	echo ami-0c0c >"$s/ami"
-	: >"$s/calls"
-	got=$(upload "$s") && [ "$got" = ami-0c0c ] && [ "$(calls "$s")" = "ec2 describe-images," ] ||
-		{ fail_because "AMI exists: printed '$got', calls $(calls "$s")"; return 1; }
-
-	# The snapshot exists (an earlier run died before register-image).
-	rm "$s/ami"
-	echo snap-0d0d >"$s/tagged-snapshot"
-	: >"$s/calls"
-	got=$(upload "$s") && [ "$got" = ami-0b0b ] &&
-		[ "$(calls "$s")" = "ec2 describe-images,ec2 describe-snapshots,ec2 register-image,ec2 create-tags," ] &&
-		grep -q 'SnapshotId=snap-0d0d' "$s/calls" ||
-		{ fail_because "snapshot exists: '$got', calls $(calls "$s")"; return 1; }
-
-	# An import is still running: no second upload, it is waited for.
-	rm "$s/tagged-snapshot" "$s/polls"
-	printf 'import-snap-0e0e\tactive\n' >"$s/tasks"
-	: >"$s/calls"
-	got=$(upload "$s") && [ "$got" = ami-0b0b ] &&
-		[ "$(calls "$s")" = "ec2 describe-images,ec2 describe-snapshots,ec2 describe-import-snapshot-tasks,ec2 describe-import-snapshot-tasks,ec2 describe-import-snapshot-tasks,ec2 create-tags,ec2 register-image,ec2 create-tags," ] &&
-		grep -q -- '--import-task-ids import-snap-0e0e' "$s/calls" ||
-		{ fail_because "import running: '$got', calls $(calls "$s")"; return 1; }
-}
 
 # --- push-system ---------------------------------------------------------------------
 
@@ -345,10 +180,6 @@ case_push_user_data_check() {
 		fail_because "check-user-data (plain): $out"
 }
 
-run_case upload-ami-dry-run case_upload_dry_run
-run_case upload-ami-cli-syntax case_upload_cli_syntax
-run_case upload-ami-refuses case_upload_refuses
-run_case upload-ami-idempotent case_upload_idempotent
 run_case push-system-dry-run case_push_dry_run
 run_case push-system-file-cache case_push_file_cache
 run_case push-system-s3rver case_push_s3rver

@@ -19,6 +19,19 @@ s3_require_tools() {
 	fi
 }
 
+# s3_load_world: the test world real Nix builds (tools/testworld/make-closures,
+# cached in $IP_BUILD/testworld/world), sourced (ROOT_PATH, CACHE_ZSTD, ...).
+# Prints a FAIL line for the suite and exits when it cannot be made.
+s3_load_world() {
+	WORLD="$IP_BUILD/testworld/world"
+	if ! "$REPO_ROOT/tools/testworld/make-closures" "$WORLD" >"$TEST_TMP/world.log" 2>&1; then
+		echo "FAIL: $SUITE: world: $(tail -n 3 "$TEST_TMP/world.log")"
+		exit 1
+	fi
+	# shellcheck disable=SC1091
+	. "$WORLD/world.env"
+}
+
 # s3_start PROXY-OPTIONS...: starts the stand-in in $TEST_TMP/s3 (stopped at
 # exit) and sources its env (S3_ENDPOINT, S3_LOG_DIR, ...); PROXY_LOG is the
 # proxy's log.  Prints a FAIL line for the suite and exits when it cannot start.

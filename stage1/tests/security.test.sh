@@ -333,3 +333,84 @@ run_case "secrets: fetch --verbose --report with AWS_* set, s3:// cache" \
 	fetch_secrets "s3://cache-zstd?region=us-east-1&endpoint=http://127.0.0.1:$U_PORT"
 run_case "secrets: fetch --curl-verbose with AWS_* set, s3:// cache: no session token in curl's trace" \
 	fetch_secrets "s3://cache-zstd?region=us-east-1&endpoint=http://127.0.0.1:$U_PORT" --curl-verbose
+
+# --- a password in a substituter URL (issue 14, part 4) ------------------------------------
+# Such a URL is refused wherever it is configured, with the password cut
+# from the message: it was echoed in errors, --verbose logs, the fetch
+# report and the boot report (0644 on the target's disk).
+USERINFO_PW='pw-Userinfo+Secret0042'
+# password_absent FILE...: the password in none of them (nor the user name's
+# pair), and each FILE that exists was looked at.
+password_absent() {
+	local f
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		if grep -qF -- "$USERINFO_PW" "$f"; then
+			fail_because "the password is in $f: $(grep -F -- "$USERINFO_PW" "$f" | head -n 1 | cut -c1-160)"
+			return 1
+		fi
+	done
+}
+
+fetch_userinfo() { # SUBSTITUTER
+	local root rc=0
+	root=$(make_tmpdir)/root
+	timeout 60 "$IP_BIN" fetch --root "$root" --substituter "$1" --trusted-public-key "$TRUSTED_PUBKEY" --no-sync \
+		--verbose --report "$root.json" "$ROOT_PATH" >"$TEST_TMP/fetch.out" 2>&1 || rc=$?
+	sed 's/^/    | /' "$TEST_TMP/fetch.out" | tail -n 2
+	password_absent "$TEST_TMP/fetch.out" "$root.json" "$root/nix-path-registration" || return 1
+	[ "$rc" = 2 ] || { fail_because "fetch exited $rc, want 2 (the URL is refused)"; return 1; }
+	grep -q "carries a user name or password" "$TEST_TMP/fetch.out" ||
+		{ fail_because "the refusal does not say why"; return 1; }
+	[ ! -e "$root/nix" ] || fail_because "the root was touched"
+}
+run_case "password in the URL: fetch --verbose --report, http:// cache: refused, the password nowhere" \
+	fetch_userinfo "http://cacheuser:$USERINFO_PW@127.0.0.1:$U_PORT/cache-zstd"
+run_case "password in the URL: fetch, a cache that has nothing: refused, the password nowhere" \
+	fetch_userinfo "http://cacheuser:$USERINFO_PW@127.0.0.1:$E_PORT"
+run_case "password in the URL: fetch, s3://KEY:SECRET@bucket: refused, the password nowhere" \
+	fetch_userinfo "s3://AKIDUSERINFO:$USERINFO_PW@cache-zstd?region=us-east-1&endpoint=http://127.0.0.1:$U_PORT"
+
+check_commands_userinfo() {
+	local d rc; d=$(make_tmpdir)
+	printf 'substituters = http://cacheuser:%s@127.0.0.1:%s\ntrusted-public-keys = %s\n' \
+		"$USERINFO_PW" "$U_PORT" "$TRUSTED_PUBKEY" >"$d/conf"
+	printf 'system = %s\nsubstituters = https://cacheuser:%s@cache.example\n' "$ROOT_PATH" "$USERINFO_PW" >"$d/ud"
+	rc=0; "$IP_BIN" check-config "$d/conf" >"$d/conf.out" 2>&1 || rc=$?
+	[ "$rc" = 2 ] || { fail_because "check-config exited $rc, want 2"; return 1; }
+	rc=0; "$IP_BIN" check-user-data --allow-user-data-substituters "$d/ud" >"$d/ud.out" 2>&1 || rc=$?
+	[ "$rc" = 1 ] || { fail_because "check-user-data exited $rc, want 1 (malformed)"; return 1; }
+	grep -q "carries a user name or password" "$d/conf.out" && grep -q "carries a user name or password" "$d/ud.out" ||
+		{ fail_because "a refusal does not say why: $(cat "$d/conf.out" "$d/ud.out" | tr '\n' '|')"; return 1; }
+	password_absent "$d/conf.out" "$d/ud.out"
+}
+run_case "password in the URL: check-config and check-user-data refuse it without repeating it" \
+	check_commands_userinfo
+
+boot_userinfo_config() {
+	new_root
+	start_imds --user-data "system = $QS_TARGET_SYSTEM" || return 1
+	write_config "http://cacheuser:$USERINFO_PW@127.0.0.1:$QC_PORT"
+	run_boot || return 1
+	mapfile -t files < <(boot_files)
+	password_absent "${files[@]}" || return 1
+	grep -q "^initrd-provision: FAILED config: .*carries a user name or password.*; booting built-in system $QS_BUILTIN_SYSTEM\$" "$OUT" ||
+		{ fail_because "no config failure banner: $(grep FAILED "$OUT" | head -n 1)"; return 1; }
+	[ "$(cat "$RUN_DIR/system" 2>/dev/null)" = "$QS_BUILTIN_SYSTEM" ] || fail_because "did not hand off the built-in system"
+}
+boot_case "password in the URL: boot, image configuration: refused, built-in boots, the password in no output or report" \
+	boot_userinfo_config
+
+boot_userinfo_user_data() {
+	new_root
+	start_imds --user-data "$(printf 'system = %s\nsubstituters = http://cacheuser:%s@127.0.0.1:%s\n' \
+		"$QS_TARGET_SYSTEM" "$USERINFO_PW" "$QC_PORT")" || return 1
+	write_config "http://127.0.0.1:9" "allow-user-data-substituters = true"
+	run_boot || return 1
+	mapfile -t files < <(boot_files)
+	password_absent "${files[@]}" || return 1
+	grep -q "carries a user name or password" "$OUT" || { fail_because "no message saying why the user-data is refused"; return 1; }
+	[ "$(cat "$RUN_DIR/system" 2>/dev/null)" = "$QS_BUILTIN_SYSTEM" ] || fail_because "did not hand off the built-in system"
+}
+boot_case "password in the URL: boot, user-data's substituters: refused, built-in boots, the password in no output or report" \
+	boot_userinfo_user_data

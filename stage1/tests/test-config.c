@@ -28,7 +28,9 @@ static void defaults_match_the_contract(void)
 	struct boot_config *c = parse("", 0, NULL);
 	CHECK(c);
 	CHECK_STR(c->builtin_system, "");
-	CHECK_STR(c->imds_endpoint, "http://169.254.169.254");
+	CHECK_STR(c->imds_endpoint, "auto");
+	CHECK_INT(c->network_family, ==, NET_FAMILY_DUAL);
+	CHECK_INT(c->ipv6_timeout, ==, 30);
 	CHECK_INT(c->imds_timeout, ==, 30);
 	CHECK_STR(c->system_tag, "nixos-system");
 	CHECK_INT(c->on_failure, ==, ON_FAILURE_FALLBACK);
@@ -39,8 +41,20 @@ static void defaults_match_the_contract(void)
 	CHECK_STR(c->ca_bundle, "/etc/ssl/certs/ca-certificates.crt");
 	CHECK_INT(c->connections, ==, 25);
 	CHECK_INT(c->jobs, ==, 0);
+	CHECK_INT(c->apply, ==, APPLY_EVERY_BOOT);
 	CHECK_INT(c->fetch_deadline, ==, 600);
 	CHECK_INT(c->decoder_memory, ==, 128);
+}
+
+static void apply_policy_parses(void)
+{
+	struct boot_config *c = parse("apply = when-changed\n", 0, NULL);
+	CHECK(c);
+	CHECK_INT(c->apply, ==, APPLY_WHEN_CHANGED);
+	c = parse("apply = every-boot\n", 0, NULL);
+	CHECK(c);
+	CHECK_INT(c->apply, ==, APPLY_EVERY_BOOT);
+	CHECK(parse("apply = once\n", -EINVAL, "line 1: apply: expected every-boot or when-changed, not 'once'"));
 }
 
 /* The bounds of issue 14: a deadline for the fetch, a decoder budget. */
@@ -79,6 +93,7 @@ static void module_fixture_parses(void)
 	CHECK_STR(config.interfaces[1], "ens6");
 	CHECK_INT(config.jobs, ==, 4);
 	CHECK_STR(config.aws_region, "eu-central-1");
+	CHECK_INT(config.apply, ==, APPLY_WHEN_CHANGED);
 }
 
 static void builtin_system_is_checked(void)
@@ -101,13 +116,30 @@ static void refusals_name_the_line(void)
 		{ "dhcp-timeout = 12s\n", "dhcp-timeout: expected a whole number" },
 		{ "on-failure = explode\n", "on-failure: expected fallback, halt or reboot, not 'explode'" },
 		{ "kernel-mismatch = ignore\n", "kernel-mismatch: expected kexec, continue or fail" },
-		{ "substituters = ftp://x\n", "substituters: 'ftp://x' is not an http://, https://, s3:// or file:// URL" },
+		{ "substituters = ftp://x\n", "substituters: substituter 'ftp://x': unsupported URL scheme" },
 		{ "substituters = s3://\n", "line 1: substituters: " },
 		{ "trusted-public-keys = nokey\n", "line 1: trusted-public-keys: " },
-		{ "imds-endpoint = 169.254.169.254\n", "imds-endpoint: '169.254.169.254' is not an http://" },
+		{ "imds-endpoint = 169.254.169.254\n", "imds-endpoint: expected auto or an http:// URL, not '169.254.169.254'" },
+		{ "imds-endpoint = https://169.254.169.254\n", "imds-endpoint: expected auto or an http:// URL" },
+		{ "network-family = ipv5\n", "network-family: expected ipv4, ipv6 or dual, not 'ipv5'" },
+		{ "ipv6-timeout = 4000\n", "ipv6-timeout: expected a whole number from 0 to 3600" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		CHECK(parse(cases[i].text, -EINVAL, cases[i].error));
+}
+
+static void network_keys(void)
+{
+	struct boot_config *c = parse("network-family = ipv6\nipv6-timeout = 12\nimds-endpoint = http://[fd00:ec2::254]\n",
+				      0, NULL);
+	CHECK(c);
+	CHECK_INT(c->network_family, ==, NET_FAMILY_IPV6);
+	CHECK_INT(c->ipv6_timeout, ==, 12);
+	CHECK_STR(c->imds_endpoint, "http://[fd00:ec2::254]");
+	c = parse("network-family = ipv4\nimds-endpoint = auto\n", 0, NULL);
+	CHECK(c);
+	CHECK_INT(c->network_family, ==, NET_FAMILY_IPV4);
+	CHECK_STR(c->imds_endpoint, "auto");
 }
 
 static void list_limit(void)
@@ -124,5 +156,7 @@ TEST_MAIN("config",
 	TEST_CASE(deadline_and_decoder_memory),
 	TEST_CASE(module_fixture_parses),
 	TEST_CASE(builtin_system_is_checked),
+	TEST_CASE(apply_policy_parses),
 	TEST_CASE(refusals_name_the_line),
+	TEST_CASE(network_keys),
 	TEST_CASE(list_limit))

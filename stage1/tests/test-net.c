@@ -4,6 +4,7 @@
 #include "test.h"
 
 #include "net/link.h"
+#include "net/net.h"
 #include "net/resolv.h"
 
 #include <arpa/inet.h>
@@ -162,6 +163,62 @@ static void resolv_content(void)
 	CHECK_INT(resolv_format(&l, "eth0", buf, 0), ==, -ENOBUFS);
 }
 
+/* Both families: IPv4 and IPv6 servers alternate (one of each first), the
+ * search names merge without duplicates; IPv6 alone works too. */
+static void resolv_both_families(void)
+{
+	struct dhcp_lease l = lease_with("192.0.2.67", 24);
+	l.server_id = ip("192.0.2.1");
+	l.dns[l.n_dns++] = ip("192.0.2.53");
+	l.dns[l.n_dns++] = ip("192.0.2.54");
+	strcpy(l.domain, "example.test");
+	struct resolv_ipv6 v6 = { .ifname = "eth0" };
+	CHECK(inet_pton(AF_INET6, "fd00:ec2::253", &v6.dns[v6.n_dns++]) == 1);
+	CHECK(inet_pton(AF_INET6, "2001:db8::53", &v6.dns[v6.n_dns++]) == 1);
+	strcpy(v6.search, "example6.test example.test");
+	char buf[RESOLV_CONF_MAX];
+	CHECK_INT(resolv_format_both(&l, "eth0", &v6, buf, sizeof(buf)), >, 0);
+	CHECK_STR(buf, "# written by initrd-provision from the DHCP lease on eth0 (server 192.0.2.1)\n"
+		       "# written by initrd-provision from DHCPv6 and the router advertisement on eth0\n"
+		       "search example.test example6.test\n"
+		       "nameserver 192.0.2.53\n"
+		       "nameserver fd00:ec2::253\n"
+		       "nameserver 192.0.2.54\n");
+	CHECK_INT(resolv_format_both(NULL, NULL, &v6, buf, sizeof(buf)), >, 0);
+	CHECK_STR(buf, "# written by initrd-provision from DHCPv6 and the router advertisement on eth0\n"
+		       "search example6.test example.test\n"
+		       "nameserver fd00:ec2::253\n"
+		       "nameserver 2001:db8::53\n");
+	v6.n_dns = 0;
+	CHECK_INT(resolv_format_both(NULL, NULL, &v6, buf, sizeof(buf)), ==, -ENODATA);
+}
+
+/* The grace rule: {trying, only_unmanaged, first ask, other up at} -> give
+ * up at (grace 1000 ms). */
+static void grace_rule(void)
+{
+	static const struct {
+		const char *name;
+		struct net_family_progress p;
+		uint64_t other_up, want;
+	} t[] = {
+		{ "other family not up", { true, false, 100 }, 0, UINT64_MAX },
+		{ "asked at 100, other up at 50", { true, false, 100 }, 50, 1100 },
+		{ "asked at 100, other up at 5000", { true, false, 100 }, 5000, 5000 },
+		{ "not asked yet (no carrier)", { true, false, UINT64_MAX }, 300, 1300 },
+		{ "only RAs without M", { true, true, 100 }, 50, 50 },
+		{ "nothing trying", { false, true, UINT64_MAX }, 70, 1070 },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint64_t got = net_give_up_at(&t[i].p, t[i].other_up, 1000);
+		if (got != t[i].want) {
+			test_record_failure(__FILE__, __LINE__, "%s: %llu, want %llu", t[i].name,
+					    (unsigned long long)got, (unsigned long long)t[i].want);
+			return;
+		}
+	}
+}
+
 static void resolv_write_replaces_atomically(void)
 {
 	char dir[] = "/tmp/ip-test-resolv.XXXXXX";
@@ -216,4 +273,6 @@ TEST_MAIN("net",
 	TEST_CASE(plan_slash32_address),
 	TEST_CASE(plan_on_link_and_duplicates),
 	TEST_CASE(resolv_content),
+	TEST_CASE(resolv_both_families),
+	TEST_CASE(grace_rule),
 	TEST_CASE(resolv_write_replaces_atomically))

@@ -59,6 +59,14 @@ static const struct class_case class_cases[] = {
 	  "wrong region" },
 	{ "slow down", 503, XML("SlowDown", "<Message>Please reduce your request rate.</Message>"),
 	  S3_ERR_RETRY, "SlowDown", "S3 answered HTTP 503 SlowDown: Please reduce your request rate." },
+	{ "internal error", 500, XML("InternalError", "<Message>We encountered an internal error. Please "
+	  "try again.</Message>"), S3_ERR_RETRY, "InternalError", "S3 answered HTTP 500 InternalError" },
+	/* S3 answers 400 for this one: retried all the same (issue 19) */
+	{ "request timeout", 400, XML("RequestTimeout", "<Message>Your socket connection to the server was "
+	  "not read from or written to within the timeout period.</Message>"), S3_ERR_RETRY,
+	  "RequestTimeout", "S3 answered HTTP 400 RequestTimeout" },
+	{ "service unavailable", 503, XML("ServiceUnavailable", "<Message>Reduce your request rate."
+	  "</Message>"), S3_ERR_RETRY, "ServiceUnavailable", "HTTP 503 ServiceUnavailable" },
 	{ "500 html", 500, "<html>oops</html>", S3_ERR_RETRY, "", "S3 answered HTTP 500" },
 	{ "429", 429, NULL, S3_ERR_RETRY, "", "HTTP 429" },
 	{ "400 other", 400, XML("InvalidRequest", "<Message>Missing required header for this request: "

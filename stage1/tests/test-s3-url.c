@@ -51,6 +51,13 @@ static const struct map_case map_cases[] = {
 	/* Key characters are percent-encoded, '/' kept. */
 	{ "s3://cache", NULL, "nar/a b+c.nar", "https://cache.s3.us-east-1.amazonaws.com/nar/a%20b%2Bc.nar",
 	  "us-east-1", false },
+	/* Dual stack: the endpoints with IPv6 addresses, both styles. */
+	{ "s3://cache?dualstack=true&region=eu-west-1", NULL, "x.narinfo",
+	  "https://cache.s3.dualstack.eu-west-1.amazonaws.com/x.narinfo", "eu-west-1", true },
+	{ "s3://cache.example.org?dualstack=true", "ap-south-1", "x",
+	  "https://s3.dualstack.ap-south-1.amazonaws.com/cache.example.org/x", "ap-south-1", false },
+	{ "s3://cache?dualstack=false", NULL, "x", "https://cache.s3.us-east-1.amazonaws.com/x",
+	  "us-east-1", false },
 	/* Other Nix store parameters are accepted. */
 	{ "s3://cache?profile=ci&priority=10&trusted=1", NULL, "a",
 	  "https://cache.s3.us-east-1.amazonaws.com/a", "us-east-1", false },
@@ -130,6 +137,8 @@ static const struct bad_case bad_cases[] = {
 	{ "s3://b?endpoint=%zz", "parameter 'endpoint' has a bad value" },
 	{ "s3://b?endpoint=%0a", "has a bad value" },
 	{ "s3://b?region=%", "has a bad value" },
+	{ "s3://b?dualstack=yes", "dualstack must be true or false" },
+	{ "s3://b?dualstack=true&endpoint=http://127.0.0.1:9000", "dualstack=true and endpoint= together" },
 };
 
 static void bad_urls(void)
@@ -164,7 +173,37 @@ static void keys_and_sizes(void)
 	CHECK_STR(u.region, "us-east-1");
 }
 
+/* Only IPv6 up: an AWS URL moves to the dual-stack host; a custom endpoint
+ * or an explicit dualstack=false stays as it is. */
+static void prefer_dualstack(void)
+{
+	static const struct {
+		const char *url;
+		bool changed;
+		const char *host;
+	} t[] = {
+		{ "s3://cache?region=eu-west-1", true, "cache.s3.dualstack.eu-west-1.amazonaws.com" },
+		{ "s3://cache.example.org", true, "s3.dualstack.us-east-1.amazonaws.com" },
+		{ "s3://cache?dualstack=true", false, "cache.s3.dualstack.us-east-1.amazonaws.com" },
+		{ "s3://cache?dualstack=false", false, "cache.s3.us-east-1.amazonaws.com" },
+		{ "s3://cache?endpoint=http://[::1]:9000", false, "[::1]:9000" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct s3_url u;
+		struct ip_error err = { 0 };
+		char host[S3_HOST_MAX + S3_BUCKET_MAX + 2];
+		CHECK_INT(s3_url_parse(t[i].url, &u, &err), ==, 0);
+		bool changed = s3_url_prefer_dualstack(&u);
+		CHECK_INT(s3_url_host(&u, host, sizeof(host), &err), ==, 0);
+		if (changed != t[i].changed || strcmp(host, t[i].host) != 0) {
+			test_record_failure(__FILE__, __LINE__, "%s: changed %d host %s", t[i].url, changed, host);
+			return;
+		}
+	}
+}
+
 TEST_MAIN("s3-url",
+	TEST_CASE(prefer_dualstack),
 	TEST_CASE(mapping),
 	TEST_CASE(fields),
 	TEST_CASE(bad_urls),

@@ -26,8 +26,8 @@ static void parse_table(void)
 		{ "ftp://host/x", -EINVAL, "unsupported URL scheme" },
 		{ "cache.example", -EINVAL, "unsupported URL scheme" },
 		{ "http://", -EINVAL, "has no host" },
-		{ "http://a b", -EINVAL, "space or a control character" },
-		{ "", -EINVAL, "empty or too long" },
+		{ "http://a b", -EINVAL, "space, a control character" },
+		{ "", -EINVAL, "empty or longer than" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct substituter s;

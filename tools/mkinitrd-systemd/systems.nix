@@ -41,11 +41,15 @@ let
 
   toplevel = { name, systemd, prepareRoot ? true }: mk "nixos-system-${name}" ''
     mkdir -p "$out/etc"
-    cp ${systemd}/lib/systemd/systemd "$out/init"
     ${if prepareRoot then ''
+      cp ${systemd}/lib/systemd/systemd "$out/init"
       sed -e "s|@busybox@|${busybox}|g" -e "s|@systemConfig@|$out|g" ${./prepare-root.sh.in} > "$out/prepare-root"
       chmod 0555 "$out/prepare-root"
-    '' else ""}
+    '' else ''
+      # Built with scripted stage 1: init is the stage-2 script itself.
+      sed -e "s|@busybox@|${busybox}|g" -e "s|@systemConfig@|$out|g" ${./prepare-root.sh.in} > "$out/init"
+      chmod 0555 "$out/init"
+    ''}
     ln -s ${systemd} "$out/systemd"
     ln -s ${linux}/bzImage "$out/kernel"
     ln -s ${busybox} "$out/sw"
@@ -64,6 +68,9 @@ in rec {
   # Provisioned: the same systemd (empty NEW_INIT), another one (NEW_INIT set).
   sd-same = toplevel { name = "sd-same"; systemd = systemd-a; };
   sd-other = toplevel { name = "sd-other"; systemd = systemd-b; };
-  # Built with system.nixos-init.enable (or scripted): no prepare-root.
+  # Built with scripted stage 1: init is the stage-2 script, no prepare-root.
+  # The boot mode takes it; the systemd-stage-1 glue cannot activate it.  (A
+  # nixos-init-built one, init = systemd and no prepare-root, is refused
+  # earlier by the boot mode itself: stage1/tests/boot.test.sh target-shapes.)
   sd-noprep = toplevel { name = "sd-noprep"; systemd = systemd-a; prepareRoot = false; };
 }

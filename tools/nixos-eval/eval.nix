@@ -34,6 +34,12 @@ in
   failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) c.assertions);
   inherit (c) warnings;
   configText = c.system.build.initrdProvisionConfig.env.text or null;
+  # The store paths the rendered file drags into the initrd: make-initrd
+  # copies the closure of every extraFiles / contents source, and the
+  # file's inputs are the string context of its text.
+  configTextContext = builtins.attrNames (
+    builtins.getContext (c.system.build.initrdProvisionConfig.env.text or "")
+  );
   configCheck = c.system.build.initrdProvisionConfig.script or null;
   availableKernelModules = c.boot.initrd.availableKernelModules;
   kernelModules = c.boot.initrd.kernelModules;

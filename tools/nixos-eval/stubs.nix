@@ -110,7 +110,13 @@ in
       };
     };
 
-    boot.kernelPackages.kernel = drv "linux-6.12.30" { };
+    # A real (never built) derivation, so its path carries string context
+    # the way nixpkgs' kernel does: what the initrd's closure is made of.
+    boot.kernelPackages.kernel = builtins.derivation {
+      name = "linux-6.12.30";
+      system = "x86_64-linux";
+      builder = "/bin/sh";
+    };
     system.boot.loader.kernelFile = "bzImage";
     boot.initrd.systemd.package = drv "systemd-257" { };
     nix.package = drv "nix-2.28" { out = drv "nix-2.28" { }; };

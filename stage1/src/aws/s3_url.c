@@ -183,6 +183,7 @@ int s3_url_parse(const char *url, struct s3_url *out, struct ip_error *err)
 	}
 
 	bool have_region = false, have_endpoint = false, have_style = false, have_scheme = false;
+	bool have_dualstack = false;
 	bool endpoint_scheme = false;
 	char scheme_param[8] = "";
 	if (*p == '?') {
@@ -207,6 +208,8 @@ int s3_url_parse(const char *url, struct s3_url *out, struct ip_error *err)
 				seen = &have_style;
 			else if (KEY_IS("scheme"))
 				seen = &have_scheme;
+			else if (KEY_IS("dualstack"))
+				seen = &have_dualstack;
 			if (seen && *seen)
 				return ip_fail(err, -EINVAL, "S3 URL: parameter '%.*s' given twice",
 					       (int)kl, p);
@@ -236,6 +239,11 @@ int s3_url_parse(const char *url, struct s3_url *out, struct ip_error *err)
 				if (strcmp(val, "https") != 0 && strcmp(val, "http") != 0)
 					return ip_fail(err, -EINVAL, "S3 URL: scheme must be https or http");
 				memcpy(scheme_param, val, strlen(val) + 1); /* "http" or "https" */
+			} else if (KEY_IS("dualstack")) {
+				if (strcmp(val, "true") != 0 && strcmp(val, "false") != 0)
+					return ip_fail(err, -EINVAL, "S3 URL: dualstack must be true or false");
+				out->dualstack = strcmp(val, "true") == 0;
+				out->dualstack_explicit = true;
 			} else if (kl > 0) {
 				note_ignored(out, p, kl);
 			}
@@ -248,6 +256,11 @@ int s3_url_parse(const char *url, struct s3_url *out, struct ip_error *err)
 	/* A scheme inside the endpoint wins over the scheme parameter (Nix). */
 	if (scheme_param[0] && !endpoint_scheme)
 		snprintf(out->scheme, sizeof(out->scheme), "%s", scheme_param);
+	/* The endpoint names the host: a dual-stack one is the endpoint's
+	 * business (AWS SDKs ignore the flag there; say it instead). */
+	if (out->dualstack && out->endpoint_host[0])
+		return ip_fail(err, -EINVAL, "S3 URL: dualstack=true and endpoint= together; "
+			       "the endpoint names the host (use https://s3.dualstack.REGION.amazonaws.com as it)");
 	if (out->addressing == S3_ADDRESSING_VIRTUAL && !bucket_dns_label(out->bucket))
 		return ip_fail(err, -EINVAL, "S3 URL: addressing-style=virtual needs a bucket name of "
 			       "[a-z0-9-] only, '%s' is not", out->bucket);
@@ -262,6 +275,14 @@ int s3_url_set_region(struct s3_url *u, const char *region, struct ip_error *err
 		return ip_fail(err, -EINVAL, "region '%.40s' is not a region name", region);
 	snprintf(u->region, sizeof(u->region), "%s", region);
 	return 0;
+}
+
+bool s3_url_prefer_dualstack(struct s3_url *u)
+{
+	if (u->endpoint_host[0] || u->dualstack || u->dualstack_explicit)
+		return false;
+	u->dualstack = true;
+	return true;
 }
 
 bool s3_url_virtual_hosted(const struct s3_url *u)
@@ -282,8 +303,8 @@ int s3_url_host(const struct s3_url *u, char *out, size_t size, struct ip_error 
 		n = snprintf(out, size, "%s%s%s", virt ? u->bucket : "", virt ? "." : "",
 			     u->endpoint_host);
 	else
-		n = snprintf(out, size, "%s%ss3.%s.amazonaws.com", virt ? u->bucket : "",
-			     virt ? "." : "", u->region);
+		n = snprintf(out, size, "%s%ss3.%s%s.amazonaws.com", virt ? u->bucket : "",
+			     virt ? "." : "", u->dualstack ? "dualstack." : "", u->region);
 	if (n < 0 || (size_t)n >= size)
 		return ip_fail(err, -ENAMETOOLONG, "S3 host name too long");
 	return 0;

@@ -3,10 +3,13 @@
  * Pure: no I/O.
  *
  *   s3://BUCKET[/PREFIX][?region=R][&endpoint=URL][&addressing-style=auto|path|virtual]
- *                       [&scheme=https|http]
+ *                       [&scheme=https|http][&dualstack=true|false]
  *
  *   no endpoint, virtual-hosted  https://BUCKET.s3.REGION.amazonaws.com/PREFIX/KEY
  *   no endpoint, path style      https://s3.REGION.amazonaws.com/BUCKET/PREFIX/KEY
+ *   dualstack=true               s3.dualstack.REGION.amazonaws.com in both styles:
+ *                                the endpoints with IPv6 addresses (the plain
+ *                                ones are IPv4 only); not with endpoint=
  *   endpoint, path style         ENDPOINT/BUCKET/PREFIX/KEY
  *   endpoint, virtual-hosted     SCHEME://BUCKET.ENDPOINT-HOST[:PORT]/ENDPOINT-PATH/PREFIX/KEY
  *
@@ -50,7 +53,9 @@ struct s3_url {
 	char endpoint_host[S3_HOST_MAX + 1]; /* "" for AWS; "host", "host:port", "[v6]:port" */
 	char endpoint_path[S3_ENDPOINT_PATH_MAX + 1]; /* "" or "/p" (no trailing '/') */
 	enum s3_addressing addressing;       /* as asked */
+	bool dualstack;                      /* s3.dualstack.REGION.amazonaws.com */
 	char ignored[128];                   /* "profile priority" or "" */
+	bool dualstack_explicit;             /* the URL said dualstack= */
 };
 
 /* -EINVAL with err for anything not of the form above. */
@@ -59,6 +64,12 @@ int s3_url_parse(const char *url, struct s3_url *out, struct ip_error *err);
 /* Sets the region when the URL did not name one (from IMDS).  Returns 0
  * without change when the URL's own region is set; -EINVAL for a bad name. */
 int s3_url_set_region(struct s3_url *u, const char *region, struct ip_error *err);
+
+/* Switches an AWS URL (no endpoint=) to the dual-stack host, for a machine
+ * that has only IPv6.  Returns true when that changed the host (the caller
+ * says so once), false for a custom endpoint or a URL already dual-stack or
+ * with an explicit dualstack=false. */
+bool s3_url_prefer_dualstack(struct s3_url *u);
 
 /* True when objects are addressed virtual-hosted style (bucket in the host). */
 bool s3_url_virtual_hosted(const struct s3_url *u);

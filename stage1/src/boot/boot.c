@@ -3,6 +3,7 @@
  * failure policy in exactly one place (finish()). */
 #include "boot/boot.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "boot/applied.h"
 #include "boot/cmdline.h"
 #include "boot/config.h"
 #include "boot/kexec.h"
@@ -81,6 +83,14 @@ struct boot_run {
 	struct imds_client *imds;          /* kept for S3 credentials and region */
 	bool tag_ok;                       /* tag holds a parsed, valid value */
 	bool user_data_ok;                 /* user_data names a system */
+
+	/* Later boots (boot/applied.h). */
+	char user_data_sha256[APPLIED_SHA256_HEX_LEN + 1];
+	char tag_sha256[APPLIED_SHA256_HEX_LEN + 1];
+	char instance_id[APPLIED_INSTANCE_ID_MAX];
+	enum apply_verdict apply_verdict;
+	enum apply_reason apply_reason;
+	bool apply_decided;
 };
 
 static double now_seconds(void)
@@ -188,18 +198,31 @@ static int bring_up_network(struct boot_run *run)
 	cfg.interfaces = run->config.n_interfaces ? names : NULL;
 	cfg.n_interfaces = run->config.n_interfaces;
 	cfg.timeout_ms = run->config.dhcp_timeout * 1000u;
+	cfg.family = run->config.network_family;
+	cfg.timeout6_ms = run->config.ipv6_timeout * 1000u;
 	cfg.resolv_conf = run->o->resolv_conf;
 	cfg.on_link_up = on_link_up;
 
 	struct ip_error err = { 0 };
 	if (net_up(&cfg, &run->net, &err) < 0)
 		return fail_with(run, PHASE_NETWORK, &err, "");
-	run->net_configured = run->net.configured;
-	char addr[32];
-	const uint8_t *a = (const uint8_t *)&run->net.lease.address;
-	snprintf(addr, sizeof(addr), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
-	log_info("lease on %s: %s/%u in %llu ms after link up", run->net.ifname, addr,
-		 (unsigned)run->net.lease.prefixlen, (unsigned long long)run->net.lease_ms);
+	run->net_configured = net_needs_release(&run->net);
+	char addr[INET6_ADDRSTRLEN];
+	if (run->net.ipv4_up) {
+		inet_ntop(AF_INET, &run->net.lease.address, addr, sizeof(addr));
+		log_info("lease on %s: %s/%u in %llu ms after link up", run->net.ifname, addr,
+			 (unsigned)run->net.lease.prefixlen, (unsigned long long)run->net.lease_ms);
+	}
+	if (run->net.ipv6_up) {
+		inet_ntop(AF_INET6, &run->net.lease6.address, addr, sizeof(addr));
+		log_info("IPv6 on %s: %s/128 in %llu ms after link up (valid %u s; stage 2 must renew)",
+			 run->net.ifname6, addr, (unsigned long long)run->net.lease6_ms,
+			 run->net.lease6.valid_lft);
+	}
+	if (run->net.ipv4_error[0])
+		log_warn("IPv4 not up, going on with IPv6: %s", run->net.ipv4_error);
+	if (run->net.ipv6_error[0])
+		log_warn("IPv6 not up, going on with IPv4: %s", run->net.ipv6_error);
 	return 0;
 }
 
@@ -236,6 +259,7 @@ static int read_instance_data(struct boot_run *run, struct imds_client *imds)
 		return fail(run, PHASE_IMDS, &err, "reading user-data");
 	} else {
 		log_info("IMDS: user-data read (%zu bytes)", len);
+		applied_document_sha256(buf, len, run->user_data_sha256);
 		ip_error_clear(&err);
 		r = userdata_parse(buf, len, &policy, run->user_data, &err);
 		if (r < 0) {
@@ -260,6 +284,7 @@ static int read_instance_data(struct boot_run *run, struct imds_client *imds)
 		r = imds_tag(imds, run->config.system_tag, &value, &err);
 		if (r == 0) {
 			ip_error_clear(&err);
+			applied_document_sha256(value, strlen(value), run->tag_sha256);
 			if (userdata_parse_tag(value, strlen(value), run->tag, &err) < 0)
 				fail(run, PHASE_USER_DATA, &err, "instance tag %s", run->config.system_tag);
 			else
@@ -382,6 +407,14 @@ static int fetch_target(struct boot_run *run)
 		log_info("S3 region from IMDS: %s", aws.region);
 	fo.aws_credentials = aws.credentials;
 	fo.aws_region = aws.region;
+	/* The plain S3 endpoints are IPv4 only. */
+	fo.s3_dualstack = net_only_ipv6(&run->net);
+	for (size_t i = 0; fo.s3_dualstack && i < run->n_substituters; i++)
+		if (strncmp(run->substituters[i], "s3://", 5) == 0) {
+			log_info("only IPv6 is up: s3:// substituters without endpoint= use the dual-stack host "
+				 "s3.dualstack.REGION.amazonaws.com");
+			break;
+		}
 	log_info("fetching %s from %zu substituter(s)", run->target, run->n_substituters);
 	run->fetch_ran = true;
 	run->last_progress = now_seconds();
@@ -398,12 +431,27 @@ static int fetch_target(struct boot_run *run)
 /* The target must be a system stage 1 can hand over to. */
 static int check_target_is_a_system(struct boot_run *run)
 {
-	char init[NIX_STORE_PATH_MAX + 8];
+	char init[NIX_STORE_PATH_MAX + 8], prepare_root[NIX_STORE_PATH_MAX + 16];
+	char systemd[NIX_STORE_PATH_MAX + 32];
 	struct stat st;
 	snprintf(init, sizeof(init), "%s/init", run->target + 1);
 	if (fstatat(run->root_fd, init, &st, 0) < 0 || !S_ISREG(st.st_mode))
 		return fail(run, PHASE_HANDOFF, NULL,
 			    "%s has no init: it is not a NixOS system (the user-data must name a system's toplevel)",
+			    run->target);
+	/* nixpkgs top-level.nix: with system.nixos-init.enable, init is a copy
+	 * of systemd and there is no prepare-root, so neither stage 1 here can
+	 * activate it (the stage-1 glue refuses it as well).  Refused before the
+	 * profile names it. */
+	snprintf(prepare_root, sizeof(prepare_root), "%s/prepare-root", run->target + 1);
+	if (fstatat(run->root_fd, prepare_root, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	snprintf(init, sizeof(init), "%s/init", run->target);
+	snprintf(systemd, sizeof(systemd), "%s/systemd/lib/systemd/systemd", run->target);
+	if (sysroot_same_contents(run->root_fd, init, systemd, NULL) == 1)
+		return fail(run, PHASE_HANDOFF, NULL,
+			    "%s starts systemd directly and has no prepare-root (built with system.nixos-init.enable?): "
+			    "no stage 1 here can activate it; build it without nixos-init",
 			    run->target);
 	return 0;
 }
@@ -599,6 +647,13 @@ static void write_report(struct boot_run *run)
 	json_uint(&w, "bytes_fetched", run->fetch.download_bytes);
 	json_uint(&w, "nar_bytes_fetched", run->fetch.nar_bytes);
 	json_string(&w, "profile_link", run->profile_link[0] ? run->profile_link : NULL);
+	json_begin_object(&w, "apply");
+	json_string(&w, "policy", apply_policy_name(run->config.apply));
+	json_string(&w, "decision", !run->apply_decided ? NULL
+				    : run->apply_verdict == APPLY_VERDICT_APPLY ? "apply"
+										: "unchanged");
+	json_string(&w, "reason", run->apply_decided ? apply_reason_name(run->apply_reason) : NULL);
+	json_end_object(&w);
 	json_begin_object(&w, "timings");
 	json_double(&w, "link", (double)run->net.link_up_ms / 1000.0, 3);
 	json_double(&w, "lease", (double)run->net.lease_ms / 1000.0, 3);
@@ -698,6 +753,97 @@ static int finish(struct boot_run *run)
 	return 1;
 }
 
+/* ---- later boots: apply = every-boot | when-changed ------------------------ */
+
+static int read_applied_record(struct boot_run *run, struct applied_state *state)
+{
+	struct ip_error err = { 0 };
+	char path[SYSROOT_PATH_MAX];
+	char *buf = NULL;
+	size_t len = 0;
+	snprintf(path, sizeof(path), "%s/%s/%s", run->o->sysroot, APPLIED_STATE_DIR, APPLIED_STATE_NAME);
+	int r = file_read_all(path, APPLIED_STATE_SIZE_MAX, &buf, &len, &err);
+	if (r == -ENOENT)
+		return r;
+	if (r == 0) {
+		r = applied_state_parse(buf, len, state, &err);
+		free(buf);
+	}
+	if (r < 0)
+		log_warn("apply: ignoring /%s/%s: %s", APPLIED_STATE_DIR, APPLIED_STATE_NAME, ip_error_str(&err));
+	return r;
+}
+
+/* Decides whether the document read from IMDS is applied on this boot.  When
+ * it is not (when-changed, nothing changed), the target becomes what the
+ * system profile names now: the system applied last or what the operator
+ * switched to since.  Never fails the run: without a usable record or
+ * instance-id the document is applied, as every-boot would. */
+static void decide_apply(struct boot_run *run)
+{
+	const char *sha = !strcmp(run->source, "tag") ? run->tag_sha256 : run->user_data_sha256;
+	struct applied_state previous = { 0 };
+	bool have_previous = false;
+	if (run->config.apply == APPLY_WHEN_CHANGED) {
+		struct ip_error err = { 0 };
+		uint8_t *id = NULL;
+		size_t len = 0;
+		run->imds_gets++;
+		if (imds_get(run->imds, "/latest/meta-data/instance-id", &id, &len, &err) == 0 && len > 0 &&
+		    len < sizeof(run->instance_id) && strlen((char *)id) == len && !strpbrk((char *)id, " \t\r\n"))
+			memcpy(run->instance_id, id, len + 1);
+		else
+			log_warn("apply: no usable instance-id from IMDS (%s); applying the user-data",
+				 err.code ? ip_error_str(&err) : "unexpected value");
+		free(id);
+		have_previous = run->instance_id[0] && read_applied_record(run, &previous) == 0;
+	}
+	run->apply_decided = true;
+	run->apply_verdict = apply_decide(run->config.apply, have_previous ? &previous : NULL, run->instance_id,
+					  sha, &run->apply_reason);
+	if (run->apply_verdict == APPLY_VERDICT_APPLY) {
+		if (run->config.apply == APPLY_WHEN_CHANGED)
+			log_info("apply = when-changed: applying (%s)", apply_reason_name(run->apply_reason));
+		return;
+	}
+	struct ip_error err = { 0 };
+	char profile[NIX_STORE_PATH_MAX];
+	if (sysroot_closure_of_init(run->root_fd, "/nix/var/nix/profiles/system/init", profile, sizeof(profile),
+				    &err) < 0) {
+		log_warn("apply = when-changed: the user-data is unchanged, but the system profile names no system "
+			 "(%s); booting the built-in system %s", ip_error_str(&err), run->builtin);
+		snprintf(run->target, sizeof(run->target), "%s", run->builtin);
+		return;
+	}
+	log_info("apply = when-changed: user-data unchanged since it was applied on %s (%s); booting the system "
+		 "profile's %s",
+		 run->instance_id, previous.system, profile);
+	snprintf(run->target, sizeof(run->target), "%s", profile);
+}
+
+/* After a hand-off to what the document named: remember it (when-changed). */
+static void record_applied(struct boot_run *run)
+{
+	if (!run->apply_decided || run->config.apply != APPLY_WHEN_CHANGED ||
+	    run->apply_verdict != APPLY_VERDICT_APPLY || !run->instance_id[0])
+		return;
+	struct applied_state state = { 0 };
+	char text[APPLIED_STATE_SIZE_MAX];
+	struct ip_error err = { 0 };
+	snprintf(state.instance_id, sizeof(state.instance_id), "%s", run->instance_id);
+	snprintf(state.document_sha256, sizeof(state.document_sha256), "%s",
+		 !strcmp(run->source, "tag") ? run->tag_sha256 : run->user_data_sha256);
+	snprintf(state.system, sizeof(state.system), "%s", run->target);
+	int dir_fd = applied_state_format(&state, text, sizeof(text)) < 0
+			     ? -ENOSPC
+			     : fs_mkdir_p_at(run->root_fd, APPLIED_STATE_DIR, 0755, &err);
+	if (dir_fd < 0 || write_file_atomically(dir_fd, APPLIED_STATE_NAME, text, &err) < 0)
+		log_warn("apply: cannot record the applied user-data in /%s/%s: %s; the next boot applies it again",
+			 APPLIED_STATE_DIR, APPLIED_STATE_NAME, ip_error_str(&err));
+	if (dir_fd >= 0)
+		close(dir_fd);
+}
+
 /* ---- the flow ---------------------------------------------------------------- */
 
 void boot_options_defaults(struct boot_options *opts)
@@ -741,23 +887,39 @@ static int decide_and_provision(struct boot_run *run)
 			return hand_off_or_fail(run, run->builtin);
 		}
 		log_info("decision: source: %s, system %s", run->source, run->target);
+		decide_apply(run);
 	}
+	bool unchanged = run->apply_decided && run->apply_verdict == APPLY_VERDICT_UNCHANGED;
 
 	if (strcmp(run->target, run->builtin) == 0) {
 		/* E.g. the second boot after a kexec: init= already names the target. */
 		log_info("%s is the built-in system: nothing to fetch", run->target);
 		run->outcome = "builtin";
 		run->kernel_status = "match";
-		return hand_off_or_fail(run, run->builtin);
+		if (hand_off_or_fail(run, run->builtin) < 0)
+			return -1;
+		record_applied(run);
+		return 0;
 	}
-	if (fetch_target(run) < 0 || check_target_is_a_system(run) < 0)
-		return -1;
-	if (profile_set_system(run->root_fd, run->target, true, run->profile_link, &err) < 0)
-		return fail(run, PHASE_HANDOFF, &err, "setting the system profile");
-	run->outcome = "provisioned";
+	if (unchanged) {
+		/* The profile's system is on this disk already (it booted before,
+		 * or the operator built it here): nothing to fetch or re-point. */
+		if (check_target_is_a_system(run) < 0)
+			return -1;
+		run->outcome = "unchanged";
+	} else {
+		if (fetch_target(run) < 0 || check_target_is_a_system(run) < 0)
+			return -1;
+		if (profile_set_system(run->root_fd, run->target, true, run->profile_link, &err) < 0)
+			return fail(run, PHASE_HANDOFF, &err, "setting the system profile");
+		run->outcome = "provisioned";
+	}
 	if (check_kernel(run) < 0)
 		return -1;
-	return hand_off_or_fail(run, run->target);
+	if (hand_off_or_fail(run, run->target) < 0)
+		return -1;
+	record_applied(run);
+	return 0;
 }
 
 int boot_run(const struct boot_options *opts)

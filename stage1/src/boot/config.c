@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws/s3_url.h"
+#include "cache/origin.h"
 #include "nix/narinfo.h"
 #include "util/kvconf.h"
 
-enum setting_type { T_BOOL, T_UINT, T_STRING, T_STORE_PATH, T_URL, T_URL_LIST, T_KEY_LIST,
-		    T_IFNAME_LIST, T_ON_FAILURE, T_KERNEL_MISMATCH };
+enum setting_type { T_BOOL, T_UINT, T_STRING, T_STORE_PATH, T_URL_LIST, T_KEY_LIST,
+		    T_IFNAME_LIST, T_ON_FAILURE, T_KERNEL_MISMATCH, T_IMDS_ENDPOINT, T_FAMILY, T_APPLY };
 
 struct setting {
 	const char *key;
@@ -33,7 +33,7 @@ static const struct setting settings[] = {
 	{ "trusted-public-keys", T_KEY_LIST, LIST(trusted_public_keys, n_trusted_public_keys), 0 },
 	{ "allow-user-data-substituters", T_BOOL, FIELD(allow_user_data_substituters), 0, 0 },
 	{ "allow-user-data-keys", T_BOOL, FIELD(allow_user_data_keys), 0, 0 },
-	{ "imds-endpoint", T_URL, FIELD(imds_endpoint), 0, 0 },
+	{ "imds-endpoint", T_IMDS_ENDPOINT, FIELD(imds_endpoint), 0, 0 },
 	{ "imds-timeout", T_UINT, FIELD(imds_timeout), 0, 3600 },
 	{ "imds-allow-v1", T_BOOL, FIELD(imds_allow_v1), 0, 0 },
 	{ "system-tag", T_STRING, FIELD(system_tag), 0, 0 },
@@ -42,12 +42,15 @@ static const struct setting settings[] = {
 	{ "keep-network", T_BOOL, FIELD(keep_network), 0, 0 },
 	{ "interfaces", T_IFNAME_LIST, LIST(interfaces, n_interfaces), 0 },
 	{ "dhcp-timeout", T_UINT, FIELD(dhcp_timeout), 0, 3600 },
+	{ "network-family", T_FAMILY, FIELD(network_family), 0, 0 },
+	{ "ipv6-timeout", T_UINT, FIELD(ipv6_timeout), 0, 3600 },
 	{ "ca-bundle", T_STRING, FIELD(ca_bundle), 0, 0 },
 	{ "connections", T_UINT, FIELD(connections), 0, 256 },
 	{ "jobs", T_UINT, FIELD(jobs), 0, 256 },
 	{ "fetch-deadline", T_UINT, FIELD(fetch_deadline), 0, 86400 },
 	{ "decoder-memory", T_UINT, FIELD(decoder_memory), 0, 65536 },
 	{ "aws-region", T_STRING, FIELD(aws_region), 0, 0 },
+	{ "apply", T_APPLY, FIELD(apply), 0, 0 },
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -55,14 +58,17 @@ static const struct setting settings[] = {
 void boot_config_defaults(struct boot_config *config)
 {
 	memset(config, 0, sizeof(*config));
-	snprintf(config->imds_endpoint, sizeof(config->imds_endpoint), "http://169.254.169.254");
+	snprintf(config->imds_endpoint, sizeof(config->imds_endpoint), "auto");
 	config->imds_timeout = 30;
 	snprintf(config->system_tag, sizeof(config->system_tag), "nixos-system");
 	config->on_failure = ON_FAILURE_FALLBACK;
 	config->kernel_mismatch = KERNEL_MISMATCH_KEXEC;
 	config->dhcp_timeout = 30;
+	config->network_family = NET_FAMILY_DUAL;
+	config->ipv6_timeout = 30;
 	snprintf(config->ca_bundle, sizeof(config->ca_bundle), "/etc/ssl/certs/ca-certificates.crt");
 	config->connections = 25;
+	config->apply = APPLY_EVERY_BOOT;
 	/* Within the NixOS module's outer bound (timeout = 900 s) with room for
 	 * DHCP and IMDS: the boot applies on-failure itself, before it. */
 	config->fetch_deadline = 600;
@@ -97,12 +103,6 @@ static int store_string(char *dst, size_t size, const char *value, size_t len, u
 	return 0;
 }
 
-static bool url_scheme_ok(const char *url)
-{
-	return strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0 ||
-	       strncmp(url, "s3://", 5) == 0 || strncmp(url, "file://", 7) == 0;
-}
-
 /* Parses and stores one word of a list or a single value, by type. */
 static int store_word(const struct setting *s, char *dst, const char *word, size_t len, unsigned line,
 		      struct ip_error *err)
@@ -111,18 +111,12 @@ static int store_word(const struct setting *s, char *dst, const char *word, size
 	if (r < 0)
 		return r;
 	switch (s->type) {
-	case T_URL:
-	case T_URL_LIST:
-		if (!url_scheme_ok(dst))
-			return kvconf_fail(err, line, -EINVAL,
-					   "%s: '%s' is not an http://, https://, s3:// or file:// URL", s->key, dst);
-		if (strncmp(dst, "s3://", 5) == 0) {
-			struct s3_url s3;
-			struct ip_error url_err = { 0 };
-			if (s3_url_parse(dst, &s3, &url_err) < 0)
-				return kvconf_fail(err, line, -EINVAL, "%s: %s", s->key, ip_error_str(&url_err));
-		}
+	case T_URL_LIST: {
+		struct ip_error url_err = { 0 };
+		if (substituter_url_check(dst, len, &url_err) < 0)
+			return kvconf_fail(err, line, -EINVAL, "%s: %s", s->key, ip_error_str(&url_err));
 		return 0;
+	}
 	case T_KEY_LIST: {
 		struct trusted_key key;
 		struct ip_error key_err = { 0 };
@@ -194,22 +188,49 @@ bad_number:
 				   s->key, s->max, (int)e->value_len, e->value);
 	}
 	case T_ON_FAILURE:
-	case T_KERNEL_MISMATCH: {
+	case T_KERNEL_MISMATCH:
+	case T_APPLY: {
+		/* In the order of each enum. */
 		static const char *const failure_words[] = { "fallback", "halt", "reboot", NULL };
 		static const char *const mismatch_words[] = { "kexec", "continue", "fail", NULL };
-		const char *const *words = s->type == T_ON_FAILURE ? failure_words : mismatch_words;
-		for (int i = 0; words[i]; i++) {
-			if (value_is(e->value, e->value_len, words[i])) {
-				*(int *)field = i;
+		static const char *const apply_words[] = { "every-boot", "when-changed", NULL };
+		const char *const *words = s->type == T_ON_FAILURE	? failure_words
+					   : s->type == T_KERNEL_MISMATCH ? mismatch_words
+									  : apply_words;
+		int n;
+		for (n = 0; words[n]; n++) {
+			if (value_is(e->value, e->value_len, words[n])) {
+				*(int *)field = n;
 				return 0;
 			}
 		}
-		return kvconf_fail(err, e->line, -EINVAL, "%s: expected %s, %s or %s, not '%.*s'", s->key, words[0],
-				   words[1], words[2], (int)e->value_len, e->value);
+		char expected[96] = "";
+		for (int i = 0; i < n; i++)
+			snprintf(expected + strlen(expected), sizeof(expected) - strlen(expected), "%s%s",
+				 i == 0 ? "" : i == n - 1 ? " or " : ", ", words[i]);
+		return kvconf_fail(err, e->line, -EINVAL, "%s: expected %s, not '%.*s'", s->key, expected,
+				   (int)e->value_len, e->value);
+	}
+	case T_IMDS_ENDPOINT:
+		/* "auto" or an http:// URL (IMDS speaks plain HTTP only). */
+		if (value_is(e->value, e->value_len, "auto") ||
+		    (e->value_len > 7 && memcmp(e->value, "http://", 7) == 0))
+			return store_string(field, s->size, e->value, e->value_len, e->line, s->key, err);
+		return kvconf_fail(err, e->line, -EINVAL, "%s: expected auto or an http:// URL, not '%.*s'",
+				   s->key, (int)e->value_len, e->value);
+	case T_FAMILY: {
+		char word[8];
+		if (e->value_len < sizeof(word)) {
+			memcpy(word, e->value, e->value_len);
+			word[e->value_len] = '\0';
+			if (net_family_parse(word, (enum net_family *)field) == 0)
+				return 0;
+		}
+		return kvconf_fail(err, e->line, -EINVAL, "%s: expected ipv4, ipv6 or dual, not '%.*s'",
+				   s->key, (int)e->value_len, e->value);
 	}
 	case T_STRING:
 	case T_STORE_PATH:
-	case T_URL:
 		return store_word(s, field, e->value, e->value_len, e->line, err);
 	case T_URL_LIST:
 	case T_KEY_LIST:

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "boot/applied.h"
+#include "net/net.h"
 #include "nix/store_path.h"
 #include "util/error.h"
 
@@ -30,7 +32,7 @@ struct boot_config {
 	size_t n_trusted_public_keys;
 	bool allow_user_data_substituters;
 	bool allow_user_data_keys;
-	char imds_endpoint[CONFIG_URL_MAX];
+	char imds_endpoint[CONFIG_URL_MAX];       /* "auto" or an http:// URL */
 	unsigned imds_timeout;                    /* seconds, total IMDS budget */
 	bool imds_allow_v1;
 	char system_tag[128];                     /* "" disables the tag source */
@@ -39,13 +41,16 @@ struct boot_config {
 	bool keep_network;
 	char interfaces[CONFIG_LIST_MAX][CONFIG_IFNAME_MAX];
 	size_t n_interfaces;
-	unsigned dhcp_timeout;                    /* seconds */
+	unsigned dhcp_timeout;                    /* seconds, IPv4 */
+	enum net_family network_family;           /* ipv4, ipv6, dual */
+	unsigned ipv6_timeout;                    /* seconds */
 	char ca_bundle[CONFIG_PATH_MAX];
 	unsigned connections;
 	unsigned jobs;                            /* 0 = number of CPUs */
 	unsigned fetch_deadline;                  /* seconds for the whole fetch; 0 = none */
 	unsigned decoder_memory;                  /* MiB, all decompressors together */
 	char aws_region[64];
+	enum apply_policy apply;                  /* later boots (boot/applied.h) */
 };
 
 void boot_config_defaults(struct boot_config *config);

@@ -7,8 +7,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* musl's headers may lack it; the numbers are the kernel's uapi ones. */
 #ifndef SYS_kexec_file_load
-#define SYS_kexec_file_load 320 /* x86_64; musl's headers may lack it */
+#if defined(__x86_64__)
+#define SYS_kexec_file_load 320
+#elif defined(__aarch64__)
+#define SYS_kexec_file_load 294 /* asm-generic/unistd.h */
+#endif
 #endif
 
 int kexec_load_files(const char *kernel, const char *initrd, const char *cmdline, struct ip_error *err)

@@ -98,3 +98,78 @@ int sysroot_closure_of_init(int root_fd, const char *init, char *out, size_t out
 		return ip_fail(err, -ENAMETOOLONG, "closure path too long");
 	return 0;
 }
+
+/* Reads exactly len bytes (the caller knows the file is long enough). */
+static int read_exactly(int fd, char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = read(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO; /* shorter than its size said: changed under us */
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Opens PATH (resolved inside the root) for reading, never following a link. */
+static int open_in_root(int root_fd, const char *path, struct ip_error *err)
+{
+	char resolved[SYSROOT_PATH_MAX];
+	int r = sysroot_resolve(root_fd, path, resolved, sizeof(resolved), err);
+	if (r < 0)
+		return r;
+	int fd = openat(root_fd, resolved + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return ip_fail(err, -errno, "opening %s: %s", path, strerror(errno));
+	return fd;
+}
+
+int sysroot_same_contents(int root_fd, const char *a, const char *b, struct ip_error *err)
+{
+	char buf_a[16384], buf_b[16384];
+	struct stat st_a, st_b;
+	int fd_b = -1, r;
+	int fd_a = open_in_root(root_fd, a, err);
+	if (fd_a < 0)
+		return fd_a;
+	fd_b = open_in_root(root_fd, b, err);
+	if (fd_b < 0) {
+		r = fd_b;
+		goto out;
+	}
+	if (fstat(fd_a, &st_a) < 0 || fstat(fd_b, &st_b) < 0) {
+		r = ip_fail(err, -errno, "stat %s or %s: %s", a, b, strerror(errno));
+		goto out;
+	}
+	r = 0;
+	if (!S_ISREG(st_a.st_mode) || !S_ISREG(st_b.st_mode) || st_a.st_size != st_b.st_size)
+		goto out;
+	for (;;) {
+		ssize_t n = read(fd_a, buf_a, sizeof(buf_a));
+		if (n < 0) {
+			r = ip_fail(err, -errno, "reading %s: %s", a, strerror(errno));
+			goto out;
+		}
+		if (n == 0) {
+			r = 1;
+			goto out;
+		}
+		int rb = read_exactly(fd_b, buf_b, (size_t)n);
+		if (rb < 0) {
+			r = ip_fail(err, rb, "reading %s: %s", b, strerror(-rb));
+			goto out;
+		}
+		if (memcmp(buf_a, buf_b, (size_t)n) != 0)
+			goto out;
+	}
+out:
+	close(fd_a);
+	if (fd_b >= 0)
+		close(fd_b);
+	return r;
+}

@@ -22,4 +22,9 @@ int sysroot_resolve(int root_fd, const char *path, char *out, size_t out_size, s
 int sysroot_closure_of_init(int root_fd, const char *init, char *out, size_t out_size,
 			    struct ip_error *err);
 
+/* Whether the files at a and b (absolute, resolved inside the root) hold the
+ * same bytes: 1 when they do, 0 when not, negative errno when either cannot
+ * be read. */
+int sysroot_same_contents(int root_fd, const char *a, const char *b, struct ip_error *err);
+
 #endif

@@ -11,9 +11,11 @@
 #include <time.h>
 
 #include "cache/decompress.h"
+#include "cache/origin.h"
 #include "nix/nar.h"
 #include "nix/store_path.h"
 #include "store/disk_sink.h"
+#include "util/jitter.h"
 #include "util/log.h"
 #include "util/sha256.h"
 
@@ -372,9 +374,22 @@ static int job_set_url(struct job *j, struct ip_error *err)
 	int r = substituter_join(sub, j->info->url, &j->url, err);
 	if (r < 0)
 		return r;
+	/* URL: in a narinfo is not signed.  A cache that signs its requests
+	 * (s3://) is read only inside its own origin: Nix reads such a URL as
+	 * a key in the bucket, and an unsigned request to a host the narinfo
+	 * names would reach whatever the instance can reach. */
+	enum url_place place = url_place_in(sub->base, j->url);
+	if (place != URL_INSIDE && sub->prepare_request) {
+		char origin[160];
+		url_origin(j->url, origin, sizeof(origin));
+		return ip_fail(err, -EPERM, "NAR of %s/%s not fetched: the narinfo from %s puts it outside "
+			       "the cache (%s: %s), and a signed cache is read only inside its own origin "
+			       "(URL: %s)", NIX_STORE_DIR, j->basename, sub->url, url_place_name(place), origin,
+			       j->url);
+	}
 	j->req.url = j->url;
 	j->req.sub = sub;
-	j->req.use_hooks = strncmp(j->url, sub->base, strlen(sub->base)) == 0;
+	j->req.use_hooks = place == URL_INSIDE;
 	return 0;
 }
 
@@ -694,13 +709,9 @@ static int stage_finish(struct job *j)
 static double next_jitter(struct pipeline *pl)
 {
 	pthread_mutex_lock(&pl->lock);
-	uint64_t x = pl->rng;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	pl->rng = x;
+	double j = jitter_next(&pl->rng);
 	pthread_mutex_unlock(&pl->lock);
-	return (double)(x >> 11) / (double)(1ull << 53);
+	return j;
 }
 
 static bool same_references(const struct narinfo *a, const struct closure_path *p)
@@ -975,6 +986,8 @@ static void job_finalize(struct job *j)
 			pthread_mutex_lock(&pl->lock);
 			pl->stats.retries++;
 			pl->stats.resumes += resume;
+			if (j->attempt + 1 > pl->stats.most_attempts)
+				pl->stats.most_attempts = j->attempt + 1;
 			pthread_mutex_unlock(&pl->lock);
 			job_retry(j, (unsigned)delay);
 			return;
@@ -1211,7 +1224,7 @@ int download_paths(struct download_env *env, struct closure *c, const size_t *to
 	pl.ring_budget = (size_t)(2 * jobs + 4) * DOWNLOAD_RING_SIZE;
 	if (!env->max_attempts)
 		env->max_attempts = http_client_max_attempts(pl.http);
-	pl.rng = (uint64_t)now_ms() * 0x9E3779B97F4A7C15ull | 1;
+	pl.rng = jitter_seed();
 
 	pthread_mutex_init(&pl.lock, NULL);
 	pthread_cond_init(&pl.work_cond, NULL);

@@ -78,6 +78,7 @@ struct download_stats {
 	uint64_t file_bytes, nar_bytes;     /* of those paths */
 	unsigned nar_requests;              /* transfers started, retries included */
 	unsigned retries;                   /* transient-error retries of NAR transfers */
+	unsigned most_attempts;             /* the most transfers one NAR took from one cache */
 	unsigned content_retries;           /* NARs fetched again after a content error */
 	unsigned resumes;                   /* of those retries, resumed with Range */
 	unsigned range_refused;             /* resumes the server refused (then from byte 0) */

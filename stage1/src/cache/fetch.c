@@ -126,6 +126,11 @@ static void fill_result(struct run *run, struct fetch_result *res)
 		res->http_requests = hs.requests;
 		res->http_retries = hs.retries;
 		res->stalls = hs.stalls;
+		res->throttled = hs.throttled;
+		res->connections_low = hs.connections_low;
+		res->start_gap_ms_high = hs.gap_high_ms;
+		if (hs.most_attempts > res->most_attempts)
+			res->most_attempts = hs.most_attempts;
 	}
 }
 
@@ -261,6 +266,7 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 	struct substituter_env sub_env = {
 		.aws_credentials = o->aws_credentials,
 		.aws_region = o->aws_region,
+		.s3_dualstack = o->s3_dualstack,
 		.note = o->warn,
 		.note_ctx = o->cb_ctx,
 	};
@@ -340,6 +346,7 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 	res->download_bytes = ds.file_bytes;
 	res->nar_bytes = ds.nar_bytes;
 	res->nar_retries = ds.retries;
+	res->most_attempts = ds.most_attempts;
 	res->content_retries = ds.content_retries;
 	res->nar_resumes = ds.resumes;
 	res->syncs = ds.syncs;
@@ -428,12 +435,16 @@ int fetch_report_json(const struct fetch_options *o, const struct fetch_result *
 	json_uint(&w, "content_retries", res->content_retries);
 	json_uint(&w, "nar_resumes", res->nar_resumes);
 	json_uint(&w, "stalls", res->stalls);
+	json_uint(&w, "throttled", res->throttled);
+	json_uint(&w, "most_attempts", res->most_attempts);
 	json_end_object(&w);
 	json_uint(&w, "syncs", res->syncs);
 	json_bool(&w, "registration_written", res->registration_written);
 	json_string(&w, "profile_link", res->profile_link[0] ? res->profile_link : NULL);
 	json_uint(&w, "jobs", res->jobs);
 	json_uint(&w, "connections", res->connections);
+	json_uint(&w, "connections_low", res->connections_low);
+	json_uint(&w, "start_gap_ms_high", res->start_gap_ms_high);
 	json_begin_array(&w, "substituters");
 	for (size_t i = 0; i < res->n_subs; i++) {
 		const struct fetch_substituter_result *s = &res->subs[i];

@@ -55,6 +55,7 @@ struct fetch_options {
 	 * for URLs without region= (NULL: us-east-1). */
 	struct aws_creds_provider *aws_credentials;
 	const char *aws_region;
+	bool s3_dualstack;                     /* s3_url_prefer_dualstack for every s3:// URL */
 	/* Optional callbacks, called from the calling thread. */
 	void (*progress)(void *ctx, const struct fetch_progress *p);
 	void (*warn)(void *ctx, const char *line);
@@ -79,6 +80,10 @@ struct fetch_result {
 	uint64_t closure_nar_bytes;            /* NarSize of the whole closure */
 	unsigned http_requests, http_retries, nar_retries, content_retries, stalls;
 	unsigned nar_resumes;                  /* NAR retries resumed with Range */
+	unsigned throttled;                    /* answers 503/429 (S3: SlowDown) */
+	unsigned most_attempts;                /* the most attempts one request took */
+	unsigned connections_low;              /* the lowest the throttled limit went */
+	unsigned start_gap_ms_high;            /* below one connection: widest gap */
 	unsigned syncs;
 	double t_resolve, t_download, t_unpack_cpu, t_sync, t_register, t_total;
 	bool registration_written;             /* false: it was already up to date */

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/origin.h"
+#include "util/jitter.h"
 #include "util/log.h"
 
 #ifndef IP_VERSION
@@ -37,6 +39,8 @@ struct http_client {
 	/* HTTP thread only */
 	struct http_request *active;                     /* in the multi handle */
 	unsigned n_active;
+	struct http_conn_limit conn_limit;
+	uint64_t next_start_ms;                          /* conn_limit.gap_ms apart */
 	uint64_t rng;
 	/* Easy handles of finished transfers, reset and kept for the next ones
 	 * (curl's advice: the handle's own state is allocated once, not once
@@ -137,20 +141,58 @@ enum http_outcome http_classify(CURLcode code, long status, bool file_url)
 long http_retry_delay_ms(const struct http_result *res, unsigned attempt, unsigned max_attempts,
 			 double jitter)
 {
-	if (res->outcome != HTTP_TRANSIENT || attempt >= max_attempts)
+	unsigned budget = res->throttled ? max_attempts * HTTP_THROTTLED_ATTEMPTS_FACTOR : max_attempts;
+	if (res->outcome != HTTP_TRANSIENT || attempt >= budget)
 		return -1;
-	if (res->retry_after_ms > 0)
-		return res->retry_after_ms > HTTP_RETRY_AFTER_MAX_MS ? HTTP_RETRY_AFTER_MAX_MS
-								     : res->retry_after_ms;
 	if (jitter < 0 || jitter >= 1)
 		jitter = 0;
-	/* 100 ms * 2^(attempt - 1) * 2^(jitter/2): 100-141, 200-283, 400-566, ... */
-	double ms = HTTP_BACKOFF_BASE_MS;
-	for (unsigned i = 1; i < attempt && ms < HTTP_BACKOFF_MAX_MS; i++)
-		ms *= 2;
-	static const double sqrt2_steps[] = { 1.0, 1.0905, 1.1892, 1.2968, 1.4142 };
-	ms *= sqrt2_steps[(int)(jitter * 5) % 5];
-	return ms > HTTP_BACKOFF_MAX_MS ? HTTP_BACKOFF_MAX_MS : (long)ms;
+	/* Full jitter ("Exponential Backoff And Jitter", AWS Architecture
+	 * Blog, 2015): uniform in [0, ceiling).  Nix's 100 ms * 2^(attempt-1)
+	 * stretched by at most sqrt(2) kept a herd that failed together
+	 * within 41% of the same instant on every retry. */
+	double ceiling = res->throttled ? HTTP_THROTTLE_BACKOFF_BASE_MS : HTTP_BACKOFF_BASE_MS;
+	double top = res->throttled ? HTTP_THROTTLE_BACKOFF_MAX_MS : HTTP_BACKOFF_MAX_MS;
+	for (unsigned i = 1; i < attempt && ceiling < top; i++)
+		ceiling *= 2;
+	if (ceiling > top)
+		ceiling = top;
+	long ms = (long)(jitter * ceiling);
+	if (res->retry_after_ms > 0)
+		ms += res->retry_after_ms > HTTP_RETRY_AFTER_MAX_MS ? HTTP_RETRY_AFTER_MAX_MS
+								   : (long)res->retry_after_ms;
+	return ms;
+}
+
+void http_conn_limit_init(struct http_conn_limit *l, unsigned max)
+{
+	*l = (struct http_conn_limit){ .limit = max ? max : 1, .max = max ? max : 1 };
+}
+
+bool http_conn_limit_update(struct http_conn_limit *l, enum http_conn_event ev, uint64_t now_ms)
+{
+	unsigned limit = l->limit, gap = l->gap_ms;
+	if (ev == HTTP_CONN_THROTTLED) {
+		if (l->cut_before && now_ms - l->last_cut_ms < HTTP_CONN_CUT_SPACING_MS)
+			return false; /* the same burst of refusals */
+		if (l->limit > 1)
+			l->limit /= 2;
+		else
+			l->gap_ms = l->gap_ms ? (l->gap_ms * 2 > HTTP_CONN_GAP_MAX_MS ? HTTP_CONN_GAP_MAX_MS
+										: l->gap_ms * 2)
+					      : HTTP_CONN_GAP_MIN_MS;
+		l->cut_before = true;
+		l->last_cut_ms = now_ms;
+		l->ok_since_change = 0;
+	} else if (l->gap_ms) {
+		if (++l->ok_since_change >= HTTP_CONN_GAP_OKS) {
+			l->gap_ms = l->gap_ms / 2 >= HTTP_CONN_GAP_MIN_MS ? l->gap_ms / 2 : 0;
+			l->ok_since_change = 0;
+		}
+	} else if (l->limit < l->max && ++l->ok_since_change >= l->limit) {
+		l->limit++;
+		l->ok_since_change = 0;
+	}
+	return l->limit != limit || l->gap_ms != gap;
 }
 
 unsigned http_parse_retry_after(const char *value, size_t len, long now_s)
@@ -391,7 +433,11 @@ static void deliver(struct http_client *c, struct http_request *req)
 	pthread_mutex_lock(&c->lock);
 	set_state_locked(req, HTTP_REQ_DONE);
 	req->want_cancel = req->want_resume = false;
+	if (req->res.attempts > c->stats.most_attempts)
+		c->stats.most_attempts = req->res.attempts;
 	pthread_mutex_unlock(&c->lock);
+	free(req->hop_url); /* the owner may free the request in on_done */
+	req->hop_url = NULL;
 	if (req->res.outcome != HTTP_OK && req->res.message[0] == '\0')
 		snprintf(req->res.message, sizeof(req->res.message), "%s",
 			 http_outcome_name(req->res.outcome));
@@ -420,13 +466,7 @@ static void fail_at_deadline(struct http_client *c, struct http_request *req)
 
 static double next_jitter(struct http_client *c)
 {
-	/* xorshift64 */
-	uint64_t x = c->rng;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	c->rng = x;
-	return (double)(x >> 11) / (double)(1ull << 53);
+	return jitter_next(&c->rng);
 }
 
 /* "file:///a/b" -> "/a/b" */
@@ -451,7 +491,7 @@ static void reset_attempt(struct http_request *req)
 	req->res.status = 0;
 	req->res.bytes = 0;
 	req->res.retry_after_ms = 0;
-	req->res.stalled = req->res.too_slow = false;
+	req->res.stalled = req->res.too_slow = req->res.throttled = false;
 	req->error_body_cut = false;
 	req->error_body_bytes = 0;
 	req->content_encoding[0] = '\0';
@@ -559,6 +599,51 @@ static bool pump_files(struct http_client *c)
 	return busy;
 }
 
+static bool is_signed(const struct http_request *req)
+{
+	return req->sub && req->use_hooks && req->sub->prepare_request;
+}
+
+static bool is_redirect(long status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* A signed request was redirected to `location` (malloc'd, taken): queues
+ * it again for a hop inside the cache and returns true; otherwise sets the
+ * failure in req->res and returns false.  See http.h "Redirects". */
+static bool redirect_signed(struct http_client *c, struct http_request *req, char *location)
+{
+	struct http_result *res = &req->res;
+	enum url_place place = url_place_in(req->sub->base, location);
+	if (place == URL_INSIDE && req->hops < HTTP_MAX_REDIRECTS) {
+		log_debug("http: %s: HTTP %ld to %s, inside the cache: following", req->url, res->status,
+			  location);
+		free(req->hop_url);
+		req->hop_url = location;
+		req->hops++;
+		res->attempts--; /* a hop is not another attempt */
+		pthread_mutex_lock(&c->lock);
+		req->not_before_ms = now_ms();
+		set_state_locked(req, HTTP_REQ_QUEUED);
+		queue_append_locked(c, req);
+		pthread_mutex_unlock(&c->lock);
+		return true;
+	}
+	res->outcome = HTTP_FATAL;
+	if (place == URL_INSIDE) {
+		snprintf(res->message, sizeof(res->message), "more than %d redirects", HTTP_MAX_REDIRECTS);
+	} else {
+		char origin[160];
+		url_origin(location, origin, sizeof(origin));
+		snprintf(res->message, sizeof(res->message),
+			 "HTTP %ld redirect to %s (%s): not followed, the cache's credentials go only "
+			 "to its own origin", res->status, origin, url_place_name(place));
+	}
+	free(location);
+	return false;
+}
+
 /* --curl-verbose: curl's trace on stderr, with the values of the headers
  * that carry secrets (SigV4 signature, session token, IMDS token) cut out:
  * no secret may reach the console (README "Reliability"). */
@@ -621,7 +706,7 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 	}
 	req->easy = e;
 
-	curl_easy_setopt(e, CURLOPT_URL, req->url);
+	curl_easy_setopt(e, CURLOPT_URL, req->hop_url ? req->hop_url : req->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, req);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
@@ -636,7 +721,7 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, is_signed(req) ? 0L : 1L);
 	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
 	/* TLS: the CA bundle is a run-time setting; never a path baked into
@@ -722,6 +807,27 @@ static void decode_body(struct http_request *req)
 	req->body_cap = decoded_len + 1;
 }
 
+/* The connection limit follows the cache's answers (struct http_conn_limit). */
+static void note_cache_answer(struct http_client *c, bool throttled)
+{
+	struct http_conn_limit before = c->conn_limit;
+	if (!http_conn_limit_update(&c->conn_limit, throttled ? HTTP_CONN_THROTTLED : HTTP_CONN_OK,
+				    now_ms()) && !throttled)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (throttled)
+		c->stats.throttled++;
+	if (c->conn_limit.limit < c->stats.connections_low)
+		c->stats.connections_low = c->conn_limit.limit;
+	if (c->conn_limit.gap_ms > c->stats.gap_high_ms)
+		c->stats.gap_high_ms = c->conn_limit.gap_ms;
+	pthread_mutex_unlock(&c->lock);
+	if (c->conn_limit.limit != before.limit || c->conn_limit.gap_ms != before.gap_ms)
+		log_debug("http: the cache %s: %u -> %u connections, %u -> %u ms between starts",
+			  throttled ? "throttles" : "keeps up", before.limit, c->conn_limit.limit,
+			  before.gap_ms, c->conn_limit.gap_ms);
+}
+
 /* A transfer left the multi handle (finished, cancelled or stalled). */
 static void transfer_ended(struct http_client *c, struct http_request *req, CURLcode code)
 {
@@ -732,11 +838,33 @@ static void transfer_ended(struct http_client *c, struct http_request *req, CURL
 	bool too_large = req->too_large;
 	bool body_cut = req->error_body_cut;
 	req->too_large = req->error_body_cut = false;
+	char *location = NULL;
+	if ((code == CURLE_OK || body_cut) && !req->res.stalled && is_redirect(status) && is_signed(req)) {
+		char *loc = NULL;
+		if (curl_easy_getinfo(req->easy, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
+			location = strdup(loc);
+	}
 	release_easy(c, req);
 
 	struct http_result *res = &req->res;
 	res->curl_code = code;
 	res->status = status;
+	if (location) {
+		if (redirect_signed(c, req, location))
+			return;
+		/* S3 says why it redirects (a 301: the wrong region), which names
+		 * the fix: both go into the message */
+		struct ip_error why = { 0 };
+		if (req->sub->classify_error &&
+		    req->sub->classify_error(req->sub->hook_ctx, status, res->body, res->body_len, &why) ==
+			    SUBST_FAIL) {
+			size_t used = strlen(res->message);
+			res->hook_error = why;
+			snprintf(res->message + used, sizeof(res->message) - used, "; %s", ip_error_str(&why));
+		}
+		deliver(c, req);
+		return;
+	}
 	/* The rest of a cut error body does not matter: the status is the answer. */
 	if (body_cut)
 		code = CURLE_OK;
@@ -790,6 +918,10 @@ static void transfer_ended(struct http_client *c, struct http_request *req, CURL
 			break;
 		}
 	}
+
+	res->throttled = code == CURLE_OK && (status == 503 || status == 429);
+	if (res->throttled || res->outcome == HTTP_OK)
+		note_cache_answer(c, res->throttled);
 
 	if (is_buffered(req) && res->outcome == HTTP_OK && req->content_encoding[0])
 		decode_body(req);
@@ -854,7 +986,18 @@ static void *http_thread(void *arg)
 		bool deadline = c->o.deadline_ms && now >= c->o.deadline_ms;
 		pthread_mutex_lock(&c->lock);
 		stopping = c->stopping;
-		unsigned slots = c->n_active < c->o.max_connections ? c->o.max_connections - c->n_active : 0;
+		unsigned limit = c->conn_limit.limit;
+		unsigned slots = c->n_active < limit ? limit - c->n_active : 0;
+		unsigned gap = c->conn_limit.gap_ms;
+		if (gap && slots > 0) {
+			/* below one connection: one start per gap */
+			if (now < c->next_start_ms) {
+				next_due = c->next_start_ms;
+				slots = 0;
+			} else {
+				slots = 1;
+			}
+		}
 		for (struct http_request *req = c->queue_head, *next; req; req = next) {
 			next = req->next;
 			if (stopping || req->want_cancel || deadline) {
@@ -864,6 +1007,8 @@ static void *http_thread(void *arg)
 				queue_remove_locked(c, req);
 				list_push(&to_start, req);
 				slots--;
+				if (gap)
+					c->next_start_ms = now + gap;
 			} else if (req->not_before_ms > now && req->not_before_ms < next_due) {
 				/* due requests without a slot wait for a transfer to end */
 				next_due = req->not_before_ms;
@@ -1006,9 +1151,9 @@ int http_client_start(const struct http_client_options *opts, struct http_client
 		c->o.min_rate = HTTP_DEFAULT_MIN_RATE;
 	if (!c->o.ca_bundle)
 		c->o.ca_bundle = HTTP_DEFAULT_CA_BUNDLE;
-	c->rng = (uint64_t)now_ms() * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
-	if (!c->rng)
-		c->rng = 1;
+	c->rng = jitter_seed();
+	http_conn_limit_init(&c->conn_limit, c->o.max_connections);
+	c->stats.connections_low = c->o.max_connections;
 	pthread_mutex_init(&c->lock, NULL);
 	c->multi = curl_multi_init();
 	if (!c->multi) {
@@ -1077,6 +1222,7 @@ void http_submit(struct http_client *c, struct http_request *req, unsigned delay
 	req->want_cancel = req->want_resume = false;
 	req->easy = NULL;
 	req->headers = NULL;
+	req->hops = 0;
 	req->file_fd = -1;
 	req->file_buf = NULL;
 	req->file_pending = 0;

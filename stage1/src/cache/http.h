@@ -21,6 +21,14 @@
  * file:// URLs are read by this thread itself (curl's file protocol cannot
  * pause), chunk by chunk between the network work, with the same callbacks.
  *
+ * Redirects: curl follows them for unsigned requests.  A request the
+ * substituter signs (prepare_request) is never followed by curl: on a
+ * redirect to another host curl 7.88 drops Authorization but sends every
+ * CURLOPT_HTTPHEADER line again, x-amz-security-token included (seen with
+ * Debian's 7.88.1).  Each hop is checked here instead (cache/origin.h): a
+ * Location inside the cache is requested again, signed anew; any other
+ * ends the request, HTTP_FATAL, without a byte sent there.
+ *
  * Request states, changed only on the HTTP thread through one function that
  * logs at debug:  QUEUED -> ACTIVE <-> PAUSED -> DONE  (QUEUED -> DONE on a
  * cancel before start).
@@ -54,14 +62,20 @@
  * default; a bigger one saved no CPU here and, allocated by curl for every
  * transfer, cost an mmap and a munmap per request under musl. */
 #define HTTP_RECV_BUFFER (16 * 1024)
-#define HTTP_DEFAULT_ATTEMPTS 5            /* like Nix's download-attempts */
-#define HTTP_BACKOFF_BASE_MS 100           /* like Nix: 100 ms, doubling */
-#define HTTP_BACKOFF_MAX_MS 10000          /* one wait never exceeds this ... */
-#define HTTP_RETRY_AFTER_MAX_MS 30000      /* ... except a Retry-After, up to this */
+#define HTTP_DEFAULT_ATTEMPTS 5            /* like Nix's download-attempts ... */
+#define HTTP_THROTTLED_ATTEMPTS_FACTOR 2   /* ... twice that while the cache throttles */
+#define HTTP_BACKOFF_BASE_MS 100           /* like Nix: 100 ms, doubling ... */
+#define HTTP_THROTTLE_BACKOFF_BASE_MS 1000 /* ... from 1 s after a 503 or a 429 (AWS SDKs) */
+#define HTTP_BACKOFF_MAX_MS 10000          /* the ceiling never exceeds this ... */
+#define HTTP_THROTTLE_BACKOFF_MAX_MS 4000  /* ... this while throttled (the gap paces) */
+#define HTTP_RETRY_AFTER_MAX_MS 30000      /* ... a Retry-After is honoured up to this */
+/* Connection limit while the cache throttles: see struct http_conn_limit. */
+#define HTTP_CONN_CUT_SPACING_MS 250
 #define HTTP_DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define HTTP_DEFAULT_STALL_TIMEOUT_MS 30000
 #define HTTP_STALL_MIN_BYTES 1024          /* less than this per stall window = stalled */
 #define HTTP_ERROR_BODY_MAX 4096           /* kept from 4xx answers for classify_error */
+#define HTTP_MAX_REDIRECTS 10              /* hops of one request */
 /* Read of a non-2xx body at most; more ends the transfer.  Above the kept
  * part, so an ordinary error page leaves the connection reusable. */
 #define HTTP_ERROR_BODY_READ_MAX (64 * 1024)
@@ -92,6 +106,7 @@ struct http_result {
 	bool stalled;                 /* aborted by the stall detector (or the rate floor) */
 	bool too_slow;                /* ... because of the rate floor (bytes arrived, too few) */
 	bool deadline;                /* ended because the client's deadline passed */
+	bool throttled;               /* 503 or 429: the cache asks for fewer requests */
 	unsigned retry_after_ms;      /* from Retry-After (0 = none) */
 	unsigned attempts;            /* attempts made (buffered requests) */
 	uint64_t bytes;               /* body bytes received in the last attempt */
@@ -137,6 +152,8 @@ struct http_request {
 	unsigned char *file_buf;
 	size_t file_pending;
 	struct curl_slist *headers;
+	char *hop_url;                    /* signed: where a redirect inside the cache led (until on_done) */
+	unsigned hops;
 	uint64_t not_before_ms;
 	uint64_t window_start_ms, window_bytes;
 	uint64_t error_body_bytes;        /* of a non-2xx answer, read so far */
@@ -163,8 +180,39 @@ struct http_stats {
 	unsigned requests;                /* attempts started */
 	unsigned retries;                 /* attempts after the first (buffered) */
 	unsigned stalls;
+	unsigned throttled;               /* answers 503 or 429 */
+	unsigned most_attempts;           /* the most one buffered request took */
+	unsigned connections_low;         /* the lowest the connection limit went */
+	unsigned gap_high_ms;             /* the widest gap between starts (below 1) */
 	uint64_t bytes;                   /* body bytes received */
 };
+
+/* How many transfers may run at once while a cache throttles (S3 answers
+ * 503 SlowDown when a prefix gets more requests than it sustains, about
+ * 5,500 GET/s): additive increase, multiplicative decrease, like TCP's
+ * congestion window.  A throttling answer halves the limit, but at most
+ * once per HTTP_CONN_CUT_SPACING_MS, because every transfer in flight when
+ * the cache starts refusing answers 503 at about the same time.  Below one
+ * connection the cut goes on as a gap between the starts of requests
+ * (HTTP_CONN_GAP_MIN_MS, doubling up to HTTP_CONN_GAP_MAX_MS): one
+ * connection of each of a thousand instances is still a storm.  Good
+ * answers undo it: each halves the gap (HTTP_CONN_GAP_OKS), then
+ * `limit` of them since the last change add one connection, back up to
+ * `max`.  Pure: the HTTP thread owns one. */
+#define HTTP_CONN_GAP_MIN_MS 50
+#define HTTP_CONN_GAP_MAX_MS 1000
+#define HTTP_CONN_GAP_OKS 1               /* good answers that halve the gap */
+struct http_conn_limit {
+	unsigned limit, max;
+	unsigned gap_ms;                  /* between request starts; 0 when limit > 1 */
+	unsigned ok_since_change;
+	uint64_t last_cut_ms;
+	bool cut_before;
+};
+enum http_conn_event { HTTP_CONN_OK, HTTP_CONN_THROTTLED };
+void http_conn_limit_init(struct http_conn_limit *l, unsigned max);
+/* Returns true when the limit or the gap changed. */
+bool http_conn_limit_update(struct http_conn_limit *l, enum http_conn_event ev, uint64_t now_ms);
 
 struct http_client;
 
@@ -192,8 +240,18 @@ void http_request_reset(struct http_request *req);
 enum http_outcome http_classify(CURLcode code, long status, bool file_url);
 /* Milliseconds to wait before attempt number `attempt + 1` (attempt >= 1
  * failed), or -1 when no attempt is left or the outcome is not transient.
- * `jitter` in [0, 1) spreads retries (Nix: 100 ms * 2^(attempt-1+U[0,0.5])).
- * A Retry-After is honoured up to HTTP_RETRY_AFTER_MAX_MS. */
+ * The budget is max_attempts, HTTP_THROTTLED_ATTEMPTS_FACTOR times that
+ * when the last answer was a 503 or a 429: a throttling cache is asking for
+ * time, not failing (a herd of instances booting at once finds S3
+ * throttling for seconds); the caller's deadline bounds both.
+ * Full jitter: `jitter` in [0, 1) picks the wait uniformly below a ceiling
+ * that doubles per attempt from HTTP_BACKOFF_BASE_MS (from
+ * HTTP_THROTTLE_BACKOFF_BASE_MS when the cache throttled), up to
+ * HTTP_BACKOFF_MAX_MS (HTTP_THROTTLE_BACKOFF_MAX_MS: while throttled the
+ * connection limit paces the client, and a long wait on one narinfo holds
+ * up the whole closure), so that clients that failed together do not retry
+ * together.  A Retry-After (up to HTTP_RETRY_AFTER_MAX_MS) is waited in
+ * full, with the jittered wait on top for the same reason. */
 long http_retry_delay_ms(const struct http_result *res, unsigned attempt, unsigned max_attempts,
 			 double jitter);
 /* Retry-After: delta-seconds or an HTTP date.  0 when absent/unparseable. */

@@ -107,6 +107,8 @@ int s3_substituter_setup(struct substituter *sub, const char *url, const struct 
 	int r = s3_url_parse(url, &h->url, err);
 	if (r == 0 && env && env->aws_region && env->aws_region[0])
 		r = s3_url_set_region(&h->url, env->aws_region, err);
+	if (r == 0 && env && env->s3_dualstack)
+		s3_url_prefer_dualstack(&h->url); /* the boot says so once */
 	/* The base every key is appended to: the object URL of a one-character
 	 * key, minus that key (s3_url_object knows prefixes and addressing). */
 	char object[SUBSTITUTER_URL_MAX];

@@ -17,15 +17,9 @@ int substituter_init(struct substituter *sub, const char *url, int index, const 
 {
 	memset(sub, 0, sizeof(*sub));
 	sub->index = index;
-	size_t len = strlen(url);
-	if (len == 0 || len >= SUBSTITUTER_URL_MAX)
-		return ip_fail(err, -EINVAL, "substituter URL '%s' is empty or too long", url);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)url[i];
-		if (c <= ' ' || c >= 0x7f)
-			return ip_fail(err, -EINVAL,
-				       "substituter URL '%s' contains a space or a control character", url);
-	}
+	int r = substituter_url_check(url, strlen(url), err);
+	if (r < 0)
+		return r;
 	if (has_prefix(url, "http://"))
 		sub->scheme = SUBST_HTTP;
 	else if (has_prefix(url, "https://"))
@@ -35,19 +29,16 @@ int substituter_init(struct substituter *sub, const char *url, int index, const 
 	else if (has_prefix(url, "s3://")) {
 		sub->scheme = SUBST_S3;
 		sub->url = strdup(url);
-		int r = sub->url ? s3_substituter_setup(sub, url, env, err) : ip_fail(err, -ENOMEM, "out of memory");
+		r = sub->url ? s3_substituter_setup(sub, url, env, err) : ip_fail(err, -ENOMEM, "out of memory");
 		if (r < 0)
 			substituter_free(sub);
 		return r;
-	} else
-		return ip_fail(err, -EINVAL,
-			       "substituter '%s': unsupported URL scheme (use http://, https://, s3:// or file://)",
-			       url);
+	} else {
+		return ip_fail(err, -EINVAL, "substituter: unsupported URL scheme"); /* checked above */
+	}
 
 	const char *rest = strchr(url, ':') + 3;
 	size_t base_len = strcspn(url, "?#");
-	if (sub->scheme != SUBST_FILE && (size_t)(rest - url) == base_len)
-		return ip_fail(err, -EINVAL, "substituter '%s' has no host", url);
 	while (base_len > (size_t)(rest - url) && url[base_len - 1] == '/')
 		base_len--;
 	sub->url = strdup(url);

@@ -13,9 +13,8 @@
 
 #include <curl/curl.h>
 
+#include "cache/origin.h"
 #include "util/error.h"
-
-#define SUBSTITUTER_URL_MAX 2048
 
 enum substituter_scheme { SUBST_HTTP, SUBST_HTTPS, SUBST_FILE, SUBST_S3 };
 
@@ -54,12 +53,13 @@ struct aws_creds_provider;
 struct substituter_env {
 	struct aws_creds_provider *aws_credentials; /* NULL: unsigned requests */
 	const char *aws_region;       /* for URLs without region= (else us-east-1) */
+	bool s3_dualstack;            /* only IPv6 is up: AWS URLs use the dual-stack host */
 	/* One-line notes for the log, e.g. "requests are unsigned" (HTTP thread). */
 	void (*note)(void *ctx, const char *line);
 	void *note_ctx;
 };
 
-/* Parses a substituter URL.  Store parameters after '?' on http(s) and file
+/* Parses a substituter URL (checked by substituter_url_check, cache/origin.h).  Store parameters after '?' on http(s) and file
  * URLs (priority=, want-mass-query=, ...) are Nix settings and are ignored.
  * s3:// URLs are mapped to HTTPS with env's credentials and region (env may
  * be NULL); other schemes -EINVAL. */
@@ -70,7 +70,8 @@ void substituter_free(struct substituter *sub);
 /* The URL of `file` in the cache: base + "/" + file.  `file` is a narinfo
  * URL field or a fixed name ("nix-cache-info", "<hash>.narinfo"): it must be
  * relative and made of [A-Za-z0-9._+/-] without "..", or an absolute
- * http(s) URL, which (like Nix) is used as it is.  -EINVAL otherwise. */
+ * http(s) URL, which (like Nix) is used as it is; whether it may be signed
+ * is cache/origin.h's url_place_in.  -EINVAL otherwise. */
 int substituter_join(const struct substituter *sub, const char *file, char **out,
 		     struct ip_error *err);
 

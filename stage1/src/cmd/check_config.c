@@ -35,10 +35,13 @@ static void print_config(const struct boot_config *c)
 	       kernel_mismatch_name(c->kernel_mismatch));
 	printf("keep-network = %s\n", c->keep_network ? "true" : "false");
 	print_list("interfaces", c->interfaces[0], sizeof(c->interfaces[0]), c->n_interfaces);
+	printf("network-family = %s\nipv6-timeout = %u\n", net_family_name(c->network_family),
+	       c->ipv6_timeout);
 	printf("dhcp-timeout = %u\nca-bundle = %s\nconnections = %u\njobs = %u\naws-region = %s\n",
 	       c->dhcp_timeout, c->ca_bundle, c->connections, c->jobs,
 	       c->aws_region[0] ? c->aws_region : "(from the URL, else IMDS, else us-east-1)");
 	printf("fetch-deadline = %u\ndecoder-memory = %u\n", c->fetch_deadline, c->decoder_memory);
+	printf("apply = %s\n", apply_policy_name(c->apply));
 }
 
 int cmd_check_config(int argc, char **argv)

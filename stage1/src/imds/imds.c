@@ -19,7 +19,8 @@
 
 struct imds_client {
 	CURL *easy;
-	char endpoint[IMDS_ENDPOINT_MAX];
+	char endpoints[2][IMDS_ENDPOINT_MAX];
+	struct imds_auto ep;
 	unsigned budget_ms, request_timeout_ms, connect_timeout_ms, token_ttl_s;
 	bool allow_v1;
 	bool v1_mode;        /* the PUT was answered 404/405 and allow_v1 is set */
@@ -42,14 +43,46 @@ static void sleep_ms(uint64_t ms)
 		;
 }
 
+void imds_auto_init(struct imds_auto *a, unsigned n)
+{
+	memset(a, 0, sizeof(*a));
+	a->n = n;
+}
+
+void imds_auto_answered(struct imds_auto *a)
+{
+	a->pinned = true;
+}
+
+bool imds_auto_transport_failed(struct imds_auto *a)
+{
+	if (a->pinned || a->n < 2)
+		return false;
+	a->current = (a->current + 1) % a->n;
+	return ++a->failed_in_round < a->n;
+}
+
+void imds_auto_backed_off(struct imds_auto *a)
+{
+	a->failed_in_round = 0;
+}
+
+static const char *current_endpoint(const struct imds_client *c)
+{
+	return c->endpoints[c->ep.current];
+}
+
 int imds_client_new(const struct imds_config *cfg, struct imds_client **out,
 		    struct ip_error *err)
 {
 	*out = NULL;
 	const char *endpoint = cfg && cfg->endpoint ? cfg->endpoint : IMDS_ENDPOINT_IPV4;
+	bool automatic = strcmp(endpoint, IMDS_ENDPOINT_AUTO) == 0;
+	if (automatic)
+		endpoint = IMDS_ENDPOINT_IPV4;
 	size_t el = strlen(endpoint);
 	if (el == 0 || el >= IMDS_ENDPOINT_MAX || strncmp(endpoint, "http://", 7) != 0)
-		return ip_fail(err, -EINVAL, "IMDS endpoint must be an http:// URL of at most %d bytes",
+		return ip_fail(err, -EINVAL, "IMDS endpoint must be 'auto' or an http:// URL of at most %d bytes",
 			       IMDS_ENDPOINT_MAX - 1);
 	if (cfg && cfg->token_ttl_s > 21600)
 		return ip_fail(err, -EINVAL, "IMDS token TTL %u is over 21600 seconds", cfg->token_ttl_s);
@@ -57,9 +90,12 @@ int imds_client_new(const struct imds_config *cfg, struct imds_client **out,
 	struct imds_client *c = calloc(1, sizeof(*c));
 	if (!c)
 		return ip_fail(err, -ENOMEM, "out of memory");
-	memcpy(c->endpoint, endpoint, el + 1);
-	while (el > 0 && c->endpoint[el - 1] == '/')
-		c->endpoint[--el] = '\0';
+	memcpy(c->endpoints[0], endpoint, el + 1);
+	while (el > 0 && c->endpoints[0][el - 1] == '/')
+		c->endpoints[0][--el] = '\0';
+	imds_auto_init(&c->ep, automatic ? 2 : 1);
+	if (automatic)
+		snprintf(c->endpoints[1], sizeof(c->endpoints[1]), "%s", IMDS_ENDPOINT_IPV6);
 	c->budget_ms = cfg && cfg->budget_ms ? cfg->budget_ms : IMDS_DEFAULT_BUDGET_MS;
 	c->request_timeout_ms = cfg && cfg->request_timeout_ms ? cfg->request_timeout_ms
 							       : IMDS_DEFAULT_REQUEST_TIMEOUT_MS;
@@ -142,7 +178,7 @@ static enum outcome exchange(struct imds_client *c, bool put, const char *path,
 {
 	CURL *e = c->easy;
 	char url[IMDS_ENDPOINT_MAX + 512];
-	snprintf(url, sizeof(url), "%s%s", c->endpoint, path);
+	snprintf(url, sizeof(url), "%s%s", current_endpoint(c), path);
 	char hdr[64 + IMDS_TOKEN_MAX];
 	struct curl_slist *headers = NULL, *h;
 	if (put) {
@@ -203,12 +239,21 @@ static enum outcome exchange(struct imds_client *c, bool put, const char *path,
 		return OUT_TOO_BIG;
 	}
 	if (cr != CURLE_OK) {
-		snprintf(why, why_size, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cr));
+		/* With two endpoints, say which one failed. */
+		if (c->ep.n > 1)
+			snprintf(why, why_size, "%s: %s", current_endpoint(c),
+				 errbuf[0] ? errbuf : curl_easy_strerror(cr));
+		else
+			snprintf(why, why_size, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cr));
 		log_debug("imds: %s %s: %s", put ? "PUT" : "GET", path, why);
 		return cr == CURLE_OUT_OF_MEMORY ? OUT_FATAL : OUT_TRANSPORT;
 	}
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
-	log_debug("imds: %s %s -> %ld", put ? "PUT" : "GET", path, *status);
+	log_debug("imds: %s %s%s -> %ld", put ? "PUT" : "GET", c->ep.n > 1 ? current_endpoint(c) : "",
+		  path, *status);
+	if (!c->ep.pinned && c->ep.n > 1)
+		log_debug("imds: endpoint auto: using %s", current_endpoint(c));
+	imds_auto_answered(&c->ep);
 	return OUT_HTTP;
 }
 
@@ -230,7 +275,14 @@ enum step {
 	STEP_DONE,    /* *result is final: 0 (body in b) or a negative errno */
 	STEP_AGAIN,   /* try again at once (a fresh token after a 401) */
 	STEP_BACKOFF, /* try again after the backoff delay; last[] says why */
+	STEP_SWITCH,  /* endpoint auto: try the other endpoint at once */
 };
+
+/* A transport failure: with endpoint auto, maybe the other endpoint now. */
+static enum step transport_failed(struct imds_client *c)
+{
+	return imds_auto_transport_failed(&c->ep) ? STEP_SWITCH : STEP_BACKOFF;
+}
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
@@ -254,7 +306,7 @@ static enum step get_token(struct imds_client *c, uint64_t deadline, struct body
 	}
 	if (o == OUT_TRANSPORT) {
 		snprintf(last, last_size, "token request: %s", why);
-		return STEP_BACKOFF;
+		return transport_failed(c);
 	}
 	if (status == 200) {
 		if (!token_ok(b)) {
@@ -314,7 +366,7 @@ static enum step attempt(struct imds_client *c, const char *path, uint64_t deadl
 	}
 	if (o == OUT_TRANSPORT) {
 		snprintf(last, last_size, "GET: %s", why);
-		return STEP_BACKOFF;
+		return transport_failed(c);
 	}
 	if (status == 200) {
 		*result = 0;
@@ -369,6 +421,7 @@ int imds_get(struct imds_client *c, const char *path, uint8_t **buf, size_t *len
 			if (now < deadline)
 				sleep_ms(min_u64(backoff, deadline - now));
 			backoff = min_u64(backoff * 2, IMDS_BACKOFF_MAX_MS);
+			imds_auto_backed_off(&c->ep);
 		}
 	}
 	if (r == 0) {

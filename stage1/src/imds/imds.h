@@ -21,6 +21,15 @@
  * only when the PUT itself is answered 404/405 (an old IMDS or a proxy that
  * does not know v2).
  *
+ * Endpoint auto: IMDS_ENDPOINT_IPV4 first, then IMDS_ENDPOINT_IPV6 (Nitro
+ * instances with HttpProtocolIpv6 enabled; the IPv6 endpoint is the only one
+ * an instance whose IPv4 did not come up can reach).  A transport failure
+ * (refused, unreachable, connect timeout) moves to the other endpoint at
+ * once; when both failed in a row, the usual backoff comes first.  The first
+ * endpoint that answers HTTP at all is kept for the client's life, and from
+ * then on the table above applies unchanged (a 403 from either is final).
+ * The decision is imds_auto_*, pure and table-tested.
+ *
  * Neither the token nor any body is ever logged or put into an error.
  * A client is not thread-safe: one thread at a time (aws/credentials.c
  * holds its own lock around it).
@@ -37,6 +46,8 @@
 
 #define IMDS_ENDPOINT_IPV4 "http://169.254.169.254"
 #define IMDS_ENDPOINT_IPV6 "http://[fd00:ec2::254]"
+/* Both, IPv4 first (see "Endpoint auto" below). */
+#define IMDS_ENDPOINT_AUTO "auto"
 
 /* Defaults for struct imds_config (0 fields take them). */
 #define IMDS_DEFAULT_BUDGET_MS 30000       /* total per call, retries included */
@@ -50,13 +61,30 @@
 #define IMDS_ENDPOINT_MAX 256
 
 struct imds_config {
-	const char *endpoint;          /* NULL: IMDS_ENDPOINT_IPV4; no trailing slash */
+	const char *endpoint;          /* NULL: IMDS_ENDPOINT_IPV4; "auto"; no trailing slash */
 	unsigned budget_ms;            /* per imds_get(), all attempts together */
 	unsigned request_timeout_ms;
 	unsigned connect_timeout_ms;
 	unsigned token_ttl_s;          /* 1..21600 */
 	bool allow_v1;                 /* see above */
 };
+
+/* Endpoint auto's state: which endpoint the next attempt uses. */
+struct imds_auto {
+	unsigned n;                    /* endpoints (1 or 2) */
+	unsigned current;
+	bool pinned;                   /* an endpoint answered: stay on it */
+	unsigned failed_in_round;      /* transport failures since the last backoff */
+};
+void imds_auto_init(struct imds_auto *a, unsigned n);
+/* An HTTP answer came from the current endpoint: keep it. */
+void imds_auto_answered(struct imds_auto *a);
+/* The current endpoint failed at the transport level.  Returns true when
+ * the next attempt should go at once (to the other endpoint, untried in
+ * this round), false when the caller should back off first. */
+bool imds_auto_transport_failed(struct imds_auto *a);
+/* The caller backed off: a new round. */
+void imds_auto_backed_off(struct imds_auto *a);
 
 struct imds_client;
 

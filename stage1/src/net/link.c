@@ -8,6 +8,8 @@
 #include <net/if_arp.h>
 #include <linux/rtnetlink.h>
 #include <netlink/errno.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -407,27 +409,231 @@ int link_remove_lease(struct link_ctx *ctx, const char *name, int ifindex,
 	return first_error;
 }
 
-int link_ipv6_link_local(struct link_ctx *ctx, int ifindex, bool *present, bool *tentative,
-			 struct ip_error *err)
+/* The flags of the first IPv6 address on `ifindex` that `match` accepts;
+ * *found false when there is none. */
+static int find_ipv6_address(struct link_ctx *ctx, int ifindex,
+			     bool (*match)(const uint8_t addr[16], const void *arg), const void *arg,
+			     bool *found, unsigned *flags, struct ip_error *err)
 {
 	struct nl_cache *cache = NULL;
 	int r = rtnl_addr_alloc_cache(ctx->sk, &cache);
 	if (r < 0)
 		return nl_fail(err, r, "listing addresses", "rtnetlink");
-	*present = *tentative = false;
+	*found = false;
+	*flags = 0;
 	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
 		struct rtnl_addr *a = (struct rtnl_addr *)o;
 		struct nl_addr *local = rtnl_addr_get_local(a);
 		if (rtnl_addr_get_ifindex(a) != ifindex || rtnl_addr_get_family(a) != AF_INET6 ||
-		    !local || nl_addr_get_len(local) != 16)
+		    !local || nl_addr_get_len(local) != 16 || !match(nl_addr_get_binary_addr(local), arg))
 			continue;
-		const uint8_t *b = nl_addr_get_binary_addr(local);
-		if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) {
-			*present = true;
-			*tentative = (rtnl_addr_get_flags(a) & IFA_F_TENTATIVE) != 0;
-			break;
-		}
+		*found = true;
+		*flags = rtnl_addr_get_flags(a);
+		break;
 	}
 	nl_cache_free(cache);
 	return 0;
+}
+
+static bool is_link_local(const uint8_t addr[16], const void *arg)
+{
+	(void)arg;
+	return addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80;
+}
+
+int link_ipv6_link_local(struct link_ctx *ctx, int ifindex, bool *present, bool *tentative,
+			 struct ip_error *err)
+{
+	unsigned flags;
+	int r = find_ipv6_address(ctx, ifindex, is_link_local, NULL, present, &flags, err);
+	*tentative = r == 0 && *present && (flags & IFA_F_TENTATIVE);
+	return r;
+}
+
+/* An IPv6 address object for add or delete; NULL when out of memory. */
+static struct rtnl_addr *build_addr6(int ifindex, const struct in6_addr *addr, unsigned prefixlen)
+{
+	struct rtnl_addr *a = rtnl_addr_alloc();
+	struct nl_addr *local = nl_addr_build(AF_INET6, addr, 16);
+	bool ok = a && local;
+	if (ok) {
+		nl_addr_set_prefixlen(local, (int)prefixlen);
+		rtnl_addr_set_ifindex(a, ifindex);
+		rtnl_addr_set_family(a, AF_INET6);
+		ok = rtnl_addr_set_local(a, local) == 0;
+		rtnl_addr_set_prefixlen(a, prefixlen);
+	}
+	nl_addr_put(local);
+	if (!ok) {
+		rtnl_addr_put(a);
+		return NULL;
+	}
+	return a;
+}
+
+int link_add_address6(struct link_ctx *ctx, const char *name, int ifindex,
+		      const struct in6_addr *addr, unsigned prefixlen, uint32_t valid_lft,
+		      uint32_t preferred_lft, struct ip_error *err)
+{
+	struct rtnl_addr *a = build_addr6(ifindex, addr, prefixlen);
+	if (!a)
+		return ip_fail(err, -ENOMEM, "%s: out of memory", name);
+	/* The kernel counts these down; at valid_lft the address goes away
+	 * unless stage 2 renews it (README: hand-off). */
+	rtnl_addr_set_valid_lifetime(a, valid_lft);
+	rtnl_addr_set_preferred_lifetime(a, preferred_lft);
+	/* RFC 4429: usable while DAD runs, where the link allows it
+	 * (optimistic_dad, which net.c sets; the kernel ignores the flag
+	 * otherwise).  No prefix route: a /128 needs none, and the kernel
+	 * would keep one with a lifetime after the address is removed at
+	 * hand-off. */
+	rtnl_addr_set_flags(a, IFA_F_OPTIMISTIC | IFA_F_NOPREFIXROUTE);
+	int r = rtnl_addr_add(ctx->sk, a, NLM_F_REPLACE);
+	rtnl_addr_put(a);
+	if (r < 0) {
+		char text[INET6_ADDRSTRLEN], what[96];
+		inet_ntop(AF_INET6, addr, text, sizeof(text));
+		snprintf(what, sizeof(what), "adding address %s/%u", text, prefixlen);
+		return nl_fail(err, r, what, name);
+	}
+	return 0;
+}
+
+static bool is_address(const uint8_t addr[16], const void *arg)
+{
+	return memcmp(addr, arg, 16) == 0;
+}
+
+int link_address6_state(struct link_ctx *ctx, int ifindex, const struct in6_addr *addr,
+			bool *present, bool *tentative, bool *dad_failed, struct ip_error *err)
+{
+	unsigned flags;
+	int r = find_ipv6_address(ctx, ifindex, is_address, addr, present, &flags, err);
+	/* An optimistic address is tentative but usable (RFC 4429 §3.3). */
+	*tentative = r == 0 && (flags & IFA_F_TENTATIVE) && !(flags & IFA_F_OPTIMISTIC);
+	*dad_failed = r == 0 && (flags & IFA_F_DADFAILED);
+	return r;
+}
+
+static struct rtnl_route *build_route6(int ifindex, const struct in6_addr *gateway)
+{
+	struct rtnl_route *route = rtnl_route_alloc();
+	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+	struct nl_addr *dst = nl_addr_build(AF_INET6, &in6addr_any, 16);
+	struct nl_addr *gw = nl_addr_build(AF_INET6, gateway, 16);
+	bool ok = route && nh && dst && gw;
+	if (ok) {
+		nl_addr_set_prefixlen(dst, 0);
+		rtnl_route_set_family(route, AF_INET6);
+		rtnl_route_set_table(route, RT_TABLE_MAIN);
+		rtnl_route_set_type(route, RTN_UNICAST);
+		rtnl_route_set_protocol(route, LINK_ROUTE_PROTO_RA);
+		rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
+		rtnl_route_set_priority(route, LINK_ROUTE_METRIC);
+		ok = rtnl_route_set_dst(route, dst) == 0;
+		rtnl_route_nh_set_ifindex(nh, ifindex);
+		rtnl_route_nh_set_gateway(nh, gw);
+		rtnl_route_add_nexthop(route, nh);
+		nh = NULL;
+	}
+	if (nh)
+		rtnl_route_nh_free(nh);
+	nl_addr_put(dst);
+	nl_addr_put(gw);
+	if (!ok) {
+		if (route)
+			rtnl_route_put(route);
+		return NULL;
+	}
+	return route;
+}
+
+int link_add_default_route6(struct link_ctx *ctx, const char *name, int ifindex,
+			    const struct in6_addr *gateway, uint32_t lifetime_s, struct ip_error *err)
+{
+	char gw[INET6_ADDRSTRLEN], what[96];
+	inet_ntop(AF_INET6, gateway, gw, sizeof(gw));
+	snprintf(what, sizeof(what), "adding the IPv6 default route via %s", gw);
+	struct rtnl_route *route = build_route6(ifindex, gateway);
+	if (!route)
+		return ip_fail(err, -ENOMEM, "%s: out of memory", name);
+	struct nl_msg *msg = NULL;
+	int r = rtnl_route_build_add_request(route, NLM_F_CREATE | NLM_F_REPLACE, &msg);
+	rtnl_route_put(route);
+	if (r < 0)
+		return nl_fail(err, r, what, name);
+	/* libnl has no setter for RTA_EXPIRES; the kernel takes it for IPv6
+	 * routes (rtm_to_fib6_config) and sets RTF_EXPIRES, as for the routes
+	 * it learns from RAs itself. */
+	if ((r = nla_put_u32(msg, RTA_EXPIRES, lifetime_s)) < 0) {
+		nlmsg_free(msg);
+		return nl_fail(err, r, what, name);
+	}
+	r = nl_send_auto(ctx->sk, msg);
+	nlmsg_free(msg);
+	if (r >= 0)
+		r = nl_wait_for_ack(ctx->sk);
+	if (r < 0)
+		return nl_fail(err, r, what, name);
+	log_debug("%s: added default route via %s, expires in %u s", name, gw, lifetime_s);
+	return 0;
+}
+
+int link_remove_ipv6(struct link_ctx *ctx, const char *name, int ifindex,
+		     const struct in6_addr *addr, unsigned prefixlen, const struct in6_addr *gateway,
+		     struct ip_error *err)
+{
+	int first_error = 0, r;
+	if (gateway) {
+		struct rtnl_route *route = build_route6(ifindex, gateway);
+		if (!route)
+			return ip_fail(err, -ENOMEM, "%s: out of memory", name);
+		r = rtnl_route_delete(ctx->sk, route, 0);
+		rtnl_route_put(route);
+		if (r < 0 && r != -NLE_OBJ_NOTFOUND && r != -NLE_NOADDR)
+			first_error = nl_fail(err, r, "removing the IPv6 default route", name);
+	}
+	struct rtnl_addr *a = build_addr6(ifindex, addr, prefixlen);
+	r = a ? rtnl_addr_delete(ctx->sk, a, 0) : -NLE_NOMEM;
+	rtnl_addr_put(a);
+	if (r < 0 && r != -NLE_OBJ_NOTFOUND && r != -NLE_NOADDR && !first_error)
+		first_error = nl_fail(err, r, "removing the IPv6 address", name);
+	return first_error;
+}
+
+static int sysctl_path(const char *name, const char *key, char *path, size_t cap)
+{
+	if (strchr(name, '/') || strchr(key, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return -EINVAL;
+	int n = snprintf(path, cap, "/proc/sys/net/ipv6/conf/%s/%s", name, key);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+int link_ipv6_sysctl_read(const char *name, const char *key, int *value)
+{
+	char path[128];
+	int r = sysctl_path(name, key, path, sizeof(path));
+	if (r < 0)
+		return r;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	r = fscanf(f, "%d", value) == 1 ? 0 : -EIO;
+	fclose(f);
+	return r;
+}
+
+int link_ipv6_sysctl_write(const char *name, const char *key, int value)
+{
+	char path[128];
+	int r = sysctl_path(name, key, path, sizeof(path));
+	if (r < 0)
+		return r;
+	FILE *f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	r = fprintf(f, "%d\n", value) > 0 ? 0 : -EIO;
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	return r;
 }

@@ -14,6 +14,7 @@
 #include "util/error.h"
 
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,6 +91,35 @@ int link_add_routes(struct link_ctx *ctx, const char *name, int ifindex,
  * fine). */
 int link_remove_lease(struct link_ctx *ctx, const char *name, int ifindex,
 		      const struct dhcp_lease *lease, struct ip_error *err);
+
+/* --- IPv6 (DHCPv6 address, default route from a Router Advertisement) --- */
+
+/* Protocol tag of the IPv6 default route ("proto ra" in `ip -6 route`): it
+ * comes from the Router Advertisement. */
+#define LINK_ROUTE_PROTO_RA 9
+
+/* Adds addr/prefixlen with its lifetimes (seconds; DHCP6 infinity is kept
+ * as infinity).  Replaces the same address if present. */
+int link_add_address6(struct link_ctx *ctx, const char *name, int ifindex,
+		      const struct in6_addr *addr, unsigned prefixlen, uint32_t valid_lft,
+		      uint32_t preferred_lft, struct ip_error *err);
+/* State of one IPv6 address on the link: present, still tentative (DAD
+ * running), DAD failed. */
+int link_address6_state(struct link_ctx *ctx, int ifindex, const struct in6_addr *addr,
+			bool *present, bool *tentative, bool *dad_failed, struct ip_error *err);
+/* Adds the default route via the router's link-local address, expiring
+ * after lifetime_s (the RA's router lifetime; the kernel removes it then),
+ * table main, metric LINK_ROUTE_METRIC, proto LINK_ROUTE_PROTO_RA. */
+int link_add_default_route6(struct link_ctx *ctx, const char *name, int ifindex,
+			    const struct in6_addr *gateway, uint32_t lifetime_s, struct ip_error *err);
+/* Removes that route and the address (what is already gone is fine). */
+int link_remove_ipv6(struct link_ctx *ctx, const char *name, int ifindex,
+		     const struct in6_addr *addr, unsigned prefixlen, const struct in6_addr *gateway,
+		     struct ip_error *err);
+/* Reads and writes /proc/sys/net/ipv6/conf/NAME/KEY (accept_ra,
+ * optimistic_dad).  read: -ENOENT when the kernel has no such knob. */
+int link_ipv6_sysctl_read(const char *name, const char *key, int *value);
+int link_ipv6_sysctl_write(const char *name, const char *key, int value);
 
 /* Whether the link has an IPv6 link-local address (fe80::/10) and whether
  * it is still tentative (duplicate address detection running). */

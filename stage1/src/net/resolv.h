@@ -6,6 +6,7 @@
 #include "net/dhcp_option.h"
 #include "util/error.h"
 
+#include <netinet/in.h>
 #include <stddef.h>
 
 /* glibc and musl read at most three nameserver lines (MAXNS). */
@@ -17,6 +18,24 @@
  * lines).  Returns the length, -ENODATA when the lease has no DNS server, or
  * -ENOBUFS. */
 int resolv_format(const struct dhcp_lease *lease, const char *ifname, char *buf, size_t cap);
+
+/* What IPv6 contributes: DNS servers from DHCPv6 (option 23) and the RA
+ * (RDNSS), search names from option 24 and DNSSL, already merged. */
+#define RESOLV_MAX_DNS6 16
+struct resolv_ipv6 {
+	const char *ifname;
+	struct in6_addr dns[RESOLV_MAX_DNS6];
+	size_t n_dns;
+	char search[512];             /* space separated */
+};
+
+/* resolv.conf for both families (either may be NULL): the comment names
+ * where each came from; "search" lists the IPv4 domain, then the IPv6 names
+ * (duplicates left out); nameservers alternate IPv4, IPv6, IPv4 … up to
+ * RESOLV_MAX_NAMESERVERS, so a resolver that tries them in order reaches
+ * one of each family first.  -ENODATA when neither names a DNS server. */
+int resolv_format_both(const struct dhcp_lease *lease, const char *ifname,
+		       const struct resolv_ipv6 *v6, char *buf, size_t cap);
 
 /* Writes `content` to `path` atomically: a temporary file in the same
  * directory, fsync, mode 0644, rename over path.  A symlink at `path` is

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <zlib.h>
 
+#include "cache/origin.h"
 #include "util/kvconf.h"
 
 #define STORE_PREFIX NIX_STORE_DIR "/"
@@ -285,30 +286,20 @@ struct doc_state {
 	const char *keys[USERDATA_KEYS_MAX];
 };
 
+/* The one substituter URL check (cache/origin.h), under user-data's own
+ * length limit. */
 static bool substituter_valid(const char *w, size_t wl, char *why, size_t why_size)
 {
-	static const char *const schemes[] = { "https://", "http://", "s3://", "file://" };
 	if (wl > USERDATA_URL_MAX) {
 		snprintf(why, why_size, "URL longer than %d bytes", USERDATA_URL_MAX);
 		return false;
 	}
-	for (size_t k = 0; k < sizeof(schemes) / sizeof(schemes[0]); k++) {
-		size_t sl = strlen(schemes[k]);
-		if (wl > sl && memcmp(w, schemes[k], sl) == 0) {
-			for (size_t i = 0; i < wl; i++) {
-				unsigned char c = (unsigned char)w[i];
-				if (c <= 0x20 || c >= 0x7f) {
-					snprintf(why, why_size, "URL has a non-printable byte");
-					return false;
-				}
-			}
-			return true;
-		}
+	struct ip_error e = { 0 };
+	if (substituter_url_check(w, wl, &e) < 0) {
+		snprintf(why, why_size, "%s", ip_error_str(&e));
+		return false;
 	}
-	char ex[32];
-	excerpt(w, wl, ex, sizeof(ex));
-	snprintf(why, why_size, "'%s' is not an http://, https://, s3:// or file:// URL", ex);
-	return false;
+	return true;
 }
 
 static bool is_base64_char(char c)

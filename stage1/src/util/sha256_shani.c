@@ -1,23 +1,11 @@
 #include "util/sha256_shani.h"
 
-#include <string.h>
+#include "util/sha256.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if IP_SHA256_SHANI
 
 #include <cpuid.h>
 #include <immintrin.h>
-
-/* FIPS 180-4, 4.2.2 */
-static const uint32_t K[64] __attribute__((aligned(16))) = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-};
 
 bool sha256_shani_available(void)
 {
@@ -58,7 +46,7 @@ static void blocks(uint32_t state[8], const unsigned char *p, size_t n)
 				t = _mm_add_epi32(t, _mm_alignr_epi8(w[(g + 3) & 3], w[(g + 2) & 3], 4));
 				*cur = _mm_sha256msg2_epu32(t, w[(g + 3) & 3]);
 			}
-			m = _mm_add_epi32(*cur, _mm_load_si128((const __m128i *)&K[4 * g]));
+			m = _mm_add_epi32(*cur, _mm_load_si128((const __m128i *)&sha256_k[4 * g]));
 			s1 = _mm_sha256rnds2_epu32(s1, s0, m);
 			m = _mm_shuffle_epi32(m, 0x0E);
 			s0 = _mm_sha256rnds2_epu32(s0, s1, m);
@@ -77,38 +65,7 @@ static void blocks(uint32_t state[8], const unsigned char *p, size_t n)
 
 void sha256_shani_update(crypto_hash_sha256_state *st, const void *data, size_t len)
 {
-	const unsigned char *in = data;
-	size_t used = (size_t)((st->count >> 3) & 63);
-	st->count += (uint64_t)len << 3;
-	if (used) {
-		size_t take = 64 - used;
-		if (len < take) {
-			memcpy(st->buf + used, in, len);
-			return;
-		}
-		memcpy(st->buf + used, in, take);
-		blocks(st->state, st->buf, 1);
-		in += take;
-		len -= take;
-	}
-	if (len >= 64) {
-		blocks(st->state, in, len / 64);
-		in += len & ~(size_t)63;
-		len &= 63;
-	}
-	memcpy(st->buf, in, len);
-}
-
-#else
-
-bool sha256_shani_available(void)
-{
-	return false;
-}
-
-void sha256_shani_update(crypto_hash_sha256_state *st, const void *data, size_t len)
-{
-	crypto_hash_sha256_update(st, data, len);
+	sha256_update_blocks(st, data, len, blocks);
 }
 
 #endif

@@ -16,11 +16,22 @@
 
 #include <sodium.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define IP_SHA256_SHANI 1
+
 /* True when this CPU has the instructions (checked once). */
 bool sha256_shani_available(void);
 
 /* crypto_hash_sha256_update, with the SHA extensions.  Only call when
  * sha256_shani_available(). */
 void sha256_shani_update(crypto_hash_sha256_state *state, const void *data, size_t len);
+#else
+/* Another architecture: never available, and sha256.c uses libsodium. */
+static inline bool sha256_shani_available(void) { return false; }
+static inline void sha256_shani_update(crypto_hash_sha256_state *s, const void *d, size_t n)
+{
+	crypto_hash_sha256_update(s, d, n);
+}
+#endif
 
 #endif

@@ -14,20 +14,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fake-transport.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int discard_send(void *ctx, const uint8_t *msg, size_t len)
-{
-	(void)ctx;
-	(void)msg;
-	(void)len;
-	return 0;
-}
-
-static uint32_t fixed_random(void *ctx)
-{
-	return *(const uint32_t *)ctx;
-}
 
 /* Runs one message through a client in SELECTING and, after a synthetic
  * accept, through REQUESTING: the xid and chaddr are taken from the message

@@ -1,6 +1,6 @@
 /* SHA-256 throughput of the implementations we may link, on this machine.
  *   cc -O2 -Istage1/src -o /tmp/bench-sha256 stage1/tests/tools/bench-sha256.c \
- *      stage1/src/util/sha256_shani.c -lsodium -lmbedcrypto
+ *      stage1/src/util/sha256.c stage1/src/util/sha256_shani.c -lsodium -lmbedcrypto
  *   /tmp/bench-sha256 [MiB]
  * Hashes MiB (default 512) of data in 64 KiB pieces, like the NAR stream,
  * and prints MB/s (10^6 bytes per second) per implementation; all must agree. */

@@ -20,6 +20,7 @@
   onFailure = "reboot";
   kernelMismatch = "continue";
   keepNetwork = true;
+  apply = "when-changed";
   builtinKernel = "/nix/store/0ahcn2x4l5kxxpmhxgyg4gyc8dcfxdc2-linux-6.12.30/bzImage";
   extraSettings = {
     jobs = 4;
