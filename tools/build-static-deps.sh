@@ -438,15 +438,31 @@ build_libsodium() {
 }
 
 build_brotli() {
-	# Only the decoder (br NARs and answers): libbrotlicommon and libbrotlidec
+	# The decoder (br NARs and answers): libbrotlicommon and libbrotlidec
 	# compiled straight from the tree into one archive, no cmake needed.
-	mkdir -p obj
+	# The encoder goes beside it for the unit tests only (they compress);
+	# the program never links it.
+	mkdir -p obj enc
 	local f
 	for f in c/common/*.c c/dec/*.c; do
 		"$CC" $DEP_CFLAGS -Ic/include -c "$f" -o "obj/$(basename "$f" .c).o"
 	done
+	for f in c/enc/*.c; do
+		"$CC" $DEP_CFLAGS -Ic/include -c "$f" -o "enc/$(basename "$f" .c).o"
+	done
 	mkdir -p "$PREFIX/include/brotli" "$PREFIX/lib/pkgconfig"
 	"$AR" rcs "$PREFIX/lib/libbrotlidec.a" obj/*.o
+	"$AR" rcs "$PREFIX/lib/libbrotlienc.a" enc/*.o
+	cat >"$PREFIX/lib/pkgconfig/libbrotlienc.pc" <<-EOF
+	prefix=$PREFIX
+	libdir=\${prefix}/lib
+	includedir=\${prefix}/include
+	Name: libbrotlienc
+	Description: Brotli encoder library, for the unit tests (static, musl)
+	Version: 1.0.9
+	Libs: -L\${libdir} -lbrotlienc -lbrotlidec -lm
+	Cflags: -I\${includedir}
+	EOF
 	install -m 644 c/include/brotli/*.h "$PREFIX/include/brotli/"
 	cat >"$PREFIX/lib/pkgconfig/libbrotlidec.pc" <<-EOF
 	prefix=$PREFIX
@@ -514,7 +530,8 @@ make_relocatable
 
 # The prefix must answer for every library the program links.
 pkg-config --exists --print-errors --static \
-	libcurl libnl-3.0 libnl-route-3.0 libsodium libzstd liblzma zlib bzip2 libbrotlidec liblz4 mbedtls ||
+	libcurl libnl-3.0 libnl-route-3.0 libsodium libzstd liblzma zlib bzip2 libbrotlidec liblz4 mbedtls \
+	libbrotlienc ||
 	die "pkg-config cannot resolve the libraries in $PREFIX/lib/pkgconfig"
 echo "$KEY" >"$PREFIX/.complete"
 log "all built in $(($(date +%s) - start_all)) s (key $KEY)"

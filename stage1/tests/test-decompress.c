@@ -1,6 +1,10 @@
 /* Decompression of every method Nix writes, fed in chunks of every size:
  * whole streams, concatenated ones, and truncated/corrupt/trailing data. */
+/* VLA parameters in brotli's prototypes (see cache/decompress.c) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wvla"
 #include <brotli/encode.h>
+#pragma GCC diagnostic pop
 #include <bzlib.h>
 #include <lzma.h>
 #include <stdio.h>

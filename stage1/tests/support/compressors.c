@@ -1,7 +1,11 @@
 /* The real compression libraries (see compressors.h). */
 #include "support/compressors.h"
 
+/* VLA parameters in brotli's prototypes (see cache/decompress.c) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wvla"
 #include <brotli/encode.h>
+#pragma GCC diagnostic pop
 #include <bzlib.h>
 #include <lz4frame.h>
 #include <lzma.h>
