@@ -43,6 +43,15 @@ let
   };
 
   # The fields known at evaluation time; postVM adds the file and its size.
+  # The paths this image places, in closureInfo's registration format, so
+  # that the initrd takes them as whole without hashing them on the first
+  # boot (builtin-closure; README "Reliability"): on EBS every block of a
+  # fresh volume is loaded lazily from S3, so reading the image's own store
+  # would cost more than the fetch.  make-disk-image registers the same
+  # closure (its closureInfo of the toplevel, nixos/lib/make-disk-image.nix).
+  builtinClosurePath = "/nix/var/nix/builtin-closure";
+  builtinClosure = pkgs.closureInfo { rootPaths = [ config.system.build.toplevel ]; };
+
   imageInfoTemplate = pkgs.writeText "image-info-template.json" (
     builtins.toJSON {
       label = config.system.nixos.version;
@@ -87,6 +96,8 @@ in
       }
     ];
 
+    boot.initrd.provision.extraSettings.builtin-closure = builtinClosurePath;
+
     system.build.amazonImage = import "${modulesPath}/../lib/make-disk-image.nix" {
       inherit lib config pkgs;
       inherit (cfg) format additionalSpace;
@@ -97,6 +108,12 @@ in
       installBootLoader = true;
       copyChannel = false;
       configFile = null;
+      contents = [
+        {
+          source = "${builtinClosure}/registration";
+          target = builtinClosurePath;
+        }
+      ];
       postVM = ''
         mkdir -p $out/nix-support
         echo "file ${cfg.format} $diskImage" >> $out/nix-support/hydra-build-products

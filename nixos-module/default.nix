@@ -156,9 +156,13 @@ in
     imds = {
       endpoint = mkOption {
         type = types.str;
-        default = "http://169.254.169.254";
+        default = "auto";
         example = "http://[fd00:ec2::254]";
-        description = "The instance metadata service (IMDSv2) the user-data is read from.";
+        description = ''
+          The instance metadata service (IMDSv2) the user-data is read from:
+          an http:// URL, or `auto` (the binary's default): http://169.254.169.254
+          first, then http://[fd00:ec2::254], so IPv6-only subnets work too.
+        '';
       };
 
       timeout = mkOption {

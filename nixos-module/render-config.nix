@@ -33,6 +33,7 @@ let
   contractKeys = [
     "builtin-system"
     "builtin-kernel"
+    "builtin-closure"
     "substituters"
     "trusted-public-keys"
     "allow-user-data-substituters"
@@ -85,7 +86,7 @@ let
     allowUserDataSubstituters = false;
     allowUserDataKeys = false;
     imds = {
-      endpoint = "http://169.254.169.254";
+      endpoint = "auto";
       timeout = 30;
       allowV1 = false;
     };

@@ -115,7 +115,8 @@ run_case "a whole run passes nix-judge (calibrates the kill window)" full_run
 # a temporary into place comes right after a syncfs (the batch it belongs
 # to is durable first); after the last one nix/store is fsync'd; the
 # registration temporary is fsync'd and renamed after that, then the root
-# is fsync'd; the profile link is switched last.
+# is fsync'd; then the ledger (store/ledger.h) the same way, once the
+# paths it vouches for are registered; the profile link is switched last.
 write_order() {
 	command -v strace >/dev/null || { skip_because "strace is not installed (tools/packages/harden.txt)"; return 0; }
 	rm -rf "$ROOT"
@@ -139,6 +140,8 @@ for line in open(sys.argv[1]):
             events.append("registration-rename")
         elif names[1] == "system":
             events.append("profile-rename")
+        elif names[0] == ".ledger.tmp" and names[1] == "ledger":
+            events.append("ledger-rename")
         else:
             events.append("other-rename " + args)
     else:
@@ -157,10 +160,11 @@ for e in events:
     prev = e
 last = max(i for i, e in enumerate(events) if e == "store-rename")
 tail = [e for e in events[last + 1:]]
-want = ["fsync", "fsync", "registration-rename", "fsync", "profile-rename", "fsync"]
+want = ["fsync", "fsync", "registration-rename", "fsync", "fsync", "ledger-rename", "fsync",
+        "profile-rename", "fsync"]
 if tail != want:
     bad("after the last store rename: %s, want %s" % (tail, want))
-print("    %d paths in %d syncfs batches; then fsync(nix/store), fsync(registration), rename, fsync(root), profile"
+print("    %d paths in %d syncfs batches; then fsync(nix/store), fsync(registration), rename, fsync(root), ledger, profile"
       % (n, events.count("syncfs")))
 PY
 	"$TOOLS/nix-judge" --no-dump --cache "$CACHE_ZSTD" --expect-paths "$ALL_PATHS_FILE" "$ROOT" >"$TEST_TMP/judge.out" 2>&1 ||

@@ -47,17 +47,35 @@ second_run_is_free() {
 }
 run_case "second run: no request at all, same registration" second_run_is_free
 
-registration_lost_refetches_narinfos_only() {
+registration_lost_ledger_vouches() {
+	# stage 2 deletes nix-path-registration once it loaded it: the ledger
+	# of the first run still vouches for every path and stands in for the
+	# narinfos
 	local root=$TEST_TMP/root-xz before
 	rm -f "$root/nix-path-registration"
 	before=$(wc -l <"$W_LOG")
-	fetch "$root" --substituter "$URL/cache-xz" "$ROOT_PATH" || { fail_because "fetch failed"; return 1; }
+	fetch "$root" --substituter "$URL/cache-xz" --report "$TEST_TMP/lost.json" "$ROOT_PATH" ||
+		{ fail_because "fetch failed"; return 1; }
+	[ "$(tail -n +$((before + 1)) "$W_LOG" | wc -l)" = 0 ] || { fail_because "requests made"; return 1; }
+	grep -q '"vouched": '"$PATH_COUNT" "$TEST_TMP/lost.json" || { fail_because "not all vouched"; return 1; }
+	judge "$root" "$TW_DIR/cache-xz"
+}
+run_case "registration file lost, ledger kept: no request, registration written again" registration_lost_ledger_vouches
+
+registration_and_ledger_lost_refetches_narinfos_only() {
+	# nothing vouches: every path is hashed against its signed NarHash
+	local root=$TEST_TMP/root-xz before
+	rm -f "$root/nix-path-registration" "$root/nix/var/initrd-provision/ledger"
+	before=$(wc -l <"$W_LOG")
+	fetch "$root" --substituter "$URL/cache-xz" --report "$TEST_TMP/lost.json" "$ROOT_PATH" ||
+		{ fail_because "fetch failed"; return 1; }
 	[ "$(tail -n +$((before + 1)) "$W_LOG" | grep -c '/nar/')" = 0 ] || { fail_because "NARs fetched again"; return 1; }
 	[ "$(tail -n +$((before + 1)) "$W_LOG" | grep -c '\.narinfo 200')" = "$PATH_COUNT" ] ||
 		{ fail_because "want one narinfo per path"; return 1; }
+	grep -q '"checked": '"$PATH_COUNT" "$TEST_TMP/lost.json" || { fail_because "not all checked"; return 1; }
 	judge "$root" "$TW_DIR/cache-xz"
 }
-run_case "registration file lost: narinfos again, no NAR" registration_lost_refetches_narinfos_only
+run_case "registration file and ledger lost: narinfos again, every path hashed, no NAR" registration_and_ledger_lost_refetches_narinfos_only
 
 interrupted_run_resumes() {
 	# what a crash leaves: some paths whole, a temporary tree, no registration
@@ -149,9 +167,10 @@ report_json() {
 import json, sys
 r = json.load(open(sys.argv[1])); n = int(sys.argv[2]); nar = int(sys.argv[3])
 assert r["ok"] is True and r["error"] is None
-assert r["paths"] == {"closure": n, "present": 0, "fetched": n, "from_registration": 0}, r["paths"]
+assert r["paths"] == {"closure": n, "present": 0, "fetched": n, "from_registration": 0,
+                      "vouched": 0, "checked": 0, "replaced": 0}, r["paths"]
 assert r["bytes"]["nar"] == nar and r["bytes"]["closure_nar"] == nar, r["bytes"]
-for k in ("resolve", "download", "unpack_verify_cpu", "sync", "register", "total"):
+for k in ("resolve", "check", "download", "unpack_verify_cpu", "sync", "register", "total"):
     assert r["seconds"][k] >= 0, k
 assert r["requests"]["http"] == 2 * n + 1, r["requests"]
 assert r["substituters"][0]["nars"] == n

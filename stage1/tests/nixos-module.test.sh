@@ -165,6 +165,20 @@ case_check_config() {
 	done
 }
 
+# builtin-closure (issue 14): set through extraSettings, written in the
+# contract's order, and taken by the boot mode's parser.
+case_render_builtin_closure() {
+	have_nix || { skip_because "nix-instantiate not installed"; return 0; }
+	local out=$TEST_TMP/builtin-closure.conf
+	render '{ extraSettings.builtin-closure = "/nix/var/nix/builtin-closure"; }' >"$out" 2>"$TEST_TMP/bc.err" ||
+		{ fail_because "render failed: $(tail -n1 "$TEST_TMP/bc.err")"; return 1; }
+	[ "$(grep -v '^#' "$out" | head -n 1)" = "builtin-closure = /nix/var/nix/builtin-closure" ] ||
+		{ fail_because "rendered: $(grep -v '^#' "$out" | head -n 2 | tr '\n' '|')"; return 1; }
+	[ -x "$IP_BIN" ] || return 0
+	"$IP_BIN" --check-config "$out" 2>&1 | grep -q '^builtin-closure = /nix/var/nix/builtin-closure$' ||
+		fail_because "--check-config does not show it: $("$IP_BIN" --check-config "$out" 2>&1 | head -n 3 | tr '\n' '|')"
+}
+
 # --- the stage-1 glue ------------------------------------------------------------
 SHELLS=(bash)
 if [ -x /bin/busybox ] && /bin/busybox ash -c 'f() { local x=1; }; f' 2>/dev/null; then
@@ -519,6 +533,7 @@ run_case render-full case_render_full
 run_case render-rejects case_render_rejects
 run_case check-config case_check_config
 run_case unit-render case_unit_render
+run_case render-builtin-closure case_render_builtin_closure
 run_case glue-resolve case_glue_resolve
 run_case glue-scripted case_glue_scripted
 run_case glue-scripted-shapes case_glue_scripted_shapes

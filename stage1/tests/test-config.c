@@ -28,6 +28,7 @@ static void defaults_match_the_contract(void)
 	struct boot_config *c = parse("", 0, NULL);
 	CHECK(c);
 	CHECK_STR(c->builtin_system, "");
+	CHECK_STR(c->builtin_closure, "");
 	CHECK_STR(c->imds_endpoint, "auto");
 	CHECK_INT(c->network_family, ==, NET_FAMILY_DUAL);
 	CHECK_INT(c->ipv6_timeout, ==, 30);
@@ -96,6 +97,14 @@ static void module_fixture_parses(void)
 	CHECK_INT(config.apply, ==, APPLY_WHEN_CHANGED);
 }
 
+static void builtin_closure_names_a_file(void)
+{
+	struct boot_config *c = parse("builtin-closure = /nix/var/nix/builtin-closure\n", 0, NULL);
+	CHECK(c);
+	CHECK_STR(c->builtin_closure, "/nix/var/nix/builtin-closure");
+	CHECK(parse("builtin-closure = a\nbuiltin-closure = b\n", -EINVAL, "line 2: 'builtin-closure' is set twice"));
+}
+
 static void builtin_system_is_checked(void)
 {
 	struct boot_config *c = parse("builtin-system = /nix/store/0ahcn2x4l5kxxpmhxgyg4gyc8dcfxdc2-nixos-system\n",
@@ -157,6 +166,7 @@ TEST_MAIN("config",
 	TEST_CASE(module_fixture_parses),
 	TEST_CASE(builtin_system_is_checked),
 	TEST_CASE(apply_policy_parses),
+	TEST_CASE(builtin_closure_names_a_file),
 	TEST_CASE(refusals_name_the_line),
 	TEST_CASE(network_keys),
 	TEST_CASE(list_limit))

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,17 +18,6 @@
 #include "util/fs.h"
 #include "util/sha256.h"
 
-static const char *const real_nars[] = {
-	"tree", "file", "empty-file", "exec", "symlink", "empty-dir", "limits", "deep",
-};
-#define N_REAL (sizeof(real_nars) / sizeof(real_nars[0]))
-
-static unsigned char *load(const char *name, const char *ext, size_t *len)
-{
-	char rel[256];
-	snprintf(rel, sizeof(rel), "nars/%s.%s", name, ext);
-	return test_read_data(rel, len);
-}
 
 /* A fresh scratch directory; returns an O_DIRECTORY fd, path in `path`. */
 static int scratch(char *path, size_t size)
@@ -193,7 +183,7 @@ static void walk_at(struct walk *w, int at, const char *name, const char *rel)
 static bool tree_matches(int dirfd, const char *name, const char *nar_name, char *why, size_t size)
 {
 	size_t tsv_len;
-	unsigned char *tsv = load(nar_name, "tsv", &tsv_len);
+	unsigned char *tsv = nar_fixture_load(nar_name, "tsv", &tsv_len);
 	struct walk w = { 0 };
 	walk_at(&w, dirfd, name, ".");
 	bool ok = false;
@@ -218,17 +208,17 @@ static void real_nars_unpack_to_the_original_tree(void)
 	int dfd = scratch(dir, sizeof(dir));
 	CHECK(dfd >= 0);
 	static const size_t chunks[] = { 0, 1, 7, 4096 };
-	for (size_t i = 0; i < N_REAL; i++) {
+	for (size_t i = 0; i < NAR_FIXTURE_COUNT; i++) {
 		size_t len;
-		unsigned char *nar = load(real_nars[i], "nar", &len);
+		unsigned char *nar = nar_fixture_load(nar_fixture_names[i], "nar", &len);
 		CHECK(nar);
 		for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
 			struct ip_error err = { 0 };
 			int r = unpack(dfd, "out", nar, len, chunks[k], k == 3 ? DISK_SINK_FSYNC : 0, &err);
 			char why[8192] = "";
-			bool ok = r == 0 && tree_matches(dfd, "out", real_nars[i], why, sizeof(why));
+			bool ok = r == 0 && tree_matches(dfd, "out", nar_fixture_names[i], why, sizeof(why));
 			if (r != 0)
-				snprintf(why, sizeof(why), "%s: %s", real_nars[i], err.msg);
+				snprintf(why, sizeof(why), "%s: %s", nar_fixture_names[i], err.msg);
 			struct ip_error rerr = { 0 };
 			int rr = fs_remove_tree_at(dfd, "out", &rerr);
 			if (!ok || rr != 0) {
@@ -253,9 +243,9 @@ static void nix_store_dump_of_the_result_is_the_nar(void)
 	char dir[4096];
 	int dfd = scratch(dir, sizeof(dir));
 	CHECK(dfd >= 0);
-	for (size_t i = 0; i < N_REAL; i++) {
+	for (size_t i = 0; i < NAR_FIXTURE_COUNT; i++) {
 		size_t len;
-		unsigned char *nar = load(real_nars[i], "nar", &len);
+		unsigned char *nar = nar_fixture_load(nar_fixture_names[i], "nar", &len);
 		CHECK(nar);
 		struct ip_error err = { 0 };
 		int r = unpack(dfd, "out", nar, len, 0, 0, &err);
@@ -271,7 +261,7 @@ static void nix_store_dump_of_the_result_is_the_nar(void)
 		fs_remove_tree_at(dfd, "out", NULL);
 		if (!same) {
 			test_record_failure(__FILE__, __LINE__, "%s: unpack %d \"%s\", dump status %d, %zu bytes of %zu",
-					    real_nars[i], r, err.msg, status, n, len);
+					    nar_fixture_names[i], r, err.msg, status, n, len);
 			scratch_done(dfd, dir);
 			return;
 		}
@@ -298,7 +288,7 @@ static void existing_entry_is_an_error_and_never_followed(void)
 			else
 				CHECK(close(openat(dfd, "out", O_CREAT | O_WRONLY, 0644)) == 0);
 			size_t len;
-			unsigned char *nar = load(nars[i], "nar", &len);
+			unsigned char *nar = nar_fixture_load(nars[i], "nar", &len);
 			CHECK(nar);
 			struct ip_error err = { 0 };
 			int r = unpack(dfd, "out", nar, len, 0, 0, &err);
@@ -371,7 +361,7 @@ static void sink_errors_come_out_of_the_parser(void)
 	CHECK(dfd >= 0);
 	CHECK(mkdirat(dfd, "out", 0755) == 0);
 	size_t len;
-	unsigned char *nar = load("tree", "nar", &len);
+	unsigned char *nar = nar_fixture_load("tree", "nar", &len);
 	CHECK(nar);
 	/* "out" exists: the sink's first mkdirat fails inside the parser. */
 	struct disk_sink *s;
@@ -393,7 +383,7 @@ static void incomplete_archive_is_not_finished(void)
 	int dfd = scratch(dir, sizeof(dir));
 	CHECK(dfd >= 0);
 	size_t len;
-	unsigned char *nar = load("tree", "nar", &len);
+	unsigned char *nar = nar_fixture_load("tree", "nar", &len);
 	CHECK(nar);
 	struct disk_sink *s;
 	struct ip_error err = { 0 };
@@ -437,7 +427,7 @@ static int unpack_and_remove(const char *dir, char *why, size_t size)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	size_t len;
-	unsigned char *nar = load("tree", "nar", &len);
+	unsigned char *nar = nar_fixture_load("tree", "nar", &len);
 	if (dfd < 0 || !nar) {
 		snprintf(why, size, "setup failed");
 		return 1;
@@ -576,7 +566,7 @@ static void reuse_after_a_failure_is_like_new(void)
 	int dfd = scratch(dir, sizeof(dir));
 	CHECK(dfd >= 0);
 	size_t len;
-	unsigned char *half = load("deep", "nar", &len);
+	unsigned char *half = nar_fixture_load("deep", "nar", &len);
 	CHECK(half);
 	struct disk_sink *s;
 	struct ip_error err = { 0 };
@@ -585,8 +575,8 @@ static void reuse_after_a_failure_is_like_new(void)
 	CHECK(p);
 	CHECK_INT(nar_parser_feed(p, half, len / 2, &err), ==, 0);
 	free(half);
-	for (size_t i = 0; i < N_REAL; i++) {
-		unsigned char *nar = load(real_nars[i], "nar", &len);
+	for (size_t i = 0; i < NAR_FIXTURE_COUNT; i++) {
+		unsigned char *nar = nar_fixture_load(nar_fixture_names[i], "nar", &len);
 		CHECK(nar);
 		CHECK_INT(disk_sink_reuse(s, dfd, "out", 0, &err), ==, 0);
 		nar_parser_reset(p, &disk_sink_ops, s);
@@ -597,9 +587,9 @@ static void reuse_after_a_failure_is_like_new(void)
 			r = disk_sink_finish(s, &err);
 		free(nar);
 		char why[8192] = "";
-		bool ok = r == 0 && tree_matches(dfd, "out", real_nars[i], why, sizeof(why));
+		bool ok = r == 0 && tree_matches(dfd, "out", nar_fixture_names[i], why, sizeof(why));
 		if (!ok) {
-			test_record_failure(__FILE__, __LINE__, "%s: r=%d %s %s", real_nars[i], r,
+			test_record_failure(__FILE__, __LINE__, "%s: r=%d %s %s", nar_fixture_names[i], r,
 					    err.msg, why);
 			break;
 		}
@@ -622,7 +612,7 @@ static void canonical_modes_whatever_the_umask(void)
 		int dfd = scratch(dir, sizeof(dir));
 		CHECK(dfd >= 0);
 		size_t len;
-		unsigned char *nar = load("tree", "nar", &len);
+		unsigned char *nar = nar_fixture_load("tree", "nar", &len);
 		CHECK(nar);
 		pid_t pid = fork();
 		CHECK(pid >= 0);
@@ -643,6 +633,37 @@ static void canonical_modes_whatever_the_umask(void)
 			return;
 		}
 	}
+}
+
+/* Every umask(2) call of this program (the sink's, the tests'): this
+ * definition takes the place of libc's. */
+static unsigned umask_calls;
+mode_t umask(mode_t mask)
+{
+	umask_calls++;
+	return (mode_t)syscall(SYS_umask, mask);
+}
+
+/* umask(0); umask(m) on two worker threads at once can leave the process's
+ * umask at 0 (issue 14): the sink must learn the umask without setting it. */
+static void sink_never_sets_the_umask(void)
+{
+	char dir[4096];
+	int dfd = scratch(dir, sizeof(dir));
+	CHECK(dfd >= 0);
+	size_t len;
+	unsigned char *nar = nar_fixture_load("tree", "nar", &len);
+	CHECK(nar);
+	umask_calls = 0;
+	struct ip_error err = { 0 };
+	int r = unpack(dfd, "out", nar, len, 0, 0, &err);
+	free(nar);
+	char why[8192] = "";
+	bool same = r == 0 && tree_matches(dfd, "out", "tree", why, sizeof(why));
+	scratch_done(dfd, dir);
+	CHECK_INT(r, ==, 0);
+	CHECK(same);
+	CHECK_INT(umask_calls, ==, 0);
 }
 
 static void write2_all_writes_both_parts(void)
@@ -670,6 +691,7 @@ static void write2_all_writes_both_parts(void)
 TEST_MAIN("disk-sink",
 	  TEST_CASE(reuse_after_a_failure_is_like_new),
 	  TEST_CASE(canonical_modes_whatever_the_umask),
+	  TEST_CASE(sink_never_sets_the_umask),
 	  TEST_CASE(write2_all_writes_both_parts),
 	TEST_CASE(real_nars_unpack_to_the_original_tree),
 	TEST_CASE(nix_store_dump_of_the_result_is_the_nar),

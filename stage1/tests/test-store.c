@@ -113,7 +113,35 @@ static void symlink_at_final_name_counts_and_is_not_followed(void)
 	remove_root();
 }
 
+/* A present path that is not whole is taken out of its final name at once
+ * (a read-only tree, as store paths are), leaving nothing behind. */
+static void move_aside_frees_the_final_name(void)
+{
+	make_root();
+	CHECK(root[0]);
+	struct store st;
+	struct ip_error err = { 0 };
+	CHECK_INT(store_open(root, false, &st, &err), ==, 0);
+	CHECK_INT(mkdirat(st.store_fd, BASE, 0755), ==, 0);
+	CHECK_INT(mkdirat(st.store_fd, BASE "/bin", 0555), ==, 0);
+	CHECK_INT(fchmodat(st.store_fd, BASE, 0555, 0), ==, 0);
+	CHECK_INT(store_move_aside(&st, BASE, &err), ==, 0);
+	CHECK(!store_has(&st, BASE));
+	char tmp[STORE_TEMP_NAME_MAX];
+	store_temp_name(BASE, tmp);
+	CHECK(!store_has(&st, tmp));
+	/* a planted symlink goes the same way, its target untouched */
+	CHECK_INT(symlinkat(root, st.store_fd, BASE), ==, 0);
+	CHECK_INT(store_move_aside(&st, BASE, &err), ==, 0);
+	CHECK(!store_has(&st, BASE));
+	struct stat sb;
+	CHECK_INT(stat(root, &sb), ==, 0);
+	store_close(&st);
+	remove_root();
+}
+
 TEST_MAIN("store",
 	  TEST_CASE(creates_locks_and_cleans),
 	  TEST_CASE(commit_renames_but_never_replaces),
-	  TEST_CASE(symlink_at_final_name_counts_and_is_not_followed))
+	  TEST_CASE(symlink_at_final_name_counts_and_is_not_followed),
+	  TEST_CASE(move_aside_frees_the_final_name))

@@ -392,6 +392,20 @@ static int fetch_target(struct boot_run *run)
 		.cb_ctx = run,
 	};
 	struct ip_error err = { 0 };
+	/* The image's list of the paths it placed, read inside the root. */
+	char builtin_closure[SYSROOT_PATH_MAX], builtin_closure_file[SYSROOT_PATH_MAX + 64];
+	if (run->config.builtin_closure[0]) {
+		if (sysroot_resolve(run->root_fd, run->config.builtin_closure, builtin_closure,
+				    sizeof(builtin_closure), &err) < 0) {
+			log_warn("builtin-closure %s: %s; the image's paths will be hashed instead",
+				 run->config.builtin_closure, ip_error_str(&err));
+			ip_error_clear(&err);
+		} else {
+			snprintf(builtin_closure_file, sizeof(builtin_closure_file), "%s%s", run->o->sysroot,
+				 builtin_closure);
+			fo.builtin_closure = builtin_closure_file;
+		}
+	}
 	/* S3: the instance role's credentials and the region, from the same IMDS. */
 	struct aws_session aws;
 	struct aws_session_config ac = {
@@ -422,9 +436,10 @@ static int fetch_target(struct boot_run *run)
 	aws_session_close(&aws);
 	if (r < 0)
 		return fail_with(run, PHASE_FETCH, &err, "");
-	log_info("closure verified and registered: %zu paths (%zu fetched, %zu present), %.1f MiB downloaded in %.1f s",
-		 run->fetch.paths_total, run->fetch.paths_fetched, run->fetch.paths_present,
-		 (double)run->fetch.download_bytes / 1048576.0, run->fetch.t_total);
+	log_info("closure verified and registered: %zu paths (%zu fetched, %zu present: %zu vouched for, %zu hashed), "
+		 "%.1f MiB downloaded in %.1f s",
+		 run->fetch.paths_total, run->fetch.paths_fetched, run->fetch.paths_present, run->fetch.paths_vouched,
+		 run->fetch.paths_checked, (double)run->fetch.download_bytes / 1048576.0, run->fetch.t_total);
 	return 0;
 }
 
@@ -525,6 +540,7 @@ static void do_kexec(struct boot_run *run, const char *target_kernel)
 	struct ip_error err = { 0 };
 	char params_path[SYSROOT_PATH_MAX], params[CMDLINE_MAX], initrd[SYSROOT_PATH_MAX], cmdline[CMDLINE_MAX];
 	char kernel_file[SYSROOT_PATH_MAX + 64], initrd_file[SYSROOT_PATH_MAX + 64];
+	const char *outcome = run->outcome;
 
 	snprintf(params_path, sizeof(params_path), "%s/kernel-params", run->target);
 	if (read_small_file_in_root(run, params_path, params, sizeof(params)) < 0)
@@ -536,19 +552,23 @@ static void do_kexec(struct boot_run *run, const char *target_kernel)
 		goto failed;
 	snprintf(kernel_file, sizeof(kernel_file), "%s%s", run->o->sysroot, target_kernel);
 	snprintf(initrd_file, sizeof(initrd_file), "%s%s", run->o->sysroot, initrd_resolved);
-	if (run->o->no_power) {
+	/* --no-power walks the same path as a kexec whose reboot failed: it
+	 * says what it would load, and the boot goes on on this kernel. */
+	if (run->o->no_power)
 		log_info("kexec (not done: --no-power): %s with %s, command line: %s", kernel_file, initrd_file, cmdline);
-		snprintf(run->kernel_action, sizeof(run->kernel_action), "kexec skipped (--no-power)");
-		return;
-	}
-	if (kexec_load_files(kernel_file, initrd_file, cmdline, &err) < 0)
+	else if (kexec_load_files(kernel_file, initrd_file, cmdline, &err) < 0)
 		goto failed;
 	log_info("kexec: rebooting into %s (command line: %s)", target_kernel, cmdline);
 	snprintf(run->kernel_action, sizeof(run->kernel_action), "kexec");
 	run->outcome = "kexec";
 	release_network(run);
 	write_report(run);
-	kexec_reboot(&err);
+	if (run->o->no_power)
+		ip_fail(&err, -ECANCELED, "not rebooting (--no-power)");
+	else
+		kexec_reboot(&err);
+	/* Still here: this boot goes on, and its report must say how it ends. */
+	run->outcome = outcome;
 failed:
 	/* A failed kexec never blocks the boot: continue, loudly. */
 	snprintf(run->kernel_action, sizeof(run->kernel_action), "continue (kexec failed)");

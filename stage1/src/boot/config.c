@@ -29,6 +29,7 @@ struct setting {
 static const struct setting settings[] = {
 	{ "builtin-system", T_STORE_PATH, FIELD(builtin_system), 0, 0 },
 	{ "builtin-kernel", T_STRING, FIELD(builtin_kernel), 0, 0 },
+	{ "builtin-closure", T_STRING, FIELD(builtin_closure), 0, 0 },
 	{ "substituters", T_URL_LIST, LIST(substituters, n_substituters), 0 },
 	{ "trusted-public-keys", T_KEY_LIST, LIST(trusted_public_keys, n_trusted_public_keys), 0 },
 	{ "allow-user-data-substituters", T_BOOL, FIELD(allow_user_data_substituters), 0, 0 },

@@ -26,6 +26,7 @@ enum kernel_mismatch { KERNEL_MISMATCH_KEXEC, KERNEL_MISMATCH_CONTINUE, KERNEL_M
 struct boot_config {
 	char builtin_system[NIX_STORE_PATH_MAX];  /* "" = from init= on the command line */
 	char builtin_kernel[CONFIG_PATH_MAX];     /* "" = <builtin-system>/kernel */
+	char builtin_closure[CONFIG_PATH_MAX];    /* "" = none; a file inside the root */
 	char substituters[CONFIG_LIST_MAX][CONFIG_URL_MAX];
 	size_t n_substituters;
 	char trusted_public_keys[CONFIG_LIST_MAX][CONFIG_KEY_TEXT_MAX];

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cache/decompress.h"
@@ -227,6 +228,8 @@ struct resolver {
 	struct resolve_env *env;
 	struct closure *c;
 	struct closure old;   /* entries of the previous registration file */
+	struct closure ledger;  /* paths of the ledger (identity and entry) */
+	struct closure builtin; /* paths the image placed (with entries when it gave them) */
 	struct sub_state *subs;
 	struct http_client *http;
 	pthread_mutex_t lock;
@@ -443,16 +446,32 @@ static int dispatch(struct resolver *rv, size_t k)
 	return all_exhausted(rv, k);
 }
 
-/* A path whose entry in the previous registration file can stand in for its
- * narinfo: it is whole in the store and was registered. */
-static int take_from_registration(struct resolver *rv, size_t k, bool *taken)
+/* Whether something vouches for present path k (the ledger when the entry
+ * is still the one it recorded, else the image's list), and where its
+ * registration entry can come from without a narinfo (NULL: nowhere). */
+static struct closure_path *vouch(struct resolver *rv, struct closure_path *p)
 {
-	*taken = false;
-	struct closure_path *p = &rv->c->paths[k];
+	size_t l = closure_find(&rv->ledger, p->basename);
+	if (l != CLOSURE_NONE) {
+		struct closure_path *e = &rv->ledger.paths[l];
+		if (e->has_id && e->resolved && tree_identity_equal(&e->id, &p->id)) {
+			p->vouched = true;
+			return e;
+		}
+	}
+	size_t b = closure_find(&rv->builtin, p->basename);
+	if (b == CLOSURE_NONE)
+		return NULL;
+	p->vouched = true;
+	if (rv->builtin.paths[b].resolved)
+		return &rv->builtin.paths[b];
 	size_t o = closure_find(&rv->old, p->basename);
-	if (o == CLOSURE_NONE || !p->present)
-		return 0;
-	struct closure_path *src = &rv->old.paths[o];
+	return o != CLOSURE_NONE ? &rv->old.paths[o] : NULL;
+}
+
+/* A vouched path's entry stands in for its narinfo. */
+static void take_entry(struct resolver *rv, struct closure_path *p, struct closure_path *src)
+{
 	p->nar_hash = src->nar_hash;
 	p->nar_size = src->nar_size;
 	p->deriver = src->deriver;
@@ -464,8 +483,6 @@ static int take_from_registration(struct resolver *rv, size_t k, bool *taken)
 	p->sub_index = -1;
 	p->resolved = true;
 	rv->env->paths_from_registration++;
-	*taken = true;
-	return 0;
 }
 
 static int add_references(struct resolver *rv, size_t k)
@@ -484,11 +501,21 @@ static int add_references(struct resolver *rv, size_t k)
 static int start_path(struct resolver *rv, size_t k)
 {
 	struct closure_path *p = &rv->c->paths[k];
-	p->present = store_has(rv->env->store, p->basename);
-	bool taken;
-	take_from_registration(rv, k, &taken);
-	if (taken)
-		return add_references(rv, k);
+	struct stat sb;
+	p->present = store_stat(rv->env->store, p->basename, &sb);
+	if (p->present) {
+		tree_identity_of(&sb, &p->id);
+		p->has_id = true;
+		struct closure_path *src = vouch(rv, p);
+		if (p->vouched)
+			rv->env->paths_vouched++;
+		else
+			p->check = true;
+		if (src) {
+			take_entry(rv, p, src);
+			return add_references(rv, k);
+		}
+	}
 	return dispatch(rv, k);
 }
 
@@ -531,7 +558,7 @@ static void accept_narinfo(struct resolver *rv, struct nreq *nr, struct narinfo 
 	p->resolved = true;
 	free(p->why_not);
 	p->why_not = NULL;
-	if (!p->present) {
+	if (!p->vouched) { /* to fetch, or to check and maybe fetch */
 		p->narinfo = malloc(sizeof(*p->narinfo));
 		if (!p->narinfo) {
 			narinfo_free(info);
@@ -588,6 +615,8 @@ static void handle_narinfo(struct resolver *rv, struct nreq *nr)
 		narinfo_free(&info);
 		return;
 	}
+	/* a present path may well be whole (checked later): its narinfo is
+	 * not refused for a compression only a fetch would need */
 	if (!p->present && info.compression == NIX_COMPRESSION_UNSUPPORTED) {
 		reject(rv, nr, "the NAR of %s uses compression '%s', which is not supported "
 			       "(supported: " DECOMPRESS_SUPPORTED_NAMES ")",
@@ -664,6 +693,65 @@ static int load_old_registration_entry(void *ctx, const struct registration_entr
 	return 0;
 }
 
+static int load_ledger_identity(void *ctx, const char *basename, const struct tree_identity *id,
+				struct ip_error *err)
+{
+	struct closure *ledger = ctx;
+	size_t k;
+	if (closure_add(ledger, basename, CLOSURE_NONE, &k) < 0)
+		return ip_fail(err, -ENOMEM, "out of memory");
+	ledger->paths[k].id = *id;
+	ledger->paths[k].has_id = true;
+	return 0;
+}
+
+/* closureInfo's `store-paths`: one store path per line. */
+static int load_store_paths(const char *buf, size_t len, struct closure *out, struct ip_error *err)
+{
+	size_t lineno = 0;
+	for (const char *p = buf, *end = buf + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char path[NIX_STORE_PATH_MAX];
+		lineno++;
+		if (n > 0) {
+			if (n >= sizeof(path) || nix_store_path_check(p, n, NULL) < 0)
+				return ip_fail(err, -EBADMSG, "line %zu: not a store path", lineno);
+			memcpy(path, p, n);
+			path[n] = '\0';
+			if (closure_add(out, nix_store_path_basename(path), CLOSURE_NONE, NULL) < 0)
+				return ip_fail(err, -ENOMEM, "out of memory");
+		}
+		p += n + 1;
+	}
+	return 0;
+}
+
+static void load_vouchers(struct resolver *rv)
+{
+	struct resolve_env *env = rv->env;
+	struct ip_error e = { 0 };
+	if (env->ledger &&
+	    ledger_parse(env->ledger, env->ledger_len, load_ledger_identity, load_old_registration_entry,
+			 &rv->ledger, &e) < 0) {
+		warn(rv, "ignoring the ledger of earlier runs (%s/%s): %s", LEDGER_DIR, LEDGER_FILE,
+		     ip_error_str(&e));
+		closure_free(&rv->ledger);
+	}
+	ip_error_clear(&e);
+	if (env->builtin_closure &&
+	    registration_parse(env->builtin_closure, env->builtin_closure_len,
+			       load_old_registration_entry, &rv->builtin, &e) < 0) {
+		closure_free(&rv->builtin);
+		ip_error_clear(&e);
+		if (load_store_paths(env->builtin_closure, env->builtin_closure_len, &rv->builtin, &e) < 0) {
+			warn(rv, "ignoring the built-in closure list (neither a registration nor "
+				 "store paths): %s", ip_error_str(&e));
+			closure_free(&rv->builtin);
+		}
+	}
+}
+
 int closure_resolve(struct resolve_env *env, const char *root_path, struct closure *out,
 		    struct ip_error *err)
 {
@@ -689,6 +777,8 @@ int closure_resolve(struct resolve_env *env, const char *root_path, struct closu
 			closure_free(&rv.old);
 		}
 	}
+
+	load_vouchers(&rv);
 
 	r = closure_add(out, nix_store_path_basename(root_path), CLOSURE_NONE, &out->root);
 	if (r < 0) {
@@ -738,6 +828,8 @@ done:
 	free(rv.subs);
 	free(rv.todo);
 	closure_free(&rv.old);
+	closure_free(&rv.ledger);
+	closure_free(&rv.builtin);
 	pthread_cond_destroy(&rv.cond);
 	pthread_mutex_destroy(&rv.lock);
 	return r;

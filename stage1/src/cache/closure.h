@@ -9,10 +9,14 @@
  * a cache that has none, has another StoreDir, or cannot be reached is
  * skipped with a warning.  Other errors (retries exhausted, TLS) end the run.
  *
- * A path already whole in the store (see store/store.h) and listed in the
- * previous registration file needs no narinfo at all: its entry there has
- * everything the new registration file needs.  So a second run over a
- * complete closure makes no request. */
+ * A path present in the store is vouched for (see store/store.h) by the
+ * ledger of an earlier run when its top entry is still the one recorded
+ * there, or by the image's list of the paths it placed.  A vouched path
+ * needs no narinfo when the ledger, that list or the previous registration
+ * file has its entry: so a second run over a complete closure makes no
+ * request.  A present path nothing vouches for gets its narinfo (kept in
+ * `narinfo`, `check` set): the caller hashes it against the signed NarHash
+ * before it counts. */
 #ifndef IP_CACHE_CLOSURE_H
 #define IP_CACHE_CLOSURE_H
 
@@ -24,6 +28,7 @@
 #include "cache/substituter.h"
 #include "nix/hash.h"
 #include "nix/narinfo.h"
+#include "store/ledger.h"
 #include "store/store.h"
 #include "util/error.h"
 
@@ -40,7 +45,11 @@ struct closure_path {
 	struct narinfo *narinfo;     /* verified narinfo of a path to fetch; NULL otherwise */
 	int sub_index;               /* who served the narinfo; -1 = registration file */
 	size_t referrer;             /* a path referring to it; CLOSURE_NONE for the root */
-	bool present;                /* already whole in the store */
+	bool present;                /* an entry is under the final name */
+	bool vouched;                /* ... and the ledger or the image vouches for it */
+	bool check;                  /* ... nothing does: hash it against nar_hash */
+	struct tree_identity id;     /* of a present entry; of a ledger line */
+	bool has_id;
 	bool resolved;
 	/* resolution bookkeeping */
 	int next_sub;
@@ -81,11 +90,16 @@ struct resolve_env {
 	struct http_provider http;
 	const char *old_registration;        /* previous registration file or NULL */
 	size_t old_registration_len;
+	const char *ledger;                  /* store/ledger.h text or NULL */
+	size_t ledger_len;
+	const char *builtin_closure;         /* closureInfo's registration or store-paths, or NULL */
+	size_t builtin_closure_len;
 	/* Called (main thread) with one line for things the operator should
 	 * see: a substituter skipped, a narinfo refused by one cache. */
 	void (*warn)(void *ctx, const char *line);
 	void *warn_ctx;
 	unsigned paths_from_registration;    /* out */
+	unsigned paths_vouched;              /* out */
 };
 
 int closure_resolve(struct resolve_env *env, const char *root_path, struct closure *out,

@@ -3,6 +3,8 @@
 #include "aws/credentials.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -16,6 +18,10 @@
 #include "cache/http.h"
 #include "cache/substituter.h"
 #include "nix/store_path.h"
+#include "store/tree_hash.h"
+#include "util/file.h"
+#include "util/text.h"
+#include "store/ledger.h"
 #include "store/profile.h"
 #include "store/registration.h"
 #include "store/store.h"
@@ -33,6 +39,11 @@ struct run {
 	size_t n_subs;
 	char *old_reg;
 	size_t old_reg_len;
+	char *old_ledger;
+	size_t old_ledger_len;
+	char *builtin_closure;
+	size_t builtin_closure_len;
+	struct text_buf ledger;             /* the new ledger's text */
 	struct closure closure;
 	size_t *todo;
 	struct registration_entry *entries;
@@ -235,6 +246,223 @@ static int deadline_error(const struct fetch_options *o, const struct fetch_resu
 		       o->deadline_setting ? o->deadline_setting : "deadline", where);
 }
 
+/* ---- present paths nothing vouches for --------------------------------- */
+
+static void warn_line(struct run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn_line(struct run *run, const char *fmt, ...)
+{
+	char line[IP_ERROR_MSG_MAX + 256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_debug("%s", line);
+	if (run->o->warn)
+		run->o->warn(run->o->cb_ctx, line);
+}
+
+/* The hashing of the present paths to check, spread over the worker
+ * threads (one path at a time each: most closures are many small paths). */
+struct check_result {
+	int r;
+	struct nix_hash got;
+	uint64_t size;
+	struct ip_error err;
+};
+
+struct check_pool {
+	struct run *run;
+	const size_t *paths;          /* closure indices */
+	struct check_result *results;
+	size_t n;
+	size_t next;                  /* under lock */
+	pthread_mutex_t lock;
+};
+
+static void *check_worker(void *arg)
+{
+	struct check_pool *pool = arg;
+	for (;;) {
+		pthread_mutex_lock(&pool->lock);
+		size_t i = pool->next < pool->n ? pool->next++ : pool->n;
+		pthread_mutex_unlock(&pool->lock);
+		if (i == pool->n)
+			return NULL;
+		const struct closure_path *p = &pool->run->closure.paths[pool->paths[i]];
+		struct check_result *res = &pool->results[i];
+		res->r = tree_nar_hash(pool->run->store.store_fd, p->basename, p->nar_size, &res->got,
+				       &res->size, &res->err);
+	}
+}
+
+/* Hashes every present path nothing vouches for as a NAR: whole when it
+ * matches the signed NarHash and NarSize, else moved aside so that it is
+ * fetched like a missing one. */
+static int check_present_paths(struct run *run, unsigned jobs, struct fetch_result *res,
+			       struct ip_error *err)
+{
+	struct closure *c = &run->closure;
+	struct check_pool pool = { .run = run };
+	pthread_t threads[64];
+	size_t n_threads = 0, *paths = malloc((c->n ? c->n : 1) * sizeof(*paths));
+	int r = 0;
+	if (!paths)
+		return ip_fail(err, -ENOMEM, "out of memory");
+	for (size_t k = 0; k < c->n; k++)
+		if (c->paths[k].present && c->paths[k].check)
+			paths[pool.n++] = k;
+	pool.paths = paths;
+	pool.results = pool.n ? calloc(pool.n, sizeof(*pool.results)) : NULL;
+	if (pool.n && !pool.results) {
+		free(paths);
+		return ip_fail(err, -ENOMEM, "out of memory");
+	}
+	pthread_mutex_init(&pool.lock, NULL);
+	for (; n_threads + 1 < jobs && n_threads + 1 < pool.n && n_threads < 64; n_threads++)
+		if (pthread_create(&threads[n_threads], NULL, check_worker, &pool) != 0)
+			break;
+	check_worker(&pool); /* this thread too */
+	for (size_t i = 0; i < n_threads; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&pool.lock);
+
+	for (size_t i = 0; i < pool.n && r == 0; i++) {
+		struct closure_path *p = &c->paths[paths[i]];
+		struct check_result *cr = &pool.results[i];
+		char why[IP_ERROR_MSG_MAX + 160];
+		if (cr->r == -ENOMEM) {
+			r = ip_fail(err, cr->r, "%s", ip_error_str(&cr->err));
+			break;
+		}
+		if (cr->r == 0 && cr->size == p->nar_size && nix_hash_equal(&cr->got, &p->nar_hash)) {
+			res->paths_checked++;
+			continue;
+		}
+		if (cr->r < 0) {
+			snprintf(why, sizeof(why), "%s", ip_error_str(&cr->err));
+		} else {
+			char want_text[NIX_HASH_TEXT_MAX], got_text[NIX_HASH_TEXT_MAX];
+			nix_hash_format(&p->nar_hash, want_text);
+			nix_hash_format(&cr->got, got_text);
+			snprintf(why, sizeof(why), "its NAR is %s, %llu bytes; signed: %s, %llu bytes",
+				 got_text, (unsigned long long)cr->size, want_text,
+				 (unsigned long long)p->nar_size);
+		}
+		warn_line(run, "%s/%s is present but not what its signed NarHash says (%s): moved "
+			       "aside, fetching it again", NIX_STORE_DIR, p->basename, why);
+		r = store_move_aside(&run->store, p->basename, err);
+		if (r == 0) {
+			p->present = false;
+			res->paths_replaced++;
+		}
+	}
+	free(pool.results);
+	free(paths);
+	return r;
+}
+
+/* ---- the ledger ------------------------------------------------------------ */
+
+static int ledger_put(struct run *run, const char *text, size_t len)
+{
+	return text_buf_put(&run->ledger, text, len);
+}
+
+static int ledger_put_identity(struct run *run, const char *basename, const struct stat *st)
+{
+	struct tree_identity id;
+	char line[LEDGER_LINE_MAX];
+	tree_identity_of(st, &id);
+	return ledger_put(run, line, ledger_format_identity(basename, &id, line));
+}
+
+/* Paths of the old ledger outside this closure are kept while their entry
+ * is still the one recorded (another system of this machine, say). */
+struct ledger_keep {
+	struct run *run;
+	struct closure kept;
+	bool entries;          /* second pass: registration entries */
+	int r;
+};
+
+static int keep_ledger_identity(void *ctx, const char *basename, const struct tree_identity *id,
+				struct ip_error *err)
+{
+	(void)err;
+	struct ledger_keep *k = ctx;
+	struct stat st;
+	struct tree_identity now;
+	if (k->entries || closure_find(&k->run->closure, basename) != CLOSURE_NONE ||
+	    !store_stat(&k->run->store, basename, &st))
+		return 0;
+	tree_identity_of(&st, &now);
+	if (!tree_identity_equal(id, &now))
+		return 0;
+	if (closure_add(&k->kept, basename, CLOSURE_NONE, NULL) < 0 ||
+	    ledger_put_identity(k->run, basename, &st) < 0)
+		return k->r = -ENOMEM;
+	return 0;
+}
+
+static int keep_ledger_entry(void *ctx, const struct registration_entry *e, struct ip_error *err)
+{
+	(void)err;
+	struct ledger_keep *k = ctx;
+	if (!k->entries || closure_find(&k->kept, e->basename) == CLOSURE_NONE)
+		return 0;
+	char *text = NULL;
+	size_t len = 0;
+	if (registration_format(e, 1, &text, &len) < 0 || ledger_put(k->run, text, len) < 0)
+		k->r = -ENOMEM;
+	free(text);
+	return k->r;
+}
+
+/* The ledger after a successful run: every path of the closure (all whole
+ * now) with its entry's identity, plus the old ledger's still-valid paths.
+ * Losing it costs only time (the next run hashes those paths), so failing
+ * to write it is a warning. */
+static void write_ledger(struct run *run, size_t n_entries)
+{
+	struct ledger_keep k = { .run = run };
+	struct ip_error e = { 0 };
+	int r = ledger_put(run, LEDGER_MAGIC "\n", strlen(LEDGER_MAGIC) + 1);
+	for (size_t i = 0; r == 0 && i < n_entries; i++) {
+		struct stat st;
+		const char *b = run->entries[i].basename;
+		if (!store_stat(&run->store, b, &st))
+			r = -ENOENT;
+		else
+			r = ledger_put_identity(run, b, &st);
+	}
+	if (r == 0 && run->old_ledger)
+		(void)ledger_parse(run->old_ledger, run->old_ledger_len, keep_ledger_identity,
+				   keep_ledger_entry, &k, NULL);
+	if (r == 0 && (r = k.r) == 0)
+		r = ledger_put(run, "\n", 1);
+	char *reg = NULL;
+	size_t reg_len = 0;
+	if (r == 0 && (r = registration_format(run->entries, n_entries, &reg, &reg_len)) == 0)
+		r = ledger_put(run, reg, reg_len);
+	free(reg);
+	k.entries = true;
+	if (r == 0 && run->old_ledger && k.kept.n)
+		(void)ledger_parse(run->old_ledger, run->old_ledger_len, keep_ledger_identity,
+				   keep_ledger_entry, &k, NULL);
+	if (r == 0)
+		r = k.r;
+	closure_free(&k.kept);
+	if (r == 0 && run->old_ledger && run->old_ledger_len == run->ledger.len &&
+	    memcmp(run->old_ledger, run->ledger.buf, run->ledger.len) == 0)
+		return; /* already exactly this */
+	if (r == 0)
+		r = ledger_write(run->store.root_fd, run->ledger.buf, run->ledger.len, run->store.sync, &e);
+	if (r < 0)
+		warn_line(run, "could not record the closure in %s/%s (the next run will hash the paths "
+			       "it cannot vouch for): %s", LEDGER_DIR, LEDGER_FILE,
+			  e.msg[0] ? e.msg : strerror(-r));
+}
+
 int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struct ip_error *err)
 {
 	struct run run = { .o = o };
@@ -304,22 +532,43 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 		o->warn(o->cb_ctx, line);
 	}
 
+	ip_error_clear(&e);
+	r = ledger_read(run.store.root_fd, &run.old_ledger, &run.old_ledger_len, &e);
+	if (r < 0 && r != -ENOENT)
+		warn_line(&run, "ignoring the ledger of earlier runs: %s", ip_error_str(&e));
+	ip_error_clear(&e);
+	if (o->builtin_closure &&
+	    file_read_all(o->builtin_closure, 2 * REGISTRATION_MAX_SIZE, &run.builtin_closure,
+			  &run.builtin_closure_len, &e) < 0)
+		warn_line(&run, "ignoring the built-in closure list %s (its paths will be hashed): %s",
+			  o->builtin_closure, ip_error_str(&e));
+
 	/* 1. the closure */
 	struct resolve_env env = {
 		.subs = run.subs, .n_subs = run.n_subs, .stats = run.stats,
 		.keys = o->keys, .n_keys = o->n_keys, .check_sigs = !o->no_check_sigs,
 		.store = &run.store, .http = { get_http, &run },
 		.old_registration = run.old_reg, .old_registration_len = run.old_reg_len,
+		.ledger = run.old_ledger, .ledger_len = run.old_ledger_len,
+		.builtin_closure = run.builtin_closure, .builtin_closure_len = run.builtin_closure_len,
 		.warn = o->warn, .warn_ctx = o->cb_ctx,
 	};
 	r = closure_resolve(&env, o->store_path, &run.closure, err);
 	res->paths_from_registration = env.paths_from_registration;
+	res->paths_vouched = env.paths_vouched;
 	res->t_resolve = since(&t0);
 	if (r < 0)
 		goto out;
 	res->paths_total = run.closure.n;
 
-	/* 2. the paths that are missing */
+	/* 2. present paths nothing vouches for: whole, or moved aside */
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	r = check_present_paths(&run, jobs, res, err);
+	res->t_check = since(&t);
+	if (r < 0)
+		goto out;
+
+	/* 3. the paths that are missing */
 	run.todo = malloc((run.closure.n ? run.closure.n : 1) * sizeof(*run.todo));
 	if (!run.todo) {
 		r = ip_fail(err, -ENOMEM, "out of memory");
@@ -356,13 +605,14 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 	if (r < 0)
 		goto out;
 
-	/* 3. registration (after the renames are durable) and the profile */
+	/* 4. registration (after the renames are durable), ledger, profile */
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	if (n_todo > 0 && (r = store_sync_dir(&run.store, err)) < 0)
 		goto out;
 	r = write_registration(&run, res, err);
 	if (r < 0)
 		goto out;
+	write_ledger(&run, run.closure.n);
 	if (o->set_profile) {
 		r = profile_set_system(run.store.root_fd, o->store_path, run.store.sync,
 				       res->profile_link, err);
@@ -383,6 +633,9 @@ out:
 	if (run.own_creds)
 		aws_creds_provider_free(run.own_creds);
 	free(run.old_reg);
+	free(run.old_ledger);
+	free(run.builtin_closure);
+	free(run.ledger.buf);
 	free(run.todo);
 	free(run.order);
 	free(run.entries);
@@ -412,6 +665,9 @@ int fetch_report_json(const struct fetch_options *o, const struct fetch_result *
 	json_uint(&w, "present", res->paths_present);
 	json_uint(&w, "fetched", res->paths_fetched);
 	json_uint(&w, "from_registration", res->paths_from_registration);
+	json_uint(&w, "vouched", res->paths_vouched);
+	json_uint(&w, "checked", res->paths_checked);
+	json_uint(&w, "replaced", res->paths_replaced);
 	json_end_object(&w);
 	json_begin_object(&w, "bytes");
 	json_uint(&w, "download", res->download_bytes);
@@ -420,6 +676,7 @@ int fetch_report_json(const struct fetch_options *o, const struct fetch_result *
 	json_end_object(&w);
 	json_begin_object(&w, "seconds");
 	json_double(&w, "resolve", res->t_resolve, 3);
+	json_double(&w, "check", res->t_check, 3);
 	json_double(&w, "download", res->t_download, 3);
 	json_double(&w, "unpack_verify_cpu", res->t_unpack_cpu, 3);
 	json_double(&w, "sync", res->t_sync, 3);

@@ -32,6 +32,10 @@ struct fetch_options {
 	size_t n_keys;
 	bool no_check_sigs;                    /* accept unsigned paths (tests only) */
 	bool set_profile;                      /* nix/var/nix/profiles/system -> the path */
+	/* A file listing the paths the image placed in the root (closureInfo's
+	 * `registration` or `store-paths`): present ones are taken as whole
+	 * without being read (README "Reliability").  NULL: none. */
+	const char *builtin_closure;
 	bool no_sync;                          /* skip syncfs/fsync (tests, benchmarks) */
 	unsigned connections;                  /* 0 = 25 */
 	unsigned jobs;                         /* worker threads; 0 = online CPUs */
@@ -75,6 +79,9 @@ struct fetch_result {
 	size_t paths_present;                  /* already whole before the run */
 	size_t paths_fetched;
 	size_t paths_from_registration;        /* needed no narinfo */
+	size_t paths_vouched;                  /* present, vouched for by the ledger or the image */
+	size_t paths_checked;                  /* present, hashed and found whole */
+	size_t paths_replaced;                 /* present, not whole: moved aside and fetched */
 	uint64_t download_bytes;               /* compressed bytes of fetched NARs */
 	uint64_t nar_bytes;                    /* their NAR size */
 	uint64_t closure_nar_bytes;            /* NarSize of the whole closure */
@@ -85,6 +92,7 @@ struct fetch_result {
 	unsigned connections_low;              /* the lowest the throttled limit went */
 	unsigned start_gap_ms_high;            /* below one connection: widest gap */
 	unsigned syncs;
+	double t_check;                        /* hashing present paths nothing vouched for */
 	double t_resolve, t_download, t_unpack_cpu, t_sync, t_register, t_total;
 	bool registration_written;             /* false: it was already up to date */
 	char profile_link[64];                 /* "system-N-link" with set_profile */

@@ -23,6 +23,7 @@ static void print_config(const struct boot_config *c)
 {
 	printf("builtin-system = %s\n", c->builtin_system[0] ? c->builtin_system : "(from init= at boot)");
 	printf("builtin-kernel = %s\n", c->builtin_kernel[0] ? c->builtin_kernel : "(<builtin-system>/kernel)");
+	printf("builtin-closure = %s\n", c->builtin_closure[0] ? c->builtin_closure : "(none: present paths are hashed)");
 	print_list("substituters", c->substituters[0], sizeof(c->substituters[0]), c->n_substituters);
 	print_list("trusted-public-keys", c->trusted_public_keys[0], sizeof(c->trusted_public_keys[0]),
 		   c->n_trusted_public_keys);

@@ -39,6 +39,8 @@ static void print_help(FILE *out)
 		"  --trusted-public-key K      NAME:BASE64 ed25519 key; repeatable\n"
 		"  --no-check-sigs             accept paths without a trusted signature (tests only)\n"
 		"  --set-profile               point DIR/nix/var/nix/profiles/system at STOREPATH\n"
+		"  --builtin-closure FILE      paths already in DIR that the image vouches for\n"
+		"                              (closureInfo's registration or store-paths)\n"
 		"  --report FILE               write a JSON report of the run\n"
 		"  --connections N             HTTP connections at most (default 25)\n"
 		"  --jobs N                    unpacking threads (default: number of CPUs)\n"
@@ -76,7 +78,7 @@ enum {
 	OPT_ROOT = 256, OPT_SUBSTITUTER, OPT_KEY, OPT_NO_CHECK_SIGS, OPT_SET_PROFILE, OPT_REPORT,
 	OPT_CONNECTIONS, OPT_JOBS, OPT_STALL, OPT_CONNECT, OPT_RETRIES, OPT_CA, OPT_NO_SYNC,
 	OPT_VERBOSE, OPT_QUIET, OPT_HELP, OPT_CURL_VERBOSE, OPT_AWS_CREDENTIALS, OPT_AWS_REGION,
-	OPT_IMDS_ENDPOINT, OPT_MIN_RATE, OPT_DEADLINE, OPT_DECODER_MEMORY,
+	OPT_IMDS_ENDPOINT, OPT_MIN_RATE, OPT_DEADLINE, OPT_DECODER_MEMORY, OPT_BUILTIN_CLOSURE,
 };
 
 static bool parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
@@ -191,6 +193,7 @@ int cmd_fetch(int argc, char **argv)
 		{ "min-rate", required_argument, NULL, OPT_MIN_RATE },
 		{ "deadline", required_argument, NULL, OPT_DEADLINE },
 		{ "decoder-memory", required_argument, NULL, OPT_DECODER_MEMORY },
+		{ "builtin-closure", required_argument, NULL, OPT_BUILTIN_CLOSURE },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *subs[FETCH_MAX_SUBSTITUTERS];
@@ -303,6 +306,9 @@ int cmd_fetch(int argc, char **argv)
 			break;
 		case OPT_IMDS_ENDPOINT:
 			imds_endpoint = optarg;
+			break;
+		case OPT_BUILTIN_CLOSURE:
+			o.builtin_closure = optarg;
 			break;
 		default:
 			return cmd_usage_error("fetch", "unknown option '%s'", argv[optind - 1]);

@@ -12,7 +12,10 @@
 struct disk_sink {
 	int parent_fd;
 	unsigned flags;
-	mode_t umask;                    /* the process's, when the tree began */
+	/* What the process's umask does to canonical file modes, learnt from
+	 * the files of this tree: of the bits in mode_known, mode_stripped are
+	 * the ones it removes. */
+	mode_t mode_known, mode_stripped;
 	bool root_started, root_done;
 	unsigned depth;                  /* directories open */
 	int dir_fds[NAR_MAX_DEPTH];      /* dir_fds[depth - 1] is the innermost */
@@ -33,16 +36,10 @@ static const struct timespec canonical_times[2] = { { 1, 0 }, { 1, 0 } };
 
 /* Files are created with their canonical mode (0444/0555: the descriptor
  * from O_CREAT is writable whatever the mode), which saves a chmod per
- * file, unless the umask takes bits from it.  The umask is read for every
- * tree; for that instant it is 0, which can only give a file another thread
- * creates meanwhile exactly the mode its creator asked for. */
-static mode_t current_umask(void)
-{
-	mode_t m = umask(0);
-	umask(m);
-	return m;
-}
-
+ * file, unless the umask takes bits from it.  Which bits it takes is learnt
+ * from the first file of each kind in a tree (one fstat), never by calling
+ * umask(2): that changes the whole process's umask, and two workers doing
+ * umask(0); umask(m) at once could leave it at 0 for good. */
 static mode_t canonical_file_mode(bool executable)
 {
 	return executable ? 0555 : 0444;
@@ -84,7 +81,7 @@ static void start(struct disk_sink *s, int parent_dirfd, const char *name, unsig
 {
 	s->parent_fd = parent_dirfd;
 	s->flags = flags;
-	s->umask = current_umask();
+	s->mode_known = s->mode_stripped = 0;
 	s->root_started = s->root_done = false;
 	s->depth = 0;
 	s->file_fd = -1;
@@ -253,7 +250,15 @@ static int sink_file_end(void *sink, struct ip_error *err)
 	/* nothing is left gathered: the piece that completed the file wrote it */
 	int fd = s->file_fd, r = 0;
 	mode_t mode = canonical_file_mode(s->file_exec);
-	if (r == 0 && (mode & s->umask) && fchmod(fd, mode) < 0)
+	if (mode & ~s->mode_known) {
+		struct stat st;
+		if (fstat(fd, &st) < 0)
+			r = file_fail(s, "stat", -errno, err);
+		else
+			s->mode_stripped |= mode & ~st.st_mode;
+		s->mode_known |= mode;
+	}
+	if (r == 0 && (mode & s->mode_stripped) && fchmod(fd, mode) < 0)
 		r = file_fail(s, "chmod", -errno, err);
 	if (r == 0 && futimens(fd, canonical_times) < 0)
 		r = file_fail(s, "set mtime", -errno, err);

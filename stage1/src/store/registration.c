@@ -11,48 +11,26 @@
 #include <unistd.h>
 
 #include "nix/store_path.h"
+#include "util/fs.h"
 #include "util/text.h"
 
 #define TEMP_PREFIX ".nix-path-registration.ip-tmp"
 
-struct text {
-	char *buf;
-	size_t len, cap;
-};
-
-static int text_put(struct text *t, const char *s, size_t n)
+static int text_path(struct text_buf *t, const char *basename)
 {
-	if (t->len + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 4096;
-		while (cap < t->len + n + 1)
-			cap *= 2;
-		char *bigger = realloc(t->buf, cap);
-		if (!bigger)
-			return -ENOMEM;
-		t->buf = bigger;
-		t->cap = cap;
-	}
-	memcpy(t->buf + t->len, s, n);
-	t->len += n;
-	t->buf[t->len] = '\0';
-	return 0;
-}
-
-static int text_path(struct text *t, const char *basename)
-{
-	int r = text_put(t, NIX_STORE_DIR "/", sizeof(NIX_STORE_DIR));
+	int r = text_buf_put(t, NIX_STORE_DIR "/", sizeof(NIX_STORE_DIR));
 	if (r == 0)
-		r = text_put(t, basename, strlen(basename));
+		r = text_buf_put(t, basename, strlen(basename));
 	if (r == 0)
-		r = text_put(t, "\n", 1);
+		r = text_buf_put(t, "\n", 1);
 	return r;
 }
 
 int registration_format(const struct registration_entry *entries, size_t n, char **out,
 			size_t *out_len)
 {
-	struct text t = { 0 };
-	int r = text_put(&t, "", 0);
+	struct text_buf t = { 0 };
+	int r = text_buf_put(&t, "", 0);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		const struct registration_entry *e = &entries[i];
 		char hex[NIX_SHA256_HEX_LEN + 1];
@@ -60,16 +38,16 @@ int registration_format(const struct registration_entry *entries, size_t n, char
 		nix_hash_format_hex(&e->nar_hash, hex);
 		r = text_path(&t, e->basename);
 		if (r == 0)
-			r = text_put(&t, hex, strlen(hex));
+			r = text_buf_put(&t, hex, strlen(hex));
 		if (r == 0) {
 			int k = snprintf(line, sizeof(line), "\n%" PRIu64 "\n", e->nar_size);
-			r = text_put(&t, line, (size_t)k);
+			r = text_buf_put(&t, line, (size_t)k);
 		}
 		if (r == 0)
-			r = e->deriver ? text_path(&t, e->deriver) : text_put(&t, "\n", 1);
+			r = e->deriver ? text_path(&t, e->deriver) : text_buf_put(&t, "\n", 1);
 		if (r == 0) {
 			int k = snprintf(line, sizeof(line), "%zu\n", e->n_references);
-			r = text_put(&t, line, (size_t)k);
+			r = text_buf_put(&t, line, (size_t)k);
 		}
 		for (size_t j = 0; r == 0 && j < e->n_references; j++)
 			r = text_path(&t, e->references[j]);
@@ -219,84 +197,14 @@ fail:
 
 int registration_read(int root_fd, char **out, size_t *out_len, struct ip_error *err)
 {
-	char *buf = NULL;
-	int r;
-	int fd = openat(root_fd, REGISTRATION_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return errno == ENOENT ? -ENOENT
-				       : ip_fail(err, -errno, "opening %s: %s", REGISTRATION_FILE,
-						 strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > REGISTRATION_MAX_SIZE) {
-		r = ip_fail(err, -EINVAL, "%s is not a regular file of a sensible size",
-			    REGISTRATION_FILE);
-		goto fail;
-	}
-	size_t size = (size_t)st.st_size, got = 0;
-	buf = malloc(size + 1);
-	if (!buf) {
-		r = ip_fail(err, -ENOMEM, "reading %s: out of memory", REGISTRATION_FILE);
-		goto fail;
-	}
-	while (got < size) {
-		ssize_t k = read(fd, buf + got, size - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			r = ip_fail(err, k < 0 ? -errno : -EIO, "reading %s: %s", REGISTRATION_FILE,
-				    k < 0 ? strerror(errno) : "file shrank");
-			goto fail;
-		}
-		got += (size_t)k;
-	}
-	buf[size] = '\0';
-	close(fd);
-	*out = buf;
-	*out_len = size;
-	return 0;
-fail:
-	free(buf);
-	close(fd);
-	return r;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t k = write(fd, buf, len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		buf += k;
-		len -= (size_t)k;
-	}
-	return 0;
+	return fs_read_file_at(root_fd, REGISTRATION_FILE, REGISTRATION_MAX_SIZE, out, out_len, err);
 }
 
 int registration_write(int root_fd, const char *buf, size_t len, bool sync, struct ip_error *err)
 {
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), "%s-%ld", TEMP_PREFIX, (long)getpid());
-	(void)unlinkat(root_fd, tmp, 0);
-	int fd = openat(root_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return ip_fail(err, -errno, "creating %s: %s", tmp, strerror(errno));
-	int r = write_all(fd, buf, len);
-	if (r == 0 && sync && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && renameat(root_fd, tmp, root_fd, REGISTRATION_FILE) < 0)
-		r = -errno;
-	if (r < 0) {
-		(void)unlinkat(root_fd, tmp, 0);
-		return ip_fail(err, r, "writing %s: %s", REGISTRATION_FILE, strerror(-r));
-	}
-	if (sync && fsync(root_fd) < 0)
-		return ip_fail(err, -errno, "syncing the directory of %s: %s", REGISTRATION_FILE,
-			       strerror(errno));
-	return 0;
+	return fs_replace_file_at(root_fd, REGISTRATION_FILE, tmp, buf, len, sync, err);
 }
 
 void registration_cleanup_temps(int root_fd)

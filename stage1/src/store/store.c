@@ -124,7 +124,25 @@ void store_close(struct store *st)
 bool store_has(const struct store *st, const char *basename)
 {
 	struct stat sb;
-	return fstatat(st->store_fd, basename, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+	return store_stat(st, basename, &sb);
+}
+
+bool store_stat(const struct store *st, const char *basename, struct stat *sb)
+{
+	return fstatat(st->store_fd, basename, sb, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int store_move_aside(const struct store *st, const char *basename, struct ip_error *err)
+{
+	char tmp[STORE_TEMP_NAME_MAX];
+	store_temp_name(basename, tmp);
+	int r = store_discard_temp(st, basename, err);
+	if (r < 0)
+		return r;
+	/* the store lock keeps anything of ours from taking the temporary name */
+	if (renameat(st->store_fd, basename, st->store_fd, tmp) < 0)
+		return ip_fail(err, -errno, "moving nix/store/%s aside: %s", basename, strerror(errno));
+	return fs_remove_tree_at(st->store_fd, tmp, err);
 }
 
 void store_temp_name(const char *basename, char out[STORE_TEMP_NAME_MAX])

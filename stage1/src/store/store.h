@@ -6,10 +6,17 @@
  * and it does that only after the NAR was unpacked under the temporary name,
  * its NarHash/NarSize (and FileSize) verified, and the tree made
  * durable (one syncfs(2) per batch of paths, see store_sync_batch).  So:
- *   - an entry under a final name is whole (ours, or put there by whoever
- *     built the image, which Nix registered): it is never fetched again;
  *   - an entry under a temporary name is an interrupted download: it is
  *     removed when the next run starts (store_open), under the store lock;
+ *   - an entry under a final name may still be anything else: Nix in stage
+ *     2 unpacks straight into final names (a crash leaves a partial tree),
+ *     and anyone may plant a symlink.  It is skipped without being read
+ *     only when something vouches for it: our ledger (store/ledger.h: an
+ *     earlier run of ours left exactly this entry whole) or the image's
+ *     list of the paths it placed (fetch_options.builtin_closure).  Any
+ *     other present path is serialised and hashed (store/tree_hash.h) and
+ *     compared with its signed NarHash; when it differs it is moved aside
+ *     (store_move_aside) and fetched like a missing one;
  *   - the registration file is written last, for the whole closure, from
  *     narinfos and from the previous registration file (which only ever
  *     lists paths that were whole), never from what happens to be on disk.
@@ -24,6 +31,7 @@
 #define IP_STORE_STORE_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 
 #include "nix/store_path.h"
 #include "util/error.h"
@@ -47,6 +55,13 @@ void store_close(struct store *st);
 /* True when an entry exists under the path's final name (not followed when
  * it is a symlink). */
 bool store_has(const struct store *st, const char *basename);
+/* The same, with the entry's lstat for the caller (the ledger's identity). */
+bool store_stat(const struct store *st, const char *basename, struct stat *sb);
+
+/* Takes a present path that is not whole out of its final name: renamed to
+ * its temporary name (the final name is free at once), then removed; a
+ * crash in between leaves a temporary that the next store_open removes. */
+int store_move_aside(const struct store *st, const char *basename, struct ip_error *err);
 
 void store_temp_name(const char *basename, char out[STORE_TEMP_NAME_MAX]);
 

@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -197,4 +200,68 @@ int fs_mkdir_p_at(int dirfd, const char *path, mode_t mode, struct ip_error *err
 		fd = next;
 	}
 	return fd;
+}
+
+int fs_read_file_at(int dirfd, const char *path, size_t max_size, char **out, size_t *out_len,
+		    struct ip_error *err)
+{
+	char *buf = NULL;
+	int r;
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : ip_fail(err, -errno, "opening %s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max_size) {
+		r = ip_fail(err, -EINVAL, "%s is not a regular file of at most %zu bytes", path, max_size);
+		goto fail;
+	}
+	size_t size = (size_t)st.st_size, got = 0;
+	buf = malloc(size + 1);
+	if (!buf) {
+		r = ip_fail(err, -ENOMEM, "reading %s: out of memory", path);
+		goto fail;
+	}
+	while (got < size) {
+		ssize_t k = read(fd, buf + got, size - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			r = ip_fail(err, k < 0 ? -errno : -EIO, "reading %s: %s", path,
+				    k < 0 ? strerror(errno) : "file shrank");
+			goto fail;
+		}
+		got += (size_t)k;
+	}
+	buf[size] = '\0';
+	close(fd);
+	*out = buf;
+	*out_len = size;
+	return 0;
+fail:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+int fs_replace_file_at(int dirfd, const char *name, const char *tmp_name, const void *buf, size_t len,
+		       bool sync, struct ip_error *err)
+{
+	(void)unlinkat(dirfd, tmp_name, 0);
+	int fd = openat(dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return ip_fail(err, -errno, "creating %s: %s", tmp_name, strerror(errno));
+	int r = fs_write_all(fd, buf, len);
+	if (r == 0 && sync && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && renameat(dirfd, tmp_name, dirfd, name) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlinkat(dirfd, tmp_name, 0);
+		return ip_fail(err, r, "writing %s: %s", name, strerror(-r));
+	}
+	if (sync && fsync(dirfd) < 0)
+		return ip_fail(err, -errno, "syncing the directory of %s: %s", name, strerror(errno));
+	return 0;
 }

@@ -3,6 +3,7 @@
 #ifndef IP_UTIL_FS_H
 #define IP_UTIL_FS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -30,5 +31,19 @@ int fs_remove_tree_at(int dirfd, const char *name, struct ip_error *err);
  * is a symlink is refused (-ELOOP), not followed: open a root that may be a
  * symlink yourself and pass its descriptor with a relative path. */
 int fs_mkdir_p_at(int dirfd, const char *path, mode_t mode, struct ip_error *err);
+
+/* Reads the regular file `path` (relative to dirfd; its last component not
+ * followed) into a malloc'd NUL-terminated buffer.  -ENOENT without a
+ * message when there is none; -EINVAL for something that is not a regular
+ * file of at most max_size bytes. */
+int fs_read_file_at(int dirfd, const char *path, size_t max_size, char **out, size_t *out_len,
+		    struct ip_error *err);
+
+/* Replaces dirfd/name with buf atomically: written to dirfd/tmp_name (0644;
+ * whatever was there is removed first), fsync'd unless !sync, renamed over
+ * name, then dirfd is fsync'd.  On failure the temporary is removed and the
+ * old file stays as it was. */
+int fs_replace_file_at(int dirfd, const char *name, const char *tmp_name, const void *buf, size_t len,
+		       bool sync, struct ip_error *err);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *text_quote(const char *s, size_t len, char *out, size_t size)
@@ -36,5 +37,23 @@ int text_parse_u64(const char *s, size_t len, uint64_t *out)
 		v = v * 10 + d;
 	}
 	*out = v;
+	return 0;
+}
+
+int text_buf_put(struct text_buf *t, const char *s, size_t n)
+{
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 4096;
+		while (cap < t->len + n + 1)
+			cap *= 2;
+		char *bigger = realloc(t->buf, cap);
+		if (!bigger)
+			return -ENOMEM;
+		t->buf = bigger;
+		t->cap = cap;
+	}
+	memcpy(t->buf + t->len, s, n);
+	t->len += n;
+	t->buf[t->len] = '\0';
 	return 0;
 }

@@ -16,4 +16,13 @@ const char *text_quote(const char *s, size_t len, char *out, size_t size);
  * is not digits, -ERANGE above UINT64_MAX. */
 int text_parse_u64(const char *s, size_t len, uint64_t *out);
 
+/* A growing NUL-terminated text (buf is NULL until the first put). */
+struct text_buf {
+	char *buf;
+	size_t len, cap;
+};
+
+/* Appends s[0..n).  0, or -ENOMEM (the text is left as it was). */
+int text_buf_put(struct text_buf *t, const char *s, size_t n);
+
 #endif

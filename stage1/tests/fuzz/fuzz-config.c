@@ -35,6 +35,7 @@ static void check_terminated(const struct boot_config *c)
 {
 	require_terminated(c->builtin_system, sizeof(c->builtin_system));
 	require_terminated(c->builtin_kernel, sizeof(c->builtin_kernel));
+	require_terminated(c->builtin_closure, sizeof(c->builtin_closure));
 	require_terminated(c->imds_endpoint, sizeof(c->imds_endpoint));
 	require_terminated(c->system_tag, sizeof(c->system_tag));
 	require_terminated(c->ca_bundle, sizeof(c->ca_bundle));
@@ -65,7 +66,12 @@ static void check_accepted(const struct boot_config *c)
 	}
 	for (size_t i = 0; i < c->n_interfaces; i++)
 		REQUIRE(c->interfaces[i][0] != '\0' && !strpbrk(c->interfaces[i], " \t"));
-	REQUIRE(url_ok(c->imds_endpoint));
+	/* "auto" (IPv4 first, then IPv6) or one plain-HTTP URL: IMDS has no TLS. */
+	REQUIRE(strcmp(c->imds_endpoint, "auto") == 0 || (strncmp(c->imds_endpoint, "http://", 7) == 0 &&
+							   c->imds_endpoint[7] != '\0'));
+	REQUIRE(c->ipv6_timeout <= 3600 && c->fetch_deadline <= 86400);
+	REQUIRE(strcmp(net_family_name(c->network_family), "?") != 0);
+	REQUIRE(c->apply == APPLY_EVERY_BOOT || c->apply == APPLY_WHEN_CHANGED);
 	REQUIRE(c->builtin_system[0] == '\0' || strncmp(c->builtin_system, "/nix/store/", 11) == 0);
 	REQUIRE(c->imds_timeout <= 3600 && c->dhcp_timeout <= 3600);
 	REQUIRE(c->connections <= 256 && c->jobs <= 256);

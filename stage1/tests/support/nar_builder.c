@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test.h"
 #include "util/sha256.h"
 
 void nb_free(struct nar_builder *b)
@@ -351,4 +352,15 @@ int nar_feed_chunked(const struct nar_sink_ops *ops, void *sink, const void *dat
 		r = nar_parser_finish(p, err);
 	nar_parser_free(p);
 	return r;
+}
+
+const char *const nar_fixture_names[NAR_FIXTURE_COUNT] = {
+	"tree", "file", "empty-file", "exec", "symlink", "empty-dir", "limits", "deep",
+};
+
+unsigned char *nar_fixture_load(const char *name, const char *ext, size_t *len)
+{
+	char rel[256];
+	snprintf(rel, sizeof(rel), "nars/%s.%s", name, ext);
+	return test_read_data(rel, len);
 }

@@ -65,4 +65,11 @@ void nar_record_free(struct nar_record *r);
 int nar_feed_chunked(const struct nar_sink_ops *ops, void *sink, const void *data, size_t len,
 		     size_t chunk, struct ip_error *err);
 
+/* The NARs Nix made from real trees (data/nars/<name>.nar, with .tsv: the
+ * tree, .narhash: Nix's NarHash). */
+extern const char *const nar_fixture_names[];
+#define NAR_FIXTURE_COUNT 8
+/* data/nars/<name>.<ext> (malloc'd), or NULL. */
+unsigned char *nar_fixture_load(const char *name, const char *ext, size_t *len);
+
 #endif
