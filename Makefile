@@ -13,7 +13,7 @@ BUILD   ?= build
 CC      ?= cc
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 PKG_CONFIG ?= pkg-config
-PKG_LIBS := libcurl libzstd libarchive libnl-3.0 libnl-route-3.0 libsodium liblzma zlib
+PKG_LIBS := libcurl libzstd libnl-3.0 libnl-route-3.0 libsodium liblzma zlib libbrotlidec liblz4
 
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-unused-parameter -Wformat=2 -Wvla
@@ -57,9 +57,12 @@ $(ASAN_DIR)/libip.a: $(ASAN_LIB_OBJS)
 $(ASAN_DIR)/initrd-provision: $(ASAN_DIR)/main.o $(ASAN_DIR)/libip.a
 	$(CC) $(SAN_FLAGS) -pthread -o $@ $^ $(PKG_LDLIBS)
 
+# The tests also compress (tests/support/compressors.c): brotli's encoder.
+TEST_LDLIBS = $(shell $(PKG_CONFIG) --libs libbrotlienc 2>/dev/null)
+
 $(ASAN_DIR)/tests/%: stage1/tests/%.c $(ASAN_SUPPORT_OBJS) $(ASAN_DIR)/libip.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ASAN_CFLAGS) -MMD -MP -o $@ $< $(ASAN_SUPPORT_OBJS) $(ASAN_DIR)/libip.a $(PKG_LDLIBS)
+	$(CC) $(ASAN_CFLAGS) -MMD -MP -o $@ $< $(ASAN_SUPPORT_OBJS) $(ASAN_DIR)/libip.a $(PKG_LDLIBS) $(TEST_LDLIBS)
 
 $(ASAN_DIR)/tests/support/%.o: stage1/tests/support/%.c
 	@mkdir -p $(dir $@)

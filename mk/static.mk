@@ -35,8 +35,8 @@ STATIC_PREFIX := $(STATIC_DEPS_DIR)/prefix
 STATIC_KHDR := $(STATIC_DEPS_DIR)/kernel-headers
 STATIC_DEPS_STAMP := $(STATIC_PREFIX)/.complete
 # pkg-config modules in static link order (pkg-config --static keeps it).
-STATIC_PKGS := libcurl libarchive libnl-route-3.0 libnl-3.0 libsodium libzstd liblzma zlib \
-	bzip2 mbedtls
+STATIC_PKGS := libcurl libnl-route-3.0 libnl-3.0 libsodium libzstd liblzma zlib \
+	bzip2 libbrotlidec liblz4 mbedtls
 
 # Only the deps prefix's .pc files, never glibc's (PKG_CONFIG_LIBDIR); the
 # .pc files are relocatable (${pcfiledir}).  Evaluated once, on first use in a
@@ -88,6 +88,10 @@ STATIC_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:stage1/tests/support/%.c=$(STATIC_DIR
 
 static-unit-build: $(STATIC_TEST_BINS)
 
+# The tests also compress (tests/support/compressors.c): brotli's encoder,
+# built beside the decoder for them.
+STATIC_TEST_LDLIBS = $(shell $(STATIC_PKG_CONFIG) --libs libbrotlienc 2>/dev/null)
+
 $(STATIC_LIB): $(filter-out $(STATIC_DIR)/obj/main.o,$(STATIC_OBJS))
 	@rm -f $@
 	$(STATIC_AR) rcs $@ $^
@@ -99,7 +103,7 @@ $(STATIC_DIR)/tests/support/%.o: stage1/tests/support/%.c $(STATIC_DEPS_STAMP)
 $(STATIC_DIR)/tests/%: stage1/tests/%.c $(STATIC_SUPPORT_OBJS) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	$(MUSL_CC) $(STATIC_CFLAGS) -Istage1/tests -MMD -MP $(STATIC_LDFLAGS) -o $@ $< \
-		$(STATIC_SUPPORT_OBJS) $(STATIC_LIB) $(STATIC_PKG_LDLIBS)
+		$(STATIC_SUPPORT_OBJS) $(STATIC_LIB) $(STATIC_TEST_LDLIBS) $(STATIC_PKG_LDLIBS)
 
 .PHONY: static static-deps static-unit-build
 

@@ -1,9 +1,9 @@
 # initrd-provision, statically linked against musl (nixpkgs' pkgsStatic), with
 # the dependencies of `make static`: libcurl on mbedTLS without a compiled-in
 # CA bundle (the initrd's bundle is named in the config), zstd, xz, zlib,
-# bzip2 (the NAR decompressors, used directly), libnl-3/libnl-route-3 and
-# libsodium.  No libarchive: the engine does not call it (issue 15), and a
-# dependency nothing calls would only be built for nothing.
+# bzip2, brotli and lz4 (the NAR decompressors, used directly),
+# libnl-3/libnl-route-3 and libsodium.  No libarchive: the engine does not
+# call it, and a dependency nothing calls would only be built for nothing.
 #
 #   pkgs.callPackage ./package.nix { }
 #
@@ -100,6 +100,8 @@ stdenv.mkDerivation (finalAttrs: {
     pkgsStatic.xz
     pkgsStatic.zlib
     pkgsStatic.bzip2
+    pkgsStatic.brotli
+    pkgsStatic.lz4
     pkgsStatic.mbedtls
   ];
 

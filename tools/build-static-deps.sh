@@ -50,9 +50,10 @@ PINS=(
 	"zstd        libzstd     1.5.4+dfsg2-5           8f602f92b575aa8b5e979196fb6ee82d78f233521dc9636526d3ecba1f63c1b1"
 	"mbedtls     mbedtls     2.28.3-1                a8bf91b5ffb40654efb0ebe0c962ac1e87b8eed5e104880982eaa70dd4bb33e3"
 	"curl        curl        7.88.1-10+deb12u15      2744f12e3aef161c0361743fa1b318296b122e566e47f381e4a63320fbcc23f4"
-	"libarchive  libarchive  3.6.2-1+deb12u5         aa86e919d6899ed11cc78c812d25a99b0493cbcc0e89b303507bf66d7dbda216"
 	"libnl       libnl3      3.7.0-0.2               dd41ed81344119f158f3ed194dad966247f21a1d1ee078295d347b4ec7c2adef"
 	"libsodium   libsodium   1.0.18-1+deb12u1        2c23c57b5a9385dab5a1916014c9b5f2cdd7dadeb8a35b28c1bfb603ce7095c4"
+	"brotli      brotli      1.0.9-2                 8c4c86748ec9770e08b60233d658593650444b04a452dc5b607ed5b5537b683e"
+	"lz4         lz4         1.9.4-1                 e16302bca544d08d106efc216541f4a0403c8f8a5fad5eaac7588223a55af263"
 )
 
 : "${DEPS_DIR:=$PWD/build/deps}"
@@ -260,7 +261,9 @@ ensure_deb_src() {
 	apt_update
 }
 
-# fetch SRCPKG VERSION SHA256 DEST: downloads the source package into
+# fetch SRCPKG VERSION SHA256 DEST: downloads the source package (--only-source:
+# brotli is also a binary package, whose name apt would map to the source of
+# its newest version) into
 # $SRC/dl (kept between builds), checks the .dsc against the pinned sha256,
 # unpacks it (dpkg-source checks the tarballs against the .dsc) into DEST.
 fetch() {
@@ -269,11 +272,11 @@ fetch() {
 	mkdir -p "$SRC/dl"
 	if [ ! -f "$dsc" ] || ! echo "$sha  $dsc" | sha256sum -c --status; then
 		ensure_deb_src
-		if ! (cd "$SRC/dl" && apt-get source -q --download-only "$pkg=$version") >>"$LOGS/download.log" 2>&1; then
+		if ! (cd "$SRC/dl" && apt-get source -q --download-only --only-source "$pkg=$version") >>"$LOGS/download.log" 2>&1; then
 			if [ "$apt_updated" = 0 ] && [ "$(id -u)" = 0 ]; then
 				log "$pkg=$version not found; refreshing apt's lists once"
 				apt_update
-				(cd "$SRC/dl" && apt-get source -q --download-only "$pkg=$version") >>"$LOGS/download.log" 2>&1 ||
+				(cd "$SRC/dl" && apt-get source -q --download-only --only-source "$pkg=$version") >>"$LOGS/download.log" 2>&1 ||
 					die "apt-get source $pkg=$version failed; see $LOGS/download.log"
 			else
 				die "apt-get source $pkg=$version failed (is it still in the archive? update the pin in $SELF); see $LOGS/download.log"
@@ -409,26 +412,6 @@ build_curl() {
 	[ -z "$("$PREFIX/bin/curl-config" --ca)" ] || { echo "curl has a compiled-in CA bundle"; return 1; }
 }
 
-build_libarchive() {
-	freeze_autotools
-	autotools_env
-	export LIBS="-pthread"
-	./configure --prefix="$PREFIX" "${HOST_ARGS[@]}" --disable-shared --enable-static \
-		--disable-dependency-tracking --disable-maintainer-mode \
-		--disable-bsdtar --disable-bsdcat --disable-bsdcpio \
-		--disable-acl --disable-xattr \
-		--with-zlib --with-bz2lib --with-lzma --with-zstd \
-		--without-xml2 --without-expat --without-openssl --without-nettle \
-		--without-mbedtls --without-lz4 --without-lzo2 --without-cng \
-		--without-libb2 --without-iconv
-	local h
-	for h in HAVE_ZLIB_H HAVE_BZLIB_H HAVE_LZMA_H HAVE_ZSTD_H; do
-		grep -q "define $h 1" config.h || { echo "libarchive: $h missing"; return 1; }
-	done
-	make -j"$JOBS" libarchive.la
-	make install-libLTLIBRARIES install-includeHEADERS install-pkgconfigDATA
-}
-
 build_libnl() {
 	freeze_autotools
 	autotools_env
@@ -452,6 +435,63 @@ build_libsodium() {
 		--disable-dependency-tracking --disable-pie
 	make -j"$JOBS"
 	make install
+}
+
+build_brotli() {
+	# The decoder (br NARs and answers): libbrotlicommon and libbrotlidec
+	# compiled straight from the tree into one archive, no cmake needed.
+	# The encoder goes beside it for the unit tests only (they compress);
+	# the program never links it.
+	mkdir -p obj enc
+	local f
+	for f in c/common/*.c c/dec/*.c; do
+		"$CC" $DEP_CFLAGS -Ic/include -c "$f" -o "obj/$(basename "$f" .c).o"
+	done
+	for f in c/enc/*.c; do
+		"$CC" $DEP_CFLAGS -Ic/include -c "$f" -o "enc/$(basename "$f" .c).o"
+	done
+	mkdir -p "$PREFIX/include/brotli" "$PREFIX/lib/pkgconfig"
+	"$AR" rcs "$PREFIX/lib/libbrotlidec.a" obj/*.o
+	"$AR" rcs "$PREFIX/lib/libbrotlienc.a" enc/*.o
+	cat >"$PREFIX/lib/pkgconfig/libbrotlienc.pc" <<-EOF
+	prefix=$PREFIX
+	libdir=\${prefix}/lib
+	includedir=\${prefix}/include
+	Name: libbrotlienc
+	Description: Brotli encoder library, for the unit tests (static, musl)
+	Version: 1.0.9
+	Libs: -L\${libdir} -lbrotlienc -lbrotlidec -lm
+	Cflags: -I\${includedir}
+	EOF
+	install -m 644 c/include/brotli/*.h "$PREFIX/include/brotli/"
+	cat >"$PREFIX/lib/pkgconfig/libbrotlidec.pc" <<-EOF
+	prefix=$PREFIX
+	libdir=\${prefix}/lib
+	includedir=\${prefix}/include
+	Name: libbrotlidec
+	Description: Brotli decoder library with its common part (static, musl)
+	Version: 1.0.9
+	Libs: -L\${libdir} -lbrotlidec
+	Cflags: -I\${includedir}
+	EOF
+}
+
+build_lz4() {
+	# The library only (lz4 frames: lz4frame.h, with xxhash inside).
+	make -j"$JOBS" -C lib liblz4.a "${HOST_MAKE[@]}" CFLAGS="$DEP_CFLAGS"
+	mkdir -p "$PREFIX/include" "$PREFIX/lib/pkgconfig"
+	install -m 644 lib/liblz4.a "$PREFIX/lib/"
+	install -m 644 lib/lz4.h lib/lz4hc.h lib/lz4frame.h "$PREFIX/include/"
+	cat >"$PREFIX/lib/pkgconfig/liblz4.pc" <<-EOF
+	prefix=$PREFIX
+	libdir=\${prefix}/lib
+	includedir=\${prefix}/include
+	Name: lz4
+	Description: LZ4 library (static, musl)
+	Version: 1.9.4
+	Libs: -L\${libdir} -llz4
+	Cflags: -I\${includedir}
+	EOF
 }
 
 # --- build ------------------------------------------------------------------------
@@ -490,7 +530,8 @@ make_relocatable
 
 # The prefix must answer for every library the program links.
 pkg-config --exists --print-errors --static \
-	libcurl libarchive libnl-3.0 libnl-route-3.0 libsodium libzstd liblzma zlib bzip2 mbedtls ||
+	libcurl libnl-3.0 libnl-route-3.0 libsodium libzstd liblzma zlib bzip2 libbrotlidec liblz4 mbedtls \
+	libbrotlienc ||
 	die "pkg-config cannot resolve the libraries in $PREFIX/lib/pkgconfig"
 echo "$KEY" >"$PREFIX/.complete"
 log "all built in $(($(date +%s) - start_all)) s (key $KEY)"

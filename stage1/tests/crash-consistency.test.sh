@@ -63,6 +63,16 @@ ARGS=(fetch --root "$ROOT" --substituter "$URL" --trusted-public-key "$TRUSTED_P
 
 now_ms() { date +%s%3N; }
 
+# What the judge said, for a FAIL line: its first findings, or where a
+# traceback ended (the exception), which its first lines do not show.
+judge_said() {
+	if grep -q '^Traceback' "$TEST_TMP/judge.out"; then
+		tail -n 3 "$TEST_TMP/judge.out" | tr '\n' ' '
+	else
+		head -n 4 "$TEST_TMP/judge.out" | tr '\n' ' '
+	fi
+}
+
 # The state a kill left: the registration file is written last, so if it is
 # there it names only paths that are in place; no symlink or profile points
 # at a missing closure.
@@ -86,7 +96,7 @@ finish_and_judge() {
 	timeout 120 "$BIN" "${ARGS[@]}" --report "$TEST_TMP/report.json" >"$TEST_TMP/finish.out" 2>&1 || rc=$?
 	[ "$rc" = 0 ] || { fail_because "run after kill $kills exited $rc: $(tail -n 2 "$TEST_TMP/finish.out" | tr '\n' ' ')"; return 1; }
 	"$TOOLS/nix-judge" --no-dump --cache "$CACHE_ZSTD" --expect-paths "$ALL_PATHS_FILE" "$ROOT" >"$TEST_TMP/judge.out" 2>&1 ||
-		{ fail_because "after kill $kills: $(head -n 4 "$TEST_TMP/judge.out" | tr '\n' ' ')"; return 1; }
+		{ fail_because "after kill $kills: $(judge_said)"; return 1; }
 	local left
 	left=$(cd "$ROOT" && find . -maxdepth 1 -name '.*ip-tmp*'; find "$ROOT/nix/var/nix/profiles" -name '.*ip-tmp*' 2>/dev/null)
 	[ -z "$left" ] || { fail_because "after kill $kills: temporaries left: $left"; return 1; }
@@ -105,7 +115,7 @@ full_run() {
 	"$BIN" "${ARGS[@]}" >"$TEST_TMP/full.out" 2>&1 || { fail_because "fetch failed: $(tail -n 2 "$TEST_TMP/full.out")"; return 1; }
 	FULL_MS=$(($(now_ms) - t0))
 	"$TOOLS/nix-judge" --cache "$CACHE_ZSTD" --expect-paths "$ALL_PATHS_FILE" "$ROOT" >"$TEST_TMP/judge.out" 2>&1 ||
-		{ fail_because "$(head -n 4 "$TEST_TMP/judge.out" | tr '\n' ' ')"; return 1; }
+		{ fail_because "$(judge_said)"; return 1; }
 	echo "    full run: $FULL_MS ms ($BIN)"
 }
 FULL_MS=2000
@@ -168,7 +178,7 @@ print("    %d paths in %d syncfs batches; then fsync(nix/store), fsync(registrat
       % (n, events.count("syncfs")))
 PY
 	"$TOOLS/nix-judge" --no-dump --cache "$CACHE_ZSTD" --expect-paths "$ALL_PATHS_FILE" "$ROOT" >"$TEST_TMP/judge.out" 2>&1 ||
-		fail_because "$(head -n 4 "$TEST_TMP/judge.out" | tr '\n' ' ')"
+		fail_because "$(judge_said)"
 }
 run_case "write order: syncfs before every rename into place, registration last (strace)" write_order
 
@@ -222,7 +232,7 @@ run_case "SIGKILL ${KILLS} times at random moments (seed $SEED), re-run and judg
 final_full_judge() {
 	# the last root once more with the dump of every path against the narinfos
 	"$TOOLS/nix-judge" --cache "$CACHE_ZSTD" --expect-paths "$ALL_PATHS_FILE" "$ROOT" >"$TEST_TMP/judge.out" 2>&1 ||
-		{ fail_because "$(head -n 4 "$TEST_TMP/judge.out" | tr '\n' ' ')"; return 1; }
+		{ fail_because "$(judge_said)"; return 1; }
 	: >"$TEST_TMP/http.log"
 	"$BIN" "${ARGS[@]}" >"$TEST_TMP/again.out" 2>&1 || { fail_because "a run on the complete root failed"; return 1; }
 	! grep -q ' /nar/' "$TEST_TMP/http.log" || fail_because "a run on the complete root fetched NARs"

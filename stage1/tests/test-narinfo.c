@@ -86,7 +86,10 @@ static void good_variations(void)
 		{ "xz", "Compression: xz\n" BASE, NIX_COMPRESSION_XZ, "xz", 0 },
 		{ "gzip", BASE "Compression: gzip\n", NIX_COMPRESSION_GZIP, "gzip", 0 },
 		{ "none", BASE "Compression: none\n", NIX_COMPRESSION_NONE, "none", 0 },
-		{ "br is parsed but unsupported", BASE "Compression: br\n", NIX_COMPRESSION_UNSUPPORTED, "br", 0 },
+		{ "br", BASE "Compression: br\n", NIX_COMPRESSION_BR, "br", 0 },
+		{ "lzip", BASE "Compression: lzip\n", NIX_COMPRESSION_LZIP, "lzip", 0 },
+		{ "lz4", BASE "Compression: lz4\n", NIX_COMPRESSION_LZ4, "lz4", 0 },
+		{ "lzop is parsed but unsupported", BASE "Compression: lzop\n", NIX_COMPRESSION_UNSUPPORTED, "lzop", 0 },
 		{ "unknown keys ignored, even twice", "Foo: bar baz\n" BASE "System: x86_64-linux\nFoo: again\nX-Weird: \x01\n",
 		  NIX_COMPRESSION_BZIP2, "bzip2", 0 },
 		{ "CRLF", "StorePath: /nix/store/" H1 "-fixture-dep\r\nURL: nar/x.nar\r\nNarHash: " NARHASH
@@ -116,7 +119,7 @@ static void good_variations(void)
 		narinfo_free(&ni);
 	}
 	struct narinfo ni;
-	const char *all = cases[15].text;
+	const char *all = cases[sizeof(cases) / sizeof(cases[0]) - 1].text;
 	CHECK_INT(narinfo_parse(all, strlen(all), &ni, NULL), ==, 0);
 	CHECK(ni.has_file_hash);
 	CHECK_INT(ni.file_size, ==, 99);

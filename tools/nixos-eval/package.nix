@@ -18,7 +18,7 @@ let
     overrideAttrs = f: pkg name // { attrs = f { configureFlags = [ "--enable-static" "--disable-shared" ]; }; };
   };
   pkg' = name: { outPath = "/nix/store/${builtins.substring 0 32 (builtins.hashString "sha256" name)}-${name}-dev"; };
-  pkgsStatic = lib.genAttrs [ "curlMinimal" "mbedtls" "libnl" "libsodium" "zstd" "xz" "zlib" "bzip2" "libarchive" ] pkg // {
+  pkgsStatic = lib.genAttrs [ "curlMinimal" "mbedtls" "libnl" "libsodium" "zstd" "xz" "zlib" "bzip2" "brotli" "lz4" "libarchive" ] pkg // {
     buildPackages = lib.genAttrs [ "pkg-config" "binutils-unwrapped" ] pkg;
     stdenv = {
       cc.targetPrefix = prefix;

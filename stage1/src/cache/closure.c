@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cache/decompress.h"
 #include "nix/store_path.h"
 #include "store/registration.h"
 #include "util/log.h"
@@ -618,7 +619,7 @@ static void handle_narinfo(struct resolver *rv, struct nreq *nr)
 	 * not refused for a compression only a fetch would need */
 	if (!p->present && info.compression == NIX_COMPRESSION_UNSUPPORTED) {
 		reject(rv, nr, "the NAR of %s uses compression '%s', which is not supported "
-			       "(supported: zstd, xz, bzip2, gzip, none)",
+			       "(supported: " DECOMPRESS_SUPPORTED_NAMES ")",
 		       expect, info.compression_name ? info.compression_name : "?");
 		narinfo_free(&info);
 		return;

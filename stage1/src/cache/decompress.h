@@ -1,13 +1,20 @@
 /* Streaming decompression of NAR files: push compressed bytes in, get NAR
  * bytes out through a callback, in pieces of at most DECOMPRESS_OUT_CHUNK.
  *
- * zstd through libzstd, xz through liblzma, gzip through zlib, bzip2
- * through libbz2 (the libraries libarchive's raw filters would call; used
- * directly because their push interfaces fit a pipeline fed by a socket,
- * where libarchive's reader wants to pull and block), and `none`.
+ * Every method real Nix reads (src/libutil/compression.cc: br through
+ * libbrotli, the others through libarchive's filters), each through the
+ * library libarchive itself would call, used directly because its push
+ * interface fits a pipeline fed by a socket, where libarchive's reader
+ * wants to pull and block:
+ *   zstd (libzstd), xz and lzip (liblzma), gzip (zlib), bzip2 (libbz2), br
+ *   (libbrotlidec), lz4 (liblz4 frames), and `none`.
+ * Not read: lzma (.lzma: real Nix 2.8 aborts on such a NAR), compress (.Z),
+ * lzop, grzip, lrzip (libarchive runs external programs for the last
+ * three); no cache writes them.
  * Concatenated streams/frames/members are accepted, as the command-line
- * tools accept them; bytes after the end of the compressed data and a
- * compressed stream that stops early are errors. */
+ * tools accept them (not for br, whose tool does not); bytes after
+ * the end of the compressed data and a compressed stream that stops early
+ * are errors. */
 #ifndef IP_CACHE_DECOMPRESS_H
 #define IP_CACHE_DECOMPRESS_H
 
@@ -24,7 +31,16 @@
  * own limit (decompressor_set_memlimit) may be lower; these are the most it
  * may ever be. */
 #define DECOMPRESS_ZSTD_WINDOW_LOG_MAX 25
-#define DECOMPRESS_XZ_MEMLIMIT (80u * 1024 * 1024)
+#define DECOMPRESS_XZ_MEMLIMIT (80u * 1024 * 1024)  /* lzip too */
+/* br: windows up to 16 MiB (RFC 7932; large windows are refused).  The
+ * ring buffer grows by doubling up to the window, the old one freed after
+ * the copy: 8 + 16 MiB at the peak, plus libbrotli's tables. */
+#define DECOMPRESS_BR_MEMORY_MAX (26u * 1024 * 1024)
+/* lz4 frames: blocks up to 4 MiB; liblz4 holds one block of input, one of
+ * output and 128 KiB of history at most. */
+#define DECOMPRESS_LZ4_MEMORY (9u * 1024 * 1024)
+/* For messages: what decompressor_new accepts. */
+#define DECOMPRESS_SUPPORTED_NAMES "zstd, xz, bzip2, gzip, br, lzip, lz4, none"
 /* What a zstd stream needs besides its window (libzstd's block buffers and
  * context, ~0.4 MiB, rounded up), and what every decoder holds besides its
  * library's state (the output chunk). */
@@ -63,7 +79,10 @@ uint64_t decompressor_memory_needed(const struct decompressor *d);
  * unsigned FileSize says (or when it is absent).  The worst cases are
  * below 1% (zstd: n/256 + a frame header; xz: 3 bytes per 64 KiB LZMA2
  * chunk + block and stream headers; bzip2: 1% + 600 bytes; gzip: 5 bytes
- * per 64 KiB stored block + member headers); the bound allows n/64 +
+ * per 64 KiB stored block + member headers; br: 4 bytes per 64 KiB
+ * uncompressed meta-block; lz4: 4 bytes per block + the frame header),
+ * except lzip, which has no stored blocks: 1.4% on random data (4 MB from
+ * /dev/urandom, lzip -0 and -6); the bound allows n/64 +
  * DECOMPRESS_INPUT_SLACK, so that zstd skippable or empty frames and xz
  * stream padding, which decode to nothing, cannot go on for ever. */
 uint64_t decompress_max_input(enum nix_compression method, uint64_t nar_size);

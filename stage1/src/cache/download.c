@@ -105,6 +105,9 @@ struct pipeline {
 	 * that method start as big ones instead of being fetched twice (a
 	 * cache compresses all its NARs alike). */
 	uint64_t learned_need[NIX_COMPRESSION_UNSUPPORTED + 1];
+	/* Substituters (bit = index, the first 64) that answered a Range with
+	 * the whole file or a 416: their cut transfers start over at once. */
+	uint64_t range_ignored;
 	size_t ring_bytes, ring_budget;    /* rings of the running transfers / their bound */
 	size_t finished;                   /* DONE or FAILED */
 	uint64_t commit_oldest_ms;
@@ -529,9 +532,12 @@ static int on_nar_bytes(void *ctx, const void *data, size_t len, struct ip_error
 
 /* The decoder, parser and sink go back to their pools (a failed stage's
  * too: reuse resets them completely). */
+/* Closes the stage; a transfer after this starts from byte 0 (a resume
+ * continues an open stage: see job_finalize). */
 static void stage_close(struct job *j)
 {
 	struct pipeline *pl = j->pl;
+	j->req.range_start = 0;
 	/* a big stream's decoder is not kept: its memory goes back at once */
 	if (j->dec && (j->mem_need || !pool_put(pl, &pl->idle_decoders, j->dec)))
 		decompressor_free(j->dec);
@@ -792,14 +798,16 @@ static void job_fail(struct job *j, const struct ip_error *e)
 	pthread_mutex_unlock(&pl->lock);
 }
 
-/* Starts the transfer again (the temporary tree is gone, the stage reset). */
-
+/* Starts the transfer again: from byte 0 (the temporary tree is gone, the
+ * stage reset), or, with an open stage, from j->req.range_start, keeping
+ * the decoder slot its decoder lives in. */
 static void job_retry(struct job *j, unsigned delay_ms)
 {
 	struct pipeline *pl = j->pl;
 	pthread_mutex_lock(&pl->lock);
 	bool failed = pl->failed != 0;
-	release_slot_locked(pl, j);
+	if (!j->stage_open)
+		release_slot_locked(pl, j);
 	pthread_mutex_unlock(&pl->lock);
 	if (failed)
 		job_fail(j, NULL);
@@ -933,20 +941,51 @@ static void job_finalize(struct job *j)
 		return;
 	}
 
-	/* the transfer itself failed */
-	stage_close(j);
-	if ((r = store_discard_temp(env->resolve->store, j->basename, &e)) < 0) {
-		job_fail(j, &e);
+	/* A resumed transfer the server would not resume: from byte 0. */
+	if (j->req.range_start > 0 && (res->curl_code == CURLE_RANGE_ERROR || res->status == 416)) {
+		log_debug("download: %s: Range from byte %" PRIu64 " refused (%s); from byte 0", j->url,
+			  j->req.range_start, res->message);
+		stage_close(j);
+		if ((r = store_discard_temp(env->resolve->store, j->basename, &e)) < 0) {
+			job_fail(j, &e);
+			return;
+		}
+		pthread_mutex_lock(&pl->lock);
+		pl->stats.range_refused++;
+		if (j->sub < 64)
+			pl->range_ignored |= 1ull << j->sub;
+		pthread_mutex_unlock(&pl->lock);
+		job_retry(j, 0);
 		return;
+	}
+
+	/* The transfer itself failed.  What arrived was fed through the
+	 * decoder, the hash and the NAR parser to disk, so a retry asks for the
+	 * rest (Range) and the stage goes on where it stands; file:// reads
+	 * (no cut to recover from) and failures before any byte start over. */
+	pthread_mutex_lock(&pl->lock);
+	bool ranges = j->sub >= 64 || !(pl->range_ignored & (1ull << j->sub));
+	pthread_mutex_unlock(&pl->lock);
+	bool resume = ranges && res->outcome == HTTP_TRANSIENT && j->stage_open && j->file_bytes > 0 &&
+		      strncmp(j->url, "file://", 7) != 0;
+	if (!resume) {
+		stage_close(j);
+		if ((r = store_discard_temp(env->resolve->store, j->basename, &e)) < 0) {
+			job_fail(j, &e);
+			return;
+		}
 	}
 	j->attempt++;
 	if (res->outcome == HTTP_TRANSIENT) {
 		long delay = http_retry_delay_ms(res, j->attempt, env->max_attempts, next_jitter(pl));
 		if (delay >= 0) {
-			log_debug("download: %s: %s; attempt %u in %ld ms", j->url, res->message,
-				  j->attempt + 1, delay);
+			log_debug("download: %s: %s; attempt %u in %ld ms%s", j->url, res->message,
+				  j->attempt + 1, delay, resume ? ", resuming" : "");
+			if (resume)
+				j->req.range_start = j->file_bytes;
 			pthread_mutex_lock(&pl->lock);
 			pl->stats.retries++;
+			pl->stats.resumes += resume;
 			if (j->attempt + 1 > pl->stats.most_attempts)
 				pl->stats.most_attempts = j->attempt + 1;
 			pthread_mutex_unlock(&pl->lock);

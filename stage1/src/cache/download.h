@@ -80,6 +80,8 @@ struct download_stats {
 	unsigned retries;                   /* transient-error retries of NAR transfers */
 	unsigned most_attempts;             /* the most transfers one NAR took from one cache */
 	unsigned content_retries;           /* NARs fetched again after a content error */
+	unsigned resumes;                   /* of those retries, resumed with Range */
+	unsigned range_refused;             /* resumes the server refused (then from byte 0) */
 	unsigned syncs;
 	double sync_seconds;                /* wall time in syncfs + renames */
 	double worker_cpu_seconds;          /* CPU time of the workers (unpack+verify) */

@@ -597,6 +597,7 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 	res->nar_retries = ds.retries;
 	res->most_attempts = ds.most_attempts;
 	res->content_retries = ds.content_retries;
+	res->nar_resumes = ds.resumes;
 	res->syncs = ds.syncs;
 	res->t_sync = ds.sync_seconds;
 	res->t_unpack_cpu = ds.worker_cpu_seconds;
@@ -689,6 +690,7 @@ int fetch_report_json(const struct fetch_options *o, const struct fetch_result *
 	json_uint(&w, "http_retries", res->http_retries);
 	json_uint(&w, "nar_retries", res->nar_retries);
 	json_uint(&w, "content_retries", res->content_retries);
+	json_uint(&w, "nar_resumes", res->nar_resumes);
 	json_uint(&w, "stalls", res->stalls);
 	json_uint(&w, "throttled", res->throttled);
 	json_uint(&w, "most_attempts", res->most_attempts);

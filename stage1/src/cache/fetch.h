@@ -86,6 +86,7 @@ struct fetch_result {
 	uint64_t nar_bytes;                    /* their NAR size */
 	uint64_t closure_nar_bytes;            /* NarSize of the whole closure */
 	unsigned http_requests, http_retries, nar_retries, content_retries, stalls;
+	unsigned nar_resumes;                  /* NAR retries resumed with Range */
 	unsigned throttled;                    /* answers 503/429 (S3: SlowDown) */
 	unsigned most_attempts;                /* the most attempts one request took */
 	unsigned connections_low;              /* the lowest the throttled limit went */

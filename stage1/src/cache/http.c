@@ -325,15 +325,37 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return r;
 }
 
+/* The value of a header line without its white space; a value too long
+ * for `out` is kept cut (and then names no supported coding). */
+static void keep_header_value(char *out, size_t size, const char *v, size_t len)
+{
+	while (len && (*v == ' ' || *v == '\t')) {
+		v++;
+		len--;
+	}
+	while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' ' || v[len - 1] == '\t'))
+		len--;
+	if (len >= size)
+		len = size - 1;
+	memcpy(out, v, len);
+	out[len] = '\0';
+}
+
 static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct http_request *req = userdata;
 	size_t len = size * nmemb;
 	req->window_bytes += len;
 	static const char name[] = "retry-after:";
-	if (len >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
-		req->res.retry_after_ms = 0; /* a new response (after a redirect) */
-	else if (len > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0)
+	static const char encoding[] = "content-encoding:";
+	if (len >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
+		/* a new response (after a redirect) */
+		req->res.retry_after_ms = 0;
+		req->content_encoding[0] = '\0';
+	} else if (len > sizeof(encoding) - 1 && strncasecmp(ptr, encoding, sizeof(encoding) - 1) == 0) {
+		keep_header_value(req->content_encoding, sizeof(req->content_encoding),
+				  ptr + sizeof(encoding) - 1, len - (sizeof(encoding) - 1));
+	} else if (len > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0)
 		req->res.retry_after_ms = http_parse_retry_after(ptr + sizeof(name) - 1,
 								 len - (sizeof(name) - 1),
 								 (long)time(NULL));
@@ -472,6 +494,7 @@ static void reset_attempt(struct http_request *req)
 	req->res.stalled = req->res.too_slow = req->res.throttled = false;
 	req->error_body_cut = false;
 	req->error_body_bytes = 0;
+	req->content_encoding[0] = '\0';
 	req->res.curl_code = CURLE_OK;
 	req->res.message[0] = '\0';
 	req->res.body_len = 0;
@@ -710,6 +733,10 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)HTTP_RECV_BUFFER);
+	if (req->range_start)
+		/* curl checks the answer: a 200 instead of a 206 from that byte
+		 * fails with CURLE_RANGE_ERROR at the headers */
+		curl_easy_setopt(e, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)req->range_start);
 	if (c->o.verbose) {
 		curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, http_debug_redacted);
 		curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
@@ -723,6 +750,19 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 			return r;
 		}
 	}
+	/* Content-Encoding is ours to decode (content_encoding.h), after the
+	 * size cap, never curl's; only documents read whole ask for it. */
+	curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+	if (is_buffered(req)) {
+		struct curl_slist *h = curl_slist_append(req->headers,
+							 "Accept-Encoding: " CONTENT_ENCODING_ACCEPT);
+		if (!h) {
+			release_easy(c, req);
+			fail_request(c, req, HTTP_FATAL, "out of memory");
+			return -ENOMEM;
+		}
+		req->headers = h;
+	}
 	if (req->headers)
 		curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
 
@@ -735,6 +775,36 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 	}
 	make_active(c, req);
 	return 0;
+}
+
+/* Replaces a buffered 2xx body by its decoded Content-Encoding; an answer
+ * that cannot be decoded, or is larger than max_body once decoded, is an
+ * error naming the coding. */
+static void decode_body(struct http_request *req)
+{
+	struct http_result *res = &req->res;
+	struct ip_error err = { 0 };
+	enum nix_compression method;
+	char *decoded = NULL;
+	size_t decoded_len = 0;
+	int r = content_encoding_method(req->content_encoding, &method, &err);
+	if (r == 0 && method == NIX_COMPRESSION_NONE)
+		return;
+	if (r == 0)
+		r = content_encoding_decode(method, res->body ? res->body : "", res->body_len,
+					    req->max_body, &decoded, &decoded_len, &err);
+	if (r < 0) {
+		res->outcome = HTTP_FATAL;
+		snprintf(res->message, sizeof(res->message), "answer with Content-Encoding %s: %s",
+			 req->content_encoding, ip_error_str(&err));
+		return;
+	}
+	log_debug("http: %s: Content-Encoding %s: %zu bytes decoded to %zu", req->url,
+		  req->content_encoding, res->body_len, decoded_len);
+	free(res->body);
+	res->body = decoded;
+	res->body_len = decoded_len;
+	req->body_cap = decoded_len + 1;
 }
 
 /* The connection limit follows the cache's answers (struct http_conn_limit). */
@@ -814,6 +884,8 @@ static void transfer_ended(struct http_client *c, struct http_request *req, CURL
 			 req->max_body);
 	} else {
 		res->outcome = http_classify(code, status, is_file_url(req));
+		if (code == CURLE_RANGE_ERROR)
+			res->outcome = HTTP_FATAL; /* the same request would get the same answer */
 		/* A server that sent more than its Content-Length leaves the excess
 		 * on the kept-alive connection; the next answer read from it is
 		 * "HTTP/0.9" garbage.  curl closes that connection, so a retry (on
@@ -850,6 +922,9 @@ static void transfer_ended(struct http_client *c, struct http_request *req, CURL
 	res->throttled = code == CURLE_OK && (status == 503 || status == 429);
 	if (res->throttled || res->outcome == HTTP_OK)
 		note_cache_answer(c, res->throttled);
+
+	if (is_buffered(req) && res->outcome == HTTP_OK && req->content_encoding[0])
+		decode_body(req);
 
 	if (is_buffered(req) && res->outcome == HTTP_TRANSIENT) {
 		long delay = http_retry_delay_ms(res, res->attempts, req->max_attempts, next_jitter(c));

@@ -10,7 +10,9 @@
  *   - buffered (ops->on_data == NULL): the body is collected, up to
  *     max_body bytes, and retried here on transient failures (connection
  *     errors, timeouts, stalls, 408, 429, 5xx) with bounded exponential
- *     backoff; on_done gets the body.
+ *     backoff; on_done gets the body, decoded when the answer has a
+ *     Content-Encoding (cache/content_encoding.h), and max_body bounds the
+ *     decoded body too.
  *   - streaming: on_data gets the body as it arrives and may return
  *     HTTP_PAUSE for back-pressure; such a request is not retried here
  *     (the consumer has state to reset), it gets the outcome in on_done and
@@ -51,6 +53,7 @@
 
 #include <curl/curl.h>
 
+#include "cache/content_encoding.h"
 #include "cache/substituter.h"
 #include "util/error.h"
 
@@ -134,10 +137,16 @@ struct http_request {
 	const struct http_request_ops *ops;
 	void *ctx;
 	size_t max_body;                  /* buffered requests */
+	/* Streaming http(s) requests: the body from this byte on (Range:
+	 * bytes=N-).  A server that ignores Range (200) or refuses it (416)
+	 * ends the request as HTTP_FATAL with curl_code CURLE_RANGE_ERROR or
+	 * status 416, before any body byte is delivered. */
+	uint64_t range_start;
 	unsigned max_attempts;            /* buffered requests; 0 = client default */
 	/* ---- private to http.c ---- */
 	enum http_req_state state;
 	bool want_resume, want_cancel, too_large, error_body_cut;
+	char content_encoding[CONTENT_ENCODING_NAME_MAX + 1]; /* of the answer; buffered requests */
 	CURL *easy;
 	int file_fd;                      /* file:// transfers (read here, not by curl) */
 	unsigned char *file_buf;

@@ -116,7 +116,8 @@ static const struct {
 } compressions[] = {
 	{ "none", NIX_COMPRESSION_NONE }, { "xz", NIX_COMPRESSION_XZ },
 	{ "zstd", NIX_COMPRESSION_ZSTD }, { "bzip2", NIX_COMPRESSION_BZIP2 },
-	{ "gzip", NIX_COMPRESSION_GZIP },
+	{ "gzip", NIX_COMPRESSION_GZIP }, { "br", NIX_COMPRESSION_BR },
+	{ "lzip", NIX_COMPRESSION_LZIP }, { "lz4", NIX_COMPRESSION_LZ4 },
 };
 
 static int append_ptr(char ***arr, size_t *n, size_t max, char *item)

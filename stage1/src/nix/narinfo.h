@@ -20,7 +20,10 @@ enum nix_compression {
 	NIX_COMPRESSION_ZSTD,
 	NIX_COMPRESSION_BZIP2,
 	NIX_COMPRESSION_GZIP,
-	NIX_COMPRESSION_UNSUPPORTED, /* br, lz4, anything else: see compression_name */
+	NIX_COMPRESSION_BR,
+	NIX_COMPRESSION_LZIP,
+	NIX_COMPRESSION_LZ4,
+	NIX_COMPRESSION_UNSUPPORTED, /* lzma, compress, lzop, ...: see compression_name */
 };
 
 struct narinfo {

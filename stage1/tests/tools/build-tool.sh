@@ -3,7 +3,7 @@
 # flags and libraries as the Makefile's unit-test link.
 #   build_tool NAME   -> prints the binary's path; fails (message on stderr)
 #                        when build/asan/libip.a is missing or cc fails
-IP_PKG_LIBS="libcurl libzstd libarchive libnl-3.0 libnl-route-3.0 libsodium liblzma zlib"
+IP_PKG_LIBS="libcurl libzstd libnl-3.0 libnl-route-3.0 libsodium liblzma zlib libbrotlidec liblz4"
 build_tool() {
 	local name=$1 lib="$IP_BUILD/asan/libip.a" out="$TEST_TMP/$1"
 	if [ ! -f "$lib" ]; then
