@@ -1,10 +1,8 @@
 /* aws/credentials: the chain (explicit, environment, IMDS role, none), the
  * cache until 5 minutes before Expiration, refresh-once, remembered failures.
- * IMDS is replaced at link time: this file defines imds_role_credentials(),
- * so the linker never pulls imds.o from libip.a for it. */
+ * The instance role comes from a fake role_credentials hook. */
 #include "test.h"
 #include "aws/credentials.h"
-#include "imds/imds.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +16,12 @@ static int imds_calls;
 static int imds_result;         /* 0, -ENOENT, -EACCES, -ETIMEDOUT */
 static time_t imds_expiration;  /* of the credentials handed out */
 
-int imds_role_credentials(struct imds_client *c, struct aws_credentials *creds, char *role,
-			  size_t role_size, struct ip_error *err)
+static void *hook_ctx; /* what the last call got as ctx */
+
+static int fake_role_credentials(void *ctx, struct aws_credentials *creds, char *role,
+				 size_t role_size, struct ip_error *err)
 {
+	hook_ctx = ctx;
 	imds_calls++;
 	memset(creds, 0, sizeof(*creds));
 	if (imds_result < 0)
@@ -34,8 +35,6 @@ int imds_role_credentials(struct imds_client *c, struct aws_credentials *creds, 
 		snprintf(role, role_size, "fake-role");
 	return 0;
 }
-
-static struct imds_client *const FAKE_IMDS = (struct imds_client *)0x1;
 
 static void reset(int result, time_t expires_in)
 {
@@ -69,7 +68,7 @@ static void explicit_first(void)
 	reset(0, 3600);
 	struct aws_creds_config cfg = {
 		.access_key_id = "CFGKEY", .secret_access_key = "cfgsecret", .session_token = "cfgtok",
-		.imds = FAKE_IMDS, .getenv_fn = fake_getenv, .now_fn = now_fn,
+		.role_credentials = fake_role_credentials, .getenv_fn = fake_getenv, .now_fn = now_fn,
 	};
 	struct aws_creds_provider *p;
 	struct ip_error err = { 0 };
@@ -95,7 +94,8 @@ static void environment_second(void)
 	env_secret = "envsecret";
 	env_token = "envtoken";
 	reset(0, 3600);
-	struct aws_creds_config cfg = { .imds = FAKE_IMDS, .getenv_fn = fake_getenv, .now_fn = now_fn };
+	struct aws_creds_config cfg = { .role_credentials = fake_role_credentials,
+					.getenv_fn = fake_getenv, .now_fn = now_fn };
 	struct aws_creds_provider *p;
 	struct ip_error err = { 0 };
 	CHECK_INT(aws_creds_provider_new(&cfg, &p, &err), ==, 0);
@@ -141,7 +141,8 @@ static void imds_cached_until_margin(void)
 {
 	env_id = env_secret = env_token = NULL;
 	reset(0, 3600);
-	struct aws_creds_config cfg = { .imds = FAKE_IMDS, .getenv_fn = fake_getenv, .now_fn = now_fn };
+	struct aws_creds_config cfg = { .role_credentials = fake_role_credentials,
+					.getenv_fn = fake_getenv, .now_fn = now_fn };
 	struct aws_creds_provider *p;
 	struct ip_error err = { 0 };
 	CHECK_INT(aws_creds_provider_new(&cfg, &p, &err), ==, 0);
@@ -173,7 +174,8 @@ static void expired_on_arrival_not_per_request(void)
 	 * IMDS call per AWS_CREDS_RETRY_AFTER. */
 	env_id = env_secret = env_token = NULL;
 	reset(0, -600);
-	struct aws_creds_config cfg = { .imds = FAKE_IMDS, .getenv_fn = fake_getenv, .now_fn = now_fn };
+	struct aws_creds_config cfg = { .role_credentials = fake_role_credentials,
+					.getenv_fn = fake_getenv, .now_fn = now_fn };
 	struct aws_creds_provider *p;
 	struct ip_error err = { 0 };
 	CHECK_INT(aws_creds_provider_new(&cfg, &p, &err), ==, 0);
@@ -190,7 +192,8 @@ static void refresh_once(void)
 {
 	env_id = env_secret = env_token = NULL;
 	reset(0, 3600);
-	struct aws_creds_config cfg = { .imds = FAKE_IMDS, .getenv_fn = fake_getenv, .now_fn = now_fn };
+	struct aws_creds_config cfg = { .role_credentials = fake_role_credentials,
+					.getenv_fn = fake_getenv, .now_fn = now_fn };
 	struct aws_creds_provider *p;
 	struct ip_error err = { 0 };
 	CHECK_INT(aws_creds_provider_new(&cfg, &p, &err), ==, 0);
@@ -215,8 +218,8 @@ static void no_role_is_unsigned(void)
 	env_id = env_secret = env_token = NULL;
 	for (int k = 0; k < 2; k++) {
 		reset(k == 0 ? -ENOENT : -EACCES, 0);
-		struct aws_creds_config cfg = { .imds = FAKE_IMDS, .getenv_fn = fake_getenv,
-						.now_fn = now_fn };
+		struct aws_creds_config cfg = { .role_credentials = fake_role_credentials,
+						.getenv_fn = fake_getenv, .now_fn = now_fn };
 		struct aws_creds_provider *p;
 		struct ip_error err = { 0 };
 		CHECK_INT(aws_creds_provider_new(&cfg, &p, &err), ==, 0);
@@ -245,7 +248,8 @@ static void failure_remembered(void)
 {
 	env_id = env_secret = env_token = NULL;
 	reset(-ETIMEDOUT, 3600);
-	struct aws_creds_config cfg = { .imds = FAKE_IMDS, .getenv_fn = fake_getenv, .now_fn = now_fn };
+	struct aws_creds_config cfg = { .role_credentials = fake_role_credentials,
+					.getenv_fn = fake_getenv, .now_fn = now_fn };
 	struct aws_creds_provider *p;
 	struct ip_error err = { 0 };
 	CHECK_INT(aws_creds_provider_new(&cfg, &p, &err), ==, 0);
@@ -268,7 +272,8 @@ static void imds_failure_keeps_valid_creds(void)
 {
 	env_id = env_secret = env_token = NULL;
 	reset(0, 3600);
-	struct aws_creds_config cfg = { .imds = FAKE_IMDS, .getenv_fn = fake_getenv, .now_fn = now_fn };
+	struct aws_creds_config cfg = { .role_credentials = fake_role_credentials,
+					.getenv_fn = fake_getenv, .now_fn = now_fn };
 	struct aws_creds_provider *p;
 	struct ip_error err = { 0 };
 	CHECK_INT(aws_creds_provider_new(&cfg, &p, &err), ==, 0);
@@ -288,6 +293,27 @@ static void imds_failure_keeps_valid_creds(void)
 	aws_creds_provider_free(p);
 }
 
+/* The hook gets the context it was configured with, on every call. */
+static void role_ctx_reaches_the_hook(void)
+{
+	env_id = env_secret = env_token = NULL;
+	reset(0, 3600);
+	int client;
+	hook_ctx = NULL;
+	struct aws_creds_config cfg = { .role_credentials = fake_role_credentials, .role_ctx = &client,
+					.getenv_fn = fake_getenv, .now_fn = now_fn };
+	struct aws_creds_provider *p;
+	struct ip_error err = { 0 };
+	CHECK_INT(aws_creds_provider_new(&cfg, &p, &err), ==, 0);
+	CHECK(hook_ctx == NULL); /* lazily */
+	CHECK_INT(aws_creds_get(p, &creds, NULL, &err), ==, 0);
+	CHECK(hook_ctx == &client);
+	hook_ctx = NULL;
+	CHECK_INT(aws_creds_refresh(p, creds.generation, &creds, &err), ==, 0);
+	CHECK(hook_ctx == &client);
+	aws_creds_provider_free(p);
+}
+
 TEST_MAIN("credentials",
 	TEST_CASE(explicit_first),
 	TEST_CASE(environment_second),
@@ -297,4 +323,5 @@ TEST_MAIN("credentials",
 	TEST_CASE(refresh_once),
 	TEST_CASE(no_role_is_unsigned),
 	TEST_CASE(failure_remembered),
-	TEST_CASE(imds_failure_keeps_valid_creds))
+	TEST_CASE(imds_failure_keeps_valid_creds),
+	TEST_CASE(role_ctx_reaches_the_hook))

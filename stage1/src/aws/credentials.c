@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imds/imds.h"
 #include "util/log.h"
 
 struct aws_creds_provider {
 	pthread_mutex_t lock;
-	struct imds_client *imds;
+	aws_role_credentials_fn *role_credentials; /* NULL: no instance role */
+	void *role_ctx;
 	time_t (*now_fn)(void);
 	/* A static source (explicit or environment), decided at creation. */
 	enum aws_creds_source static_source;
@@ -90,7 +90,8 @@ int aws_creds_provider_new(const struct aws_creds_config *cfg,
 	if (!p)
 		return ip_fail(err, -ENOMEM, "out of memory");
 	pthread_mutex_init(&p->lock, NULL);
-	p->imds = cfg->imds;
+	p->role_credentials = cfg->role_credentials;
+	p->role_ctx = cfg->role_ctx;
 	p->now_fn = cfg->now_fn ? cfg->now_fn : real_now;
 	int r = 0;
 
@@ -137,7 +138,7 @@ static int fetch_imds(struct aws_creds_provider *p, struct ip_error *err)
 	struct aws_credentials fresh;
 	char role[80] = "";
 	struct ip_error e = { 0 };
-	int r = imds_role_credentials(p->imds, &fresh, role, sizeof(role), &e);
+	int r = p->role_credentials(p->role_ctx, &fresh, role, sizeof(role), &e);
 	if (r == -ENOENT || r == -EACCES) {
 		/* No role, or IMDS switched off: a public bucket still works. */
 		log_debug("credentials: %s; requests go unsigned", ip_error_str(&e));
@@ -198,7 +199,7 @@ int aws_creds_get(struct aws_creds_provider *p, struct aws_credentials *creds,
 		set_info(p, info, p->static_source);
 		goto out;
 	}
-	if (!p->imds || p->imds_none) {
+	if (!p->role_credentials || p->imds_none) {
 		set_info(p, info, AWS_CREDS_NONE);
 		goto out;
 	}
@@ -241,7 +242,7 @@ int aws_creds_refresh(struct aws_creds_provider *p, unsigned rejected,
 			    aws_creds_source_name(p->static_source));
 		goto out;
 	}
-	if (!p->imds || p->imds_none) {
+	if (!p->role_credentials || p->imds_none) {
 		r = ip_fail(err, -EKEYEXPIRED, "no credentials to refresh");
 		goto out;
 	}

@@ -15,6 +15,7 @@
 #define IP_AWS_CREDENTIALS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 #include "util/error.h"
@@ -46,7 +47,13 @@ enum aws_creds_source {
 
 const char *aws_creds_source_name(enum aws_creds_source source);
 
-struct imds_client;
+/* Fetches the instance role's credentials (the IMDS client does:
+ * imds_role_credentials_hook, ctx the client).  -ENOENT: no role; -EACCES:
+ * IMDS is switched off; both mean "unsigned".  The role's name goes to role.
+ * A hook, as getenv and the clock are, so that this chain does not depend
+ * on the IMDS client (which depends on these types). */
+typedef int aws_role_credentials_fn(void *ctx, struct aws_credentials *creds, char *role,
+				    size_t role_size, struct ip_error *err);
 
 struct aws_creds_config {
 	/* 1. explicit (both or neither of id and secret; token optional) */
@@ -55,9 +62,11 @@ struct aws_creds_config {
 	const char *session_token;
 	/* 2. the environment, unless this is set */
 	bool ignore_environment;
-	/* 3. IMDS; NULL: no instance role.  Used under the provider's lock; the
-	 * caller keeps it alive and does not use it concurrently. */
-	struct imds_client *imds;
+	/* 3. the instance role; NULL: none.  Called under the provider's lock
+	 * with role_ctx, which the caller keeps alive and does not use
+	 * concurrently. */
+	aws_role_credentials_fn *role_credentials;
+	void *role_ctx;
 	/* For tests: getenv and the wall clock (NULL: the real ones). */
 	char *(*getenv_fn)(const char *name);
 	time_t (*now_fn)(void);

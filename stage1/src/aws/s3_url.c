@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/hex.h"
+
 static bool is_lower_digit(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
 static bool is_unreserved(char c)
@@ -34,17 +36,6 @@ static bool bucket_dns_label(const char *b)
 	return true;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes src[0..n) into dst (size cap incl. NUL).  Refuses NUL
  * and control characters. */
 static bool pct_decode(const char *src, size_t n, char *dst, size_t cap)
@@ -55,7 +46,7 @@ static bool pct_decode(const char *src, size_t n, char *dst, size_t cap)
 		if (c == '%') {
 			if (i + 2 >= n)
 				return false;
-			int h = hexval(src[i + 1]), l = hexval(src[i + 2]);
+			int h = hex_digit_value(src[i + 1]), l = hex_digit_value(src[i + 2]);
 			if (h < 0 || l < 0)
 				return false;
 			c = (unsigned char)(h * 16 + l);

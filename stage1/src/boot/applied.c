@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/hex.h"
 #include "util/kvconf.h"
 #include "util/sha256.h"
 
@@ -97,17 +98,12 @@ int applied_state_format(const struct applied_state *state, char *out, size_t ou
 
 void applied_document_sha256(const void *doc, size_t len, char out[APPLIED_SHA256_HEX_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	struct sha256 ctx;
 	uint8_t digest[32];
 	sha256_init(&ctx);
 	sha256_update(&ctx, doc, len);
 	sha256_final(&ctx, digest);
-	for (size_t i = 0; i < sizeof(digest); i++) {
-		out[2 * i] = hex[digest[i] >> 4];
-		out[2 * i + 1] = hex[digest[i] & 15];
-	}
-	out[APPLIED_SHA256_HEX_LEN] = '\0';
+	hex_encode_lower(digest, sizeof(digest), out);
 }
 
 enum apply_verdict apply_decide(enum apply_policy policy, const struct applied_state *previous,

@@ -5,8 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/download.h"
+#include "cache/http.h"
 #include "cache/origin.h"
+#include "imds/imds.h"
 #include "nix/narinfo.h"
+#include "userdata/userdata.h"
 #include "util/kvconf.h"
 
 enum setting_type { T_BOOL, T_UINT, T_STRING, T_STORE_PATH, T_URL_LIST, T_KEY_LIST,
@@ -35,21 +39,21 @@ static const struct setting settings[] = {
 	{ "allow-user-data-substituters", T_BOOL, FIELD(allow_user_data_substituters), 0, 0 },
 	{ "allow-user-data-keys", T_BOOL, FIELD(allow_user_data_keys), 0, 0 },
 	{ "imds-endpoint", T_IMDS_ENDPOINT, FIELD(imds_endpoint), 0, 0 },
-	{ "imds-timeout", T_UINT, FIELD(imds_timeout), 0, 3600 },
+	{ "imds-timeout", T_UINT, FIELD(imds_timeout), 0, CONFIG_TIMEOUT_MAX_S },
 	{ "imds-allow-v1", T_BOOL, FIELD(imds_allow_v1), 0, 0 },
 	{ "system-tag", T_STRING, FIELD(system_tag), 0, 0 },
 	{ "on-failure", T_ON_FAILURE, FIELD(on_failure), 0, 0 },
 	{ "kernel-mismatch", T_KERNEL_MISMATCH, FIELD(kernel_mismatch), 0, 0 },
 	{ "keep-network", T_BOOL, FIELD(keep_network), 0, 0 },
 	{ "interfaces", T_IFNAME_LIST, LIST(interfaces, n_interfaces), 0 },
-	{ "dhcp-timeout", T_UINT, FIELD(dhcp_timeout), 0, 3600 },
+	{ "dhcp-timeout", T_UINT, FIELD(dhcp_timeout), 0, CONFIG_TIMEOUT_MAX_S },
 	{ "network-family", T_FAMILY, FIELD(network_family), 0, 0 },
-	{ "ipv6-timeout", T_UINT, FIELD(ipv6_timeout), 0, 3600 },
+	{ "ipv6-timeout", T_UINT, FIELD(ipv6_timeout), 0, CONFIG_TIMEOUT_MAX_S },
 	{ "ca-bundle", T_STRING, FIELD(ca_bundle), 0, 0 },
-	{ "connections", T_UINT, FIELD(connections), 0, 256 },
-	{ "jobs", T_UINT, FIELD(jobs), 0, 256 },
-	{ "fetch-deadline", T_UINT, FIELD(fetch_deadline), 0, 86400 },
-	{ "decoder-memory", T_UINT, FIELD(decoder_memory), 0, 65536 },
+	{ "connections", T_UINT, FIELD(connections), 0, CONFIG_CONNECTIONS_MAX },
+	{ "jobs", T_UINT, FIELD(jobs), 0, CONFIG_JOBS_MAX },
+	{ "fetch-deadline", T_UINT, FIELD(fetch_deadline), 0, CONFIG_FETCH_DEADLINE_MAX_S },
+	{ "decoder-memory", T_UINT, FIELD(decoder_memory), 0, CONFIG_DECODER_MEMORY_MAX_MIB },
 	{ "aws-region", T_STRING, FIELD(aws_region), 0, 0 },
 	{ "apply", T_APPLY, FIELD(apply), 0, 0 },
 };
@@ -59,21 +63,19 @@ static const struct setting settings[] = {
 void boot_config_defaults(struct boot_config *config)
 {
 	memset(config, 0, sizeof(*config));
-	snprintf(config->imds_endpoint, sizeof(config->imds_endpoint), "auto");
-	config->imds_timeout = 30;
-	snprintf(config->system_tag, sizeof(config->system_tag), "nixos-system");
+	snprintf(config->imds_endpoint, sizeof(config->imds_endpoint), "%s", IMDS_ENDPOINT_AUTO);
+	config->imds_timeout = IMDS_DEFAULT_BUDGET_MS / 1000;
+	snprintf(config->system_tag, sizeof(config->system_tag), "%s", USERDATA_DEFAULT_TAG);
 	config->on_failure = ON_FAILURE_FALLBACK;
 	config->kernel_mismatch = KERNEL_MISMATCH_KEXEC;
-	config->dhcp_timeout = 30;
+	config->dhcp_timeout = CONFIG_DEFAULT_DHCP_TIMEOUT_S;
 	config->network_family = NET_FAMILY_DUAL;
-	config->ipv6_timeout = 30;
-	snprintf(config->ca_bundle, sizeof(config->ca_bundle), "/etc/ssl/certs/ca-certificates.crt");
-	config->connections = 25;
+	config->ipv6_timeout = CONFIG_DEFAULT_IPV6_TIMEOUT_S;
+	snprintf(config->ca_bundle, sizeof(config->ca_bundle), "%s", HTTP_DEFAULT_CA_BUNDLE);
+	config->connections = HTTP_DEFAULT_CONNECTIONS;
 	config->apply = APPLY_EVERY_BOOT;
-	/* Within the NixOS module's outer bound (timeout = 900 s) with room for
-	 * DHCP and IMDS: the boot applies on-failure itself, before it. */
-	config->fetch_deadline = 600;
-	config->decoder_memory = 128;
+	config->fetch_deadline = CONFIG_DEFAULT_FETCH_DEADLINE_S;
+	config->decoder_memory = DOWNLOAD_DEFAULT_DECODER_MEMORY / (1024 * 1024);
 }
 
 const char *on_failure_name(enum on_failure policy)

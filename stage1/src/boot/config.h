@@ -20,6 +20,23 @@
 #define CONFIG_IFNAME_MAX 16        /* IFNAMSIZ */
 #define CONFIG_PATH_MAX 512
 
+/* The defaults that are this file's own (README "Configuration file"); the
+ * others are their module's: IMDS_ENDPOINT_AUTO, IMDS_DEFAULT_BUDGET_MS,
+ * USERDATA_DEFAULT_TAG, HTTP_DEFAULT_CA_BUNDLE, HTTP_DEFAULT_CONNECTIONS,
+ * DOWNLOAD_DEFAULT_DECODER_MEMORY (see boot_config_defaults). */
+#define CONFIG_DEFAULT_DHCP_TIMEOUT_S 30
+#define CONFIG_DEFAULT_IPV6_TIMEOUT_S 30
+/* Within the NixOS module's outer bound (timeout = 900 s) with room for DHCP
+ * and IMDS: the boot applies on-failure itself, before it. */
+#define CONFIG_DEFAULT_FETCH_DEADLINE_S 600
+
+/* The largest values accepted. */
+#define CONFIG_TIMEOUT_MAX_S 3600          /* imds-, dhcp-, ipv6-timeout */
+#define CONFIG_CONNECTIONS_MAX 256
+#define CONFIG_JOBS_MAX 256
+#define CONFIG_FETCH_DEADLINE_MAX_S 86400
+#define CONFIG_DECODER_MEMORY_MAX_MIB 65536
+
 enum on_failure { ON_FAILURE_FALLBACK, ON_FAILURE_HALT, ON_FAILURE_REBOOT };
 enum kernel_mismatch { KERNEL_MISMATCH_KEXEC, KERNEL_MISMATCH_CONTINUE, KERNEL_MISMATCH_FAIL };
 

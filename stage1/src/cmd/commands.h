@@ -1,7 +1,11 @@
 /* The sub-commands of initrd-provision.  Each lives in its own file under
- * cmd/ and returns a process exit code (see EXIT_* below). */
+ * cmd/ and returns a process exit code (see EXIT_* below).  The table and
+ * the usage-error line live in cmd/commands.c, not in main.c, so that a
+ * test links a command without main(). */
 #ifndef IP_CMD_COMMANDS_H
 #define IP_CMD_COMMANDS_H
+
+#include <stddef.h>
 
 /* Documented exit codes (README "Exit codes"). */
 enum {
@@ -15,6 +19,13 @@ struct command {
 	const char *summary;
 	int (*run)(int argc, char **argv); /* argv[0] is the command name */
 };
+
+/* Every command, in the order `initrd-provision --help` lists them. */
+extern const struct command cmd_table[];
+extern const size_t cmd_table_len;
+
+/* The command called name, or NULL. */
+const struct command *cmd_find(const char *name);
 
 int cmd_fetch(int argc, char **argv);
 int cmd_boot(int argc, char **argv);

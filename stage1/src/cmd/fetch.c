@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "aws/session.h"
 #include "cache/fetch.h"
+#include "cache/s3_session.h"
 #include "nix/narinfo.h"
 #include "util/file.h"
 #include "util/log.h"
@@ -337,7 +337,7 @@ int cmd_fetch(int argc, char **argv)
 		log_warn("SIGNATURE CHECKING IS OFF (--no-check-sigs): whoever controls the cache or "
 			 "the network decides what ends up in %s/nix/store", o.root);
 
-	/* S3: credentials and region, set up once (aws/session.h). */
+	/* S3: credentials and region, set up once (cache/s3_session.h). */
 	struct aws_credentials explicit_creds;
 	memset(&explicit_creds, 0, sizeof(explicit_creds));
 	if (aws_credentials_file) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "aws/aws_time.h"
+#include "util/hex.h"
 
 struct reader {
 	const char *start, *p, *end;
@@ -23,24 +24,13 @@ static int bad(struct reader *r, const char *what)
 		       (size_t)(r->p - r->start));
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool read_hex4(struct reader *r, unsigned *out)
 {
 	if (r->end - r->p < 4)
 		return false;
 	unsigned v = 0;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(r->p[i]);
+		int h = hex_digit_value(r->p[i]);
 		if (h < 0)
 			return false;
 		v = v * 16 + (unsigned)h;

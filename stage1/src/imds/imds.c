@@ -168,13 +168,12 @@ static void body_reset(struct body *b)
 	memset(b, 0, sizeof(*b));
 }
 
-enum outcome { OUT_HTTP, OUT_TRANSPORT, OUT_TOO_BIG, OUT_FATAL };
-
-/* Makes one request with at most timeout_ms.  OUT_HTTP: *status is set.
- * OUT_TRANSPORT: retryable, why[] says what.  OUT_FATAL: a local problem. */
-static enum outcome exchange(struct imds_client *c, bool put, const char *path,
-			     uint64_t timeout_ms, long *status, struct body *b, char *why,
-			     size_t why_size)
+/* The only function that talks to IMDS: one request with at most
+ * timeout_ms.  IMDS_ANSWERED: *status is set.  Otherwise why[] says what
+ * went wrong. */
+static enum imds_transport exchange(struct imds_client *c, bool put, const char *path,
+				    uint64_t timeout_ms, long *status, struct body *b, char *why,
+				    size_t why_size)
 {
 	CURL *e = c->easy;
 	char url[IMDS_ENDPOINT_MAX + 512];
@@ -193,7 +192,7 @@ static enum outcome exchange(struct imds_client *c, bool put, const char *path,
 		explicit_bzero(hdr, sizeof(hdr));
 		if (!h) {
 			snprintf(why, why_size, "out of memory");
-			return OUT_FATAL;
+			return IMDS_LOCAL_FAILURE;
 		}
 		headers = h;
 	}
@@ -201,7 +200,7 @@ static enum outcome exchange(struct imds_client *c, bool put, const char *path,
 	if (!h) {
 		curl_slist_free_all(headers);
 		snprintf(why, why_size, "out of memory");
-		return OUT_FATAL;
+		return IMDS_LOCAL_FAILURE;
 	}
 	headers = h;
 
@@ -236,7 +235,7 @@ static enum outcome exchange(struct imds_client *c, bool put, const char *path,
 					 copy is freed memory; acceptable in the initrd */
 	if (b->too_big) {
 		snprintf(why, why_size, "answer longer than %d bytes", IMDS_BODY_MAX);
-		return OUT_TOO_BIG;
+		return IMDS_ANSWER_TOO_BIG;
 	}
 	if (cr != CURLE_OK) {
 		/* With two endpoints, say which one failed. */
@@ -246,7 +245,7 @@ static enum outcome exchange(struct imds_client *c, bool put, const char *path,
 		else
 			snprintf(why, why_size, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cr));
 		log_debug("imds: %s %s: %s", put ? "PUT" : "GET", path, why);
-		return cr == CURLE_OUT_OF_MEMORY ? OUT_FATAL : OUT_TRANSPORT;
+		return cr == CURLE_OUT_OF_MEMORY ? IMDS_LOCAL_FAILURE : IMDS_NO_ANSWER;
 	}
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
 	log_debug("imds: %s %s%s -> %ld", put ? "PUT" : "GET", c->ep.n > 1 ? current_endpoint(c) : "",
@@ -254,10 +253,87 @@ static enum outcome exchange(struct imds_client *c, bool put, const char *path,
 	if (!c->ep.pinned && c->ep.n > 1)
 		log_debug("imds: endpoint auto: using %s", current_endpoint(c));
 	imds_auto_answered(&c->ep);
-	return OUT_HTTP;
+	return IMDS_ANSWERED;
 }
 
+/* ---- the decision --------------------------------------------------------------- */
+
 static bool retryable_status(long status) { return status == 429 || (status >= 500 && status < 600); }
+
+static struct imds_verdict verdict(enum imds_step step, enum imds_reason reason, int error)
+{
+	return (struct imds_verdict){ .step = step, .reason = reason, .error = error };
+}
+
+struct imds_verdict imds_classify(const struct imds_exchange *x)
+{
+	bool token = x->request == IMDS_REQUEST_TOKEN;
+	switch (x->transport) {
+	case IMDS_LOCAL_FAILURE:
+		return verdict(IMDS_STEP_DONE, IMDS_OUT_OF_MEMORY, -ENOMEM);
+	case IMDS_ANSWER_TOO_BIG:
+		return verdict(IMDS_STEP_DONE, IMDS_TOO_BIG, token ? -EPROTO : -EMSGSIZE);
+	case IMDS_NO_ANSWER:
+		return verdict(IMDS_STEP_BACKOFF, IMDS_UNREACHABLE, 0);
+	case IMDS_ANSWERED:
+		break;
+	}
+	long status = x->status;
+	if (token) {
+		if (status == 200)
+			return x->token_usable ? verdict(IMDS_STEP_AGAIN, IMDS_GOT_TOKEN, 0)
+					       : verdict(IMDS_STEP_DONE, IMDS_BAD_TOKEN, -EPROTO);
+		if (status == 403)
+			return verdict(IMDS_STEP_DONE, IMDS_DISABLED, -EACCES);
+		if (status == 404 || status == 405)
+			return x->allow_v1 ? verdict(IMDS_STEP_AGAIN, IMDS_USE_V1, 0)
+					   : verdict(IMDS_STEP_DONE, IMDS_NO_V2, -EPROTO);
+	} else {
+		if (status == 200)
+			return verdict(IMDS_STEP_DONE, IMDS_ANSWER, 0);
+		if (status == 404)
+			return verdict(IMDS_STEP_DONE, IMDS_NOT_FOUND, -ENOENT);
+		/* A fresh token at once the first time (seen right after boot). */
+		if (status == 401 && !x->v1_mode)
+			return verdict(x->rejections == 0 ? IMDS_STEP_AGAIN : IMDS_STEP_BACKOFF,
+				       IMDS_TOKEN_REJECTED, 0);
+	}
+	if (retryable_status(status))
+		return verdict(IMDS_STEP_BACKOFF, IMDS_BUSY, 0);
+	return verdict(IMDS_STEP_DONE, IMDS_UNEXPECTED, -EPROTO);
+}
+
+const char *imds_step_name(enum imds_step step)
+{
+	switch (step) {
+	case IMDS_STEP_DONE: return "done";
+	case IMDS_STEP_AGAIN: return "again";
+	case IMDS_STEP_BACKOFF: return "backoff";
+	}
+	return "?";
+}
+
+const char *imds_reason_name(enum imds_reason reason)
+{
+	switch (reason) {
+	case IMDS_GOT_TOKEN: return "got-token";
+	case IMDS_BAD_TOKEN: return "bad-token";
+	case IMDS_DISABLED: return "disabled";
+	case IMDS_USE_V1: return "use-v1";
+	case IMDS_NO_V2: return "no-v2";
+	case IMDS_ANSWER: return "answer";
+	case IMDS_NOT_FOUND: return "not-found";
+	case IMDS_TOKEN_REJECTED: return "token-rejected";
+	case IMDS_BUSY: return "busy";
+	case IMDS_UNREACHABLE: return "unreachable";
+	case IMDS_TOO_BIG: return "too-big";
+	case IMDS_OUT_OF_MEMORY: return "out-of-memory";
+	case IMDS_UNEXPECTED: return "unexpected";
+	}
+	return "?";
+}
+
+/* ---- one call: attempts until a verdict is final ---------------------------------- */
 
 /* Token text goes into a header: printable ASCII only. */
 static bool token_ok(const struct body *b)
@@ -270,124 +346,128 @@ static bool token_ok(const struct body *b)
 	return true;
 }
 
-/* What one attempt leads to. */
-enum step {
-	STEP_DONE,    /* *result is final: 0 (body in b) or a negative errno */
-	STEP_AGAIN,   /* try again at once (a fresh token after a 401) */
-	STEP_BACKOFF, /* try again after the backoff delay; last[] says why */
-	STEP_SWITCH,  /* endpoint auto: try the other endpoint at once */
-};
-
-/* A transport failure: with endpoint auto, maybe the other endpoint now. */
-static enum step transport_failed(struct imds_client *c)
-{
-	return imds_auto_transport_failed(&c->ep) ? STEP_SWITCH : STEP_BACKOFF;
-}
-
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
-/* Gets a token (unless one is valid or v1 is in use).  STEP_AGAIN here
- * means "got one, go on with the GET". */
-static enum step get_token(struct imds_client *c, uint64_t deadline, struct body *b, char *last,
-			   size_t last_size, int *result, struct ip_error *err)
+/* What the attempts of one imds_get() share. */
+struct imds_call {
+	const char *path;
+	uint64_t deadline;     /* monotonic ms */
+	unsigned rejections;   /* GETs answered 401 so far */
+	struct body body;      /* of the last request */
+	char last[IMDS_ENDPOINT_MAX + CURL_ERROR_SIZE + 32]; /* the last retryable failure */
+	int result;            /* once IMDS_STEP_DONE: 0 or the error */
+	struct ip_error *err;
+};
+
+/* Carries out a verdict: keeps or drops the token, switches to v1, and
+ * writes the final error or the note on a retryable failure. */
+static void apply(struct imds_client *c, struct imds_call *call, const struct imds_exchange *x,
+		  const struct imds_verdict *v, const char *why)
 {
-	uint64_t now = now_ms();
-	if (c->v1_mode || (c->token_valid_until_ms && now < c->token_valid_until_ms))
-		return STEP_AGAIN;
-	c->token_valid_until_ms = 0;
-	long status = 0;
-	char why[200];
-	body_reset(b);
-	enum outcome o = exchange(c, true, TOKEN_PATH, min_u64(deadline - now, c->request_timeout_ms),
-				  &status, b, why, sizeof(why));
-	if (o == OUT_FATAL || o == OUT_TOO_BIG) {
-		*result = ip_fail(err, o == OUT_FATAL ? -ENOMEM : -EPROTO, "IMDS: token request: %s", why);
-		return STEP_DONE;
-	}
-	if (o == OUT_TRANSPORT) {
-		snprintf(last, last_size, "token request: %s", why);
-		return transport_failed(c);
-	}
-	if (status == 200) {
-		if (!token_ok(b)) {
-			*result = ip_fail(err, -EPROTO, "IMDS: token request: the token is empty, too "
-					  "long or not printable");
-			return STEP_DONE;
-		}
-		memcpy(c->token, b->buf, b->len);
-		c->token[b->len] = '\0';
+	bool token = x->request == IMDS_REQUEST_TOKEN;
+	const char *what = token ? "token request" : "GET"; /* in call->last */
+	char request[440];                                  /* in final errors */
+	if (token)
+		snprintf(request, sizeof(request), "token request");
+	else
+		snprintf(request, sizeof(request), "GET %s", call->path);
+	struct ip_error *err = call->err;
+	switch (v->reason) {
+	case IMDS_GOT_TOKEN: {
+		memcpy(c->token, call->body.buf, call->body.len);
+		c->token[call->body.len] = '\0';
 		/* Renew a little before IMDS would refuse it. */
 		uint64_t ttl_ms = (uint64_t)c->token_ttl_s * 1000;
 		c->token_valid_until_ms = now_ms() + ttl_ms - min_u64(ttl_ms / 2, 60000);
-		return STEP_AGAIN;
+		return;
 	}
-	if (status == 403) {
-		*result = ip_fail(err, -EACCES, "IMDS is disabled for this instance (HTTP 403 to the "
-				  "token request); not retrying");
-		return STEP_DONE;
-	}
-	if ((status == 404 || status == 405) && c->allow_v1) {
-		log_debug("imds: no IMDSv2 token service (HTTP %ld); using IMDSv1", status);
+	case IMDS_USE_V1:
+		log_debug("imds: no IMDSv2 token service (HTTP %ld); using IMDSv1", x->status);
 		c->v1_mode = true;
-		return STEP_AGAIN;
+		return;
+	case IMDS_ANSWER:
+		call->result = 0;
+		return;
+	case IMDS_TOKEN_REJECTED:
+		c->token_valid_until_ms = 0;
+		call->rejections++;
+		snprintf(call->last, sizeof(call->last), "GET: token rejected (HTTP 401)");
+		return;
+	case IMDS_BUSY:
+		snprintf(call->last, sizeof(call->last), "%s: HTTP %ld", what, x->status);
+		return;
+	case IMDS_UNREACHABLE:
+		snprintf(call->last, sizeof(call->last), "%s: %s", what, why);
+		return;
+	case IMDS_BAD_TOKEN:
+		call->result = ip_fail(err, v->error, "IMDS: token request: the token is empty, too "
+				       "long or not printable");
+		return;
+	case IMDS_DISABLED:
+		call->result = ip_fail(err, v->error, "IMDS is disabled for this instance (HTTP 403 to "
+				       "the token request); not retrying");
+		return;
+	case IMDS_NO_V2:
+		call->result = ip_fail(err, v->error, "IMDS: no IMDSv2 token service (HTTP %ld to PUT "
+				       "%s) and IMDSv1 is not allowed", x->status, TOKEN_PATH);
+		return;
+	case IMDS_NOT_FOUND:
+		call->result = ip_fail(err, v->error, "IMDS: %s: not found", call->path);
+		return;
+	case IMDS_TOO_BIG:
+	case IMDS_OUT_OF_MEMORY:
+		call->result = ip_fail(err, v->error, "IMDS: %s: %s", request, why);
+		return;
+	case IMDS_UNEXPECTED:
+		call->result = ip_fail(err, v->error, "IMDS: %s: HTTP %ld", request, x->status);
+		return;
 	}
-	if (status == 404 || status == 405) {
-		*result = ip_fail(err, -EPROTO, "IMDS: no IMDSv2 token service (HTTP %ld to PUT %s) and "
-				  "IMDSv1 is not allowed", status, TOKEN_PATH);
-		return STEP_DONE;
-	}
-	if (retryable_status(status)) {
-		snprintf(last, last_size, "token request: HTTP %ld", status);
-		return STEP_BACKOFF;
-	}
-	*result = ip_fail(err, -EPROTO, "IMDS: token request: HTTP %ld", status);
-	return STEP_DONE;
 }
 
-static enum step attempt(struct imds_client *c, const char *path, uint64_t deadline,
-			 unsigned *rejections, struct body *b, char *last, size_t last_size,
-			 int *result, struct ip_error *err)
+/* One request and its verdict, carried out.  A transport failure with
+ * endpoint auto may go on to the other endpoint at once (AGAIN). */
+static enum imds_step request(struct imds_client *c, struct imds_call *call,
+			      enum imds_request req)
 {
-	enum step st = get_token(c, deadline, b, last, last_size, result, err);
-	if (st != STEP_AGAIN)
-		return st;
-	uint64_t now = now_ms();
-	if (now >= deadline)
-		return STEP_BACKOFF; /* the loop reports the spent budget */
+	bool token = req == IMDS_REQUEST_TOKEN;
 	long status = 0;
-	char why[200];
-	body_reset(b);
-	enum outcome o = exchange(c, false, path, min_u64(deadline - now, c->request_timeout_ms),
-				  &status, b, why, sizeof(why));
-	if (o == OUT_FATAL || o == OUT_TOO_BIG) {
-		*result = ip_fail(err, o == OUT_FATAL ? -ENOMEM : -EMSGSIZE, "IMDS: GET %s: %s", path,
-				  why);
-		return STEP_DONE;
-	}
-	if (o == OUT_TRANSPORT) {
-		snprintf(last, last_size, "GET: %s", why);
-		return transport_failed(c);
-	}
-	if (status == 200) {
-		*result = 0;
-		return STEP_DONE;
-	}
-	if (status == 404) {
-		*result = ip_fail(err, -ENOENT, "IMDS: %s: not found", path);
-		return STEP_DONE;
-	}
-	if (status == 401 && !c->v1_mode) {
+	char why[IMDS_ENDPOINT_MAX + CURL_ERROR_SIZE + 8] = ""; /* endpoint: curl's error */
+	body_reset(&call->body);
+	uint64_t now = now_ms();
+	struct imds_exchange x = {
+		.request = req,
+		.allow_v1 = c->allow_v1,
+		.v1_mode = c->v1_mode,
+		.rejections = call->rejections,
+	};
+	x.transport = exchange(c, token, token ? TOKEN_PATH : call->path,
+			       min_u64(call->deadline - now, c->request_timeout_ms), &status,
+			       &call->body, why, sizeof(why));
+	x.status = status;
+	x.token_usable = token && x.transport == IMDS_ANSWERED && token_ok(&call->body);
+	struct imds_verdict v = imds_classify(&x);
+	apply(c, call, &x, &v, why);
+	if (v.reason == IMDS_UNREACHABLE && imds_auto_transport_failed(&c->ep))
+		return IMDS_STEP_AGAIN;
+	return v.step;
+}
+
+/* One attempt: a token first unless one is valid (or v1 is in use), then
+ * the GET. */
+static enum imds_step attempt(struct imds_client *c, struct imds_call *call)
+{
+	uint64_t now = now_ms();
+	if (!c->v1_mode && !(c->token_valid_until_ms && now < c->token_valid_until_ms)) {
 		c->token_valid_until_ms = 0;
-		snprintf(last, last_size, "GET: token rejected (HTTP 401)");
-		/* A fresh token at once the first time (seen right after boot). */
-		return ++*rejections == 1 ? STEP_AGAIN : STEP_BACKOFF;
+		enum imds_step st = request(c, call, IMDS_REQUEST_TOKEN);
+		/* Only a token (or v1) goes on to the GET; anything else is
+		 * final, a backoff, or the other endpoint's turn. */
+		if (st != IMDS_STEP_AGAIN || (!c->v1_mode && !c->token_valid_until_ms))
+			return st;
 	}
-	if (retryable_status(status)) {
-		snprintf(last, last_size, "GET: HTTP %ld", status);
-		return STEP_BACKOFF;
-	}
-	*result = ip_fail(err, -EPROTO, "IMDS: GET %s: HTTP %ld", path, status);
-	return STEP_DONE;
+	if (now_ms() >= call->deadline)
+		return IMDS_STEP_BACKOFF; /* the loop reports the spent budget */
+	return request(c, call, IMDS_REQUEST_GET);
 }
 
 int imds_get(struct imds_client *c, const char *path, uint8_t **buf, size_t *len,
@@ -398,43 +478,42 @@ int imds_get(struct imds_client *c, const char *path, uint8_t **buf, size_t *len
 	if (path[0] != '/' || strlen(path) > 400 || strpbrk(path, " \r\n\t"))
 		return ip_fail(err, -EINVAL, "bad IMDS path");
 
-	const uint64_t start = now_ms(), deadline = start + c->budget_ms;
+	const uint64_t start = now_ms();
+	struct imds_call call = { .path = path, .deadline = start + c->budget_ms, .err = err };
 	uint64_t backoff = IMDS_BACKOFF_FIRST_MS;
-	unsigned rejections = 0, attempts = 0;
-	char last[256] = "";
-	struct body b = { 0 };
-	int r = 0;
+	unsigned attempts = 0;
 	for (;;) {
 		uint64_t now = now_ms();
-		if (now >= deadline) {
-			r = ip_fail(err, -ETIMEDOUT, "IMDS: GET %s: gave up after %llu ms and %u "
-				    "attempts; last: %s", path, (unsigned long long)(now - start),
-				    attempts, last[0] ? last : "none");
+		if (now >= call.deadline) {
+			call.result = ip_fail(err, -ETIMEDOUT, "IMDS: GET %s: gave up after %llu ms "
+					      "and %u attempts; last: %s", path,
+					      (unsigned long long)(now - start), attempts,
+					      call.last[0] ? call.last : "none");
 			break;
 		}
 		attempts++;
-		enum step st = attempt(c, path, deadline, &rejections, &b, last, sizeof(last), &r, err);
-		if (st == STEP_DONE)
+		enum imds_step st = attempt(c, &call);
+		if (st == IMDS_STEP_DONE)
 			break;
-		if (st == STEP_BACKOFF) {
+		if (st == IMDS_STEP_BACKOFF) {
 			now = now_ms();
-			if (now < deadline)
-				sleep_ms(min_u64(backoff, deadline - now));
+			if (now < call.deadline)
+				sleep_ms(min_u64(backoff, call.deadline - now));
 			backoff = min_u64(backoff * 2, IMDS_BACKOFF_MAX_MS);
 			imds_auto_backed_off(&c->ep);
 		}
 	}
-	if (r == 0) {
-		if (!b.buf) /* an empty body */
-			b.buf = calloc(1, 1);
-		if (!b.buf)
+	if (call.result == 0) {
+		if (!call.body.buf) /* an empty body */
+			call.body.buf = calloc(1, 1);
+		if (!call.body.buf)
 			return ip_fail(err, -ENOMEM, "out of memory");
-		*buf = b.buf;
-		*len = b.len;
+		*buf = call.body.buf;
+		*len = call.body.len;
 		return 0;
 	}
-	body_reset(&b);
-	return r;
+	body_reset(&call.body);
+	return call.result;
 }
 
 /* ---- the documents ----------------------------------------------------------- */
@@ -538,4 +617,10 @@ int imds_role_credentials(struct imds_client *c, struct aws_credentials *creds, 
 	if (r < 0)
 		return ip_fail_ctx(err, r, "IMDS: role %s", name);
 	return 0;
+}
+
+int imds_role_credentials_hook(void *client, struct aws_credentials *creds, char *role,
+			       size_t role_size, struct ip_error *err)
+{
+	return imds_role_credentials(client, creds, role, role_size, err);
 }

@@ -20,6 +20,8 @@
  * No IMDSv1 fallback (GETs without a token) unless allow_v1 is set; then
  * only when the PUT itself is answered 404/405 (an old IMDS or a proxy that
  * does not know v2).
+ * This table is imds_classify(), pure and tested row by row; in imds.c,
+ * exchange() is the one function that talks to IMDS.
  *
  * Endpoint auto: IMDS_ENDPOINT_IPV4 first, then IMDS_ENDPOINT_IPV6 (Nitro
  * instances with HttpProtocolIpv6 enabled; the IPv6 endpoint is the only one
@@ -86,6 +88,63 @@ bool imds_auto_transport_failed(struct imds_auto *a);
 /* The caller backed off: a new round. */
 void imds_auto_backed_off(struct imds_auto *a);
 
+/* ---- the decision after one exchange (pure; the table at the top) ------ */
+
+enum imds_request {
+	IMDS_REQUEST_TOKEN, /* PUT /latest/api/token */
+	IMDS_REQUEST_GET,
+};
+
+/* How the exchange ended below HTTP. */
+enum imds_transport {
+	IMDS_ANSWERED,      /* an HTTP status */
+	IMDS_NO_ANSWER,     /* refused, unreachable, timed out, reset: retryable */
+	IMDS_ANSWER_TOO_BIG, /* the body passed IMDS_BODY_MAX */
+	IMDS_LOCAL_FAILURE, /* out of memory here */
+};
+
+struct imds_exchange {
+	enum imds_request request;
+	enum imds_transport transport;
+	long status;            /* with IMDS_ANSWERED */
+	bool token_usable;      /* a token request's body: 1..IMDS_TOKEN_MAX printable bytes */
+	bool allow_v1;
+	bool v1_mode;           /* GETs go without a token */
+	unsigned rejections;    /* GETs answered 401 earlier in this imds_get() */
+};
+
+enum imds_step {
+	IMDS_STEP_DONE,    /* the call ends: the answer, or verdict.error */
+	IMDS_STEP_AGAIN,   /* go on at once (the GET after a token; a fresh token) */
+	IMDS_STEP_BACKOFF, /* again after the backoff delay, while the budget lasts */
+};
+
+enum imds_reason {
+	IMDS_GOT_TOKEN,      /* token request 200 with a usable token: AGAIN */
+	IMDS_BAD_TOKEN,      /* token request 200, token empty/long/unprintable: -EPROTO */
+	IMDS_DISABLED,       /* token request 403: -EACCES, no retry */
+	IMDS_USE_V1,         /* token request 404/405, allow_v1: AGAIN without token */
+	IMDS_NO_V2,          /* token request 404/405: -EPROTO */
+	IMDS_ANSWER,         /* GET 200: done, 0 */
+	IMDS_NOT_FOUND,      /* GET 404: -ENOENT */
+	IMDS_TOKEN_REJECTED, /* GET 401 with a token: AGAIN the first time, then BACKOFF */
+	IMDS_BUSY,           /* 429, 5xx: BACKOFF */
+	IMDS_UNREACHABLE,    /* no HTTP answer: BACKOFF (endpoint auto may switch first) */
+	IMDS_TOO_BIG,        /* -EPROTO for a token, -EMSGSIZE for a GET */
+	IMDS_OUT_OF_MEMORY,  /* -ENOMEM */
+	IMDS_UNEXPECTED,     /* any other status: -EPROTO */
+};
+
+struct imds_verdict {
+	enum imds_step step;
+	enum imds_reason reason;
+	int error;           /* with IMDS_STEP_DONE: 0 or a negative errno */
+};
+
+struct imds_verdict imds_classify(const struct imds_exchange *x);
+const char *imds_step_name(enum imds_step step);
+const char *imds_reason_name(enum imds_reason reason);
+
 struct imds_client;
 
 int imds_client_new(const struct imds_config *cfg, struct imds_client **out,
@@ -116,6 +175,10 @@ int imds_tag(struct imds_client *c, const char *name, char **value, struct ip_er
  * role.  The name of the role goes to role (may be NULL). */
 int imds_role_credentials(struct imds_client *c, struct aws_credentials *creds, char *role,
 			  size_t role_size, struct ip_error *err);
+
+/* imds_role_credentials as the credential chain's hook
+ * (aws_creds_config.role_credentials, role_ctx the client). */
+aws_role_credentials_fn imds_role_credentials_hook;
 
 /* How many HTTP requests this client has made (tests assert on it). */
 unsigned imds_request_count(const struct imds_client *c);

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "util/fs.h"
 
 static int append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -103,42 +106,28 @@ int resolv_format_both(const struct dhcp_lease *lease, const char *ifname,
 
 int resolv_write(const char *path, const char *content, size_t len, struct ip_error *err)
 {
-	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
-		return ip_fail(err, -ENAMETOOLONG, "%s: path too long", path);
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return ip_fail(err, -errno, "%s: creating a temporary file: %s", path, strerror(errno));
-	int r = 0;
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = write(fd, content + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = ip_fail(err, -errno, "%s: writing: %s", tmp, strerror(errno));
-			goto fail;
-		}
-		done += (size_t)n;
-	}
-	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-		r = ip_fail(err, -errno, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		r = ip_fail(err, -errno, "%s: closing: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		r = ip_fail(err, -errno, "%s: renaming into place: %s", path, strerror(errno));
-		goto fail;
-	}
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	size_t dir_len = slash ? (size_t)(slash - path) : 0;
+	char dir[4096], tmp[NAME_MAX + 16];
+	if (!name[0] || strlen(name) > NAME_MAX || dir_len >= sizeof(dir))
+		return ip_fail(err, -ENAMETOOLONG, "%s: not a file name of a usable length", path);
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (dir_len == 0)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)dir_len, path);
+	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		return ip_fail(err, -errno, "%s: %s", path, strerror(errno));
+	snprintf(tmp, sizeof(tmp), ".%s.ip-tmp", name);
+	int r = fs_replace_file_at(dir_fd, name, tmp, content, len, true, err);
+	if (r < 0)
+		r = ip_fail_ctx(err, r, "%s", path);
+	/* Every program reads resolv.conf, whatever the umask. */
+	else if (fchmodat(dir_fd, name, 0644, 0) < 0)
+		r = ip_fail(err, -errno, "%s: %s", path, strerror(errno));
+	close(dir_fd);
 	return r;
 }

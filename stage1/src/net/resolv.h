@@ -37,9 +37,9 @@ struct resolv_ipv6 {
 int resolv_format_both(const struct dhcp_lease *lease, const char *ifname,
 		       const struct resolv_ipv6 *v6, char *buf, size_t cap);
 
-/* Writes `content` to `path` atomically: a temporary file in the same
- * directory, fsync, mode 0644, rename over path.  A symlink at `path` is
- * replaced, not followed. */
+/* Writes `content` to `path` atomically (fs_replace_file_at: a temporary
+ * file in the same directory, fsync, rename over path, fsync of the
+ * directory), mode 0644.  A symlink at `path` is replaced, not followed. */
 int resolv_write(const char *path, const char *content, size_t len, struct ip_error *err);
 
 #endif

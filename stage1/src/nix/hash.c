@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/hex.h"
+
 #define SRI_BASE64_LEN 44 /* base64 of 32 bytes, padded */
 
 int nix_base64_decode(const char *text, size_t text_len, uint8_t *out, size_t n)
@@ -22,21 +24,10 @@ int nix_base64_decode(const char *text, size_t text_len, uint8_t *out, size_t n)
 	return 0;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int hex_decode(const char *text, uint8_t *out)
 {
 	for (size_t i = 0; i < NIX_SHA256_BYTES; i++) {
-		int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
+		int hi = hex_digit_value(text[2 * i]), lo = hex_digit_value(text[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		out[i] = (uint8_t)(hi << 4 | lo);
@@ -129,12 +120,7 @@ void nix_hash_format(const struct nix_hash *hash, char *out)
 
 void nix_hash_format_hex(const struct nix_hash *hash, char *out)
 {
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < NIX_SHA256_BYTES; i++) {
-		out[2 * i] = digits[hash->bytes[i] >> 4];
-		out[2 * i + 1] = digits[hash->bytes[i] & 15];
-	}
-	out[NIX_SHA256_HEX_LEN] = '\0';
+	hex_encode_lower(hash->bytes, NIX_SHA256_BYTES, out);
 }
 
 bool nix_hash_equal(const struct nix_hash *a, const struct nix_hash *b)

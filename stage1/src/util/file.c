@@ -7,12 +7,20 @@
 
 int file_read_all(const char *path, size_t max_size, char **buf, size_t *len, struct ip_error *err)
 {
-	int r = 0;
-	char *data = NULL;
-	size_t used = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ip_fail(err, -errno, "cannot open %s: %s", path, strerror(errno));
+	int r = file_read_fd(fd, path, max_size, buf, len, err);
+	close(fd);
+	return r;
+}
+
+int file_read_fd(int fd, const char *path, size_t max_size, char **buf, size_t *len,
+		 struct ip_error *err)
+{
+	int r = 0;
+	char *data = NULL;
+	size_t used = 0;
 	data = malloc(max_size + 1);
 	if (!data) {
 		r = ip_fail(err, -ENOMEM, "reading %s: out of memory", path);
@@ -41,6 +49,5 @@ int file_read_all(const char *path, size_t max_size, char **buf, size_t *len, st
 	data = NULL;
 fail:
 	free(data);
-	close(fd);
 	return r;
 }

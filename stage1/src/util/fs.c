@@ -12,6 +12,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "util/file.h"
+
 int fs_write_all(int fd, const void *buf, size_t len)
 {
 	return fs_write2_all(fd, buf, len, NULL, 0);
@@ -205,40 +207,15 @@ int fs_mkdir_p_at(int dirfd, const char *path, mode_t mode, struct ip_error *err
 int fs_read_file_at(int dirfd, const char *path, size_t max_size, char **out, size_t *out_len,
 		    struct ip_error *err)
 {
-	char *buf = NULL;
 	int r;
 	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOENT ? -ENOENT : ip_fail(err, -errno, "opening %s: %s", path, strerror(errno));
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max_size) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max_size)
 		r = ip_fail(err, -EINVAL, "%s is not a regular file of at most %zu bytes", path, max_size);
-		goto fail;
-	}
-	size_t size = (size_t)st.st_size, got = 0;
-	buf = malloc(size + 1);
-	if (!buf) {
-		r = ip_fail(err, -ENOMEM, "reading %s: out of memory", path);
-		goto fail;
-	}
-	while (got < size) {
-		ssize_t k = read(fd, buf + got, size - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			r = ip_fail(err, k < 0 ? -errno : -EIO, "reading %s: %s", path,
-				    k < 0 ? strerror(errno) : "file shrank");
-			goto fail;
-		}
-		got += (size_t)k;
-	}
-	buf[size] = '\0';
-	close(fd);
-	*out = buf;
-	*out_len = size;
-	return 0;
-fail:
-	free(buf);
+	else
+		r = file_read_fd(fd, path, max_size, out, out_len, err);
 	close(fd);
 	return r;
 }

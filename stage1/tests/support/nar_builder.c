@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "test.h"
+#include "util/hex.h"
 #include "util/sha256.h"
 
 void nb_free(struct nar_builder *b)
@@ -57,17 +58,6 @@ void nb_str(struct nar_builder *b, const char *s)
 	nb_bytes(b, s, strlen(s));
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes \xNN and \s escapes of tok[0..n) into out; returns its length or -1. */
 static long unescape(const char *tok, size_t n, char *out)
 {
@@ -80,9 +70,9 @@ static long unescape(const char *tok, size_t n, char *out)
 		if (i + 1 < n && tok[i + 1] == 's') {
 			out[o++] = ' ';
 			i++;
-		} else if (i + 3 < n && tok[i + 1] == 'x' && hexval(tok[i + 2]) >= 0 &&
-			   hexval(tok[i + 3]) >= 0) {
-			out[o++] = (char)(hexval(tok[i + 2]) << 4 | hexval(tok[i + 3]));
+		} else if (i + 3 < n && tok[i + 1] == 'x' && hex_digit_value(tok[i + 2]) >= 0 &&
+			   hex_digit_value(tok[i + 3]) >= 0) {
+			out[o++] = (char)(hex_digit_value(tok[i + 2]) << 4 | hex_digit_value(tok[i + 3]));
 			i += 3;
 		} else {
 			return -1;
@@ -130,7 +120,7 @@ bool nb_spec(struct nar_builder *b, const char *spec)
 				nb_spec(b, start[0] == '^' ? "entry ( name d node ( type directory" : ") )");
 		} else if (start[0] == '!' && n % 2 == 1) {
 			for (size_t i = 1; i < n; i += 2) {
-				int hi = hexval(start[i]), lo = hexval(start[i + 1]);
+				int hi = hex_digit_value(start[i]), lo = hex_digit_value(start[i + 1]);
 				if (hi < 0 || lo < 0)
 					return false;
 				unsigned char c = (unsigned char)(hi << 4 | lo);

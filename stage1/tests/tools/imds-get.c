@@ -92,7 +92,9 @@ int main(int argc, char **argv)
 		}
 		aws_credentials_wipe(&creds);
 	} else if (strcmp(cmd, "provider") == 0) {
-		struct aws_creds_config pc = { .ignore_environment = true, .imds = c };
+		struct aws_creds_config pc = { .ignore_environment = true,
+					      .role_credentials = imds_role_credentials_hook,
+					      .role_ctx = c };
 		struct aws_creds_provider *p;
 		r = aws_creds_provider_new(&pc, &p, &err);
 		for (int i = 0; r == 0 && i < 3; i++) {

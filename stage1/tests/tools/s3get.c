@@ -135,7 +135,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "error: %s\n", ip_error_str(&err));
 			goto out;
 		}
-		cc.imds = imds;
+		cc.role_credentials = imds_role_credentials_hook;
+		cc.role_ctx = imds;
 		if (!u.region_explicit) {
 			char region[S3_REGION_MAX + 1];
 			if (imds_region(imds, region, sizeof(region), &err) == 0)

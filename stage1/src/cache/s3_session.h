@@ -1,9 +1,13 @@
 /* Everything s3:// substituters need, set up once per run: the credential
  * chain (explicit, environment, instance role via IMDS) and the region for
  * URLs that do not name one (explicit, else IMDS's placement/region, else
- * us-east-1).  Used by `fetch` and by the boot mode. */
-#ifndef IP_AWS_SESSION_H
-#define IP_AWS_SESSION_H
+ * us-east-1).  Used by `fetch` and by the boot mode.
+ *
+ * It lives here, above both aws/ and imds/, because it is where the two
+ * meet: imds/ fills aws/'s credential type, and the chain in aws/ gets the
+ * instance role through a hook this file binds to the IMDS client. */
+#ifndef IP_CACHE_S3_SESSION_H
+#define IP_CACHE_S3_SESSION_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "aws/session.h"
+#include "cache/s3_session.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +30,8 @@ int aws_session_open(const struct aws_session_config *cfg, struct aws_session *s
 		.access_key_id = ex ? ex->access_key_id : NULL,
 		.secret_access_key = ex ? ex->secret_access_key : NULL,
 		.session_token = ex && ex->session_token[0] ? ex->session_token : NULL,
-		.imds = imds,
+		.role_credentials = imds ? imds_role_credentials_hook : NULL,
+		.role_ctx = imds,
 	};
 	r = aws_creds_provider_new(&cc, &s->credentials, err);
 	if (r < 0)
