@@ -49,6 +49,7 @@ struct run {
 	struct closure_resolver *resolver;
 	struct download *download;
 	size_t n_todo;                      /* paths handed to the download */
+	bool resolved;                      /* the closure is known */
 	struct registration_entry *entries;
 	size_t *order;
 	char *reg_text;
@@ -86,6 +87,7 @@ static void on_download_progress(void *ctx, const struct download_progress *p)
 		.paths_done = p->paths_done, .paths_total = p->paths_total,
 		.bytes_done = p->bytes_done, .bytes_total = p->bytes_total,
 		.seconds = since(&run->t_download_start),
+		.resolved = run->resolved,
 	};
 	run->o->progress(run->o->cb_ctx, &fp);
 }
@@ -511,6 +513,7 @@ static int closure_known(struct run *run, unsigned jobs, struct fetch_result *re
 			run->n_todo++;
 	}
 	download_no_more(run->download);
+	run->resolved = true;
 	return 0;
 }
 
