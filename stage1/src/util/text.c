@@ -8,13 +8,13 @@
 const char *text_quote(const char *s, size_t len, char *out, size_t size)
 {
 	size_t o = 0;
-	for (size_t i = 0; i < len && o + 8 < size; i++) {
+	for (size_t i = 0; i < len && o + TEXT_QUOTE_RESERVE < size; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
 			out[o++] = (char)c;
 		else
 			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
-		if (i + 1 < len && o + 8 >= size) {
+		if (i + 1 < len && o + TEXT_QUOTE_RESERVE >= size) {
 			memcpy(out + o, "...", 3);
 			o += 3;
 		}

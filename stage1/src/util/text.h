@@ -11,6 +11,9 @@
  * is, anything else (and '"', '\\') as \xNN, cut with "..." when it does
  * not fit.  Returns out. */
 const char *text_quote(const char *s, size_t len, char *out, size_t size);
+/* What text_quote keeps free at the end of out: one \xNN, "..." and the NUL.
+ * An out of N + TEXT_QUOTE_RESERVE bytes shows N printable characters whole. */
+#define TEXT_QUOTE_RESERVE 8
 
 /* Parses 1 to 20 decimal digits, nothing else.  -EINVAL for anything that
  * is not digits, -ERANGE above UINT64_MAX. */
