@@ -1,9 +1,11 @@
-/* util/text: untrusted bytes quoted for a message, and the size of out that
+/* util/text: untrusted bytes quoted for a message, the size of out that
  * shows N characters whole (TEXT_QUOTE_RESERVE, which nix/hash.c relies on
- * to cut a hash at 80 characters). */
+ * to cut a hash at 80 characters), and splitting a text into lines. */
 #include "test.h"
 
 #include "util/text.h"
+
+#include <stdio.h>
 
 static void quote_escapes(void)
 {
@@ -32,6 +34,46 @@ static void reserve_shows_n_characters(void)
 	CHECK(strstr(out, "...") != NULL);
 }
 
+/* Joins the lines text_next_line finds as "[line]" for comparison. */
+static void split(const char *text, size_t len, char *out, size_t cap)
+{
+	size_t off = 0, n, o = 0;
+	const char *line;
+	out[0] = '\0';
+	while (text_next_line(text, len, &off, &line, &n) && o + n + 3 < cap)
+		o += (size_t)snprintf(out + o, cap - o, "[%.*s]", (int)n, line);
+}
+
+static void next_line(void)
+{
+	static const struct { const char *text, *want; } rows[] = {
+		{ "", "" },
+		{ "a", "[a]" },
+		{ "a\n", "[a]" },
+		{ "a\nb", "[a][b]" },
+		{ "a\n\nb\n", "[a][][b]" },
+		{ "\n", "[]" },
+		{ "\n\n", "[][]" },
+		{ "a\r\nb", "[a\r][b]" },   /* '\r' is the caller's to strip */
+	};
+	char got[64];
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		split(rows[i].text, strlen(rows[i].text), got, sizeof(got));
+		CHECK_STR(got, rows[i].want);
+	}
+	/* A NUL is part of a line; the end is len, not a NUL. */
+	size_t off = 0, n;
+	const char *line;
+	CHECK(text_next_line("a\0b\nc", 5, &off, &line, &n));
+	CHECK_INT(n, ==, 3);
+	CHECK_INT(off, ==, 4);
+	CHECK(text_next_line("a\0b\nc", 5, &off, &line, &n));
+	CHECK_INT(n, ==, 1);
+	CHECK(line[0] == 'c');
+	CHECK(!text_next_line("a\0b\nc", 5, &off, &line, &n));
+}
+
 TEST_MAIN("text",
 	TEST_CASE(quote_escapes),
-	TEST_CASE(reserve_shows_n_characters))
+	TEST_CASE(reserve_shows_n_characters),
+	TEST_CASE(next_line))

@@ -40,6 +40,20 @@ int text_parse_u64(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
+bool text_next_line(const char *text, size_t len, size_t *off, const char **line,
+		    size_t *line_len)
+{
+	if (*off >= len)
+		return false;
+	const char *p = text + *off;
+	const char *lf = memchr(p, '\n', len - *off);
+	size_t n = lf ? (size_t)(lf - p) : len - *off;
+	*off += n + (lf ? 1 : 0);
+	*line = p;
+	*line_len = n;
+	return true;
+}
+
 int text_buf_put(struct text_buf *t, const char *s, size_t n)
 {
 	if (t->len + n + 1 > t->cap) {

@@ -4,6 +4,7 @@
 #ifndef IP_UTIL_TEXT_H
 #define IP_UTIL_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,11 @@ const char *text_quote(const char *s, size_t len, char *out, size_t size);
 /* Parses 1 to 20 decimal digits, nothing else.  -EINVAL for anything that
  * is not digits, -ERANGE above UINT64_MAX. */
 int text_parse_u64(const char *s, size_t len, uint64_t *out);
+
+/* Lines of text[0..len): the next one from *off, without its '\n' (a last
+ * line without one counts too).  Moves *off past it; false at the end. */
+bool text_next_line(const char *text, size_t len, size_t *off, const char **line,
+		    size_t *line_len);
 
 /* A growing NUL-terminated text (buf is NULL until the first put). */
 struct text_buf {
