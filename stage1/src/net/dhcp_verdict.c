@@ -2,10 +2,10 @@
 
 const char *dhcp_verdict_name(enum dhcp_verdict verdict)
 {
-	switch (verdict) {
-	case DHCP_VERDICT_DROP: return "drop";
-	case DHCP_VERDICT_RESTART: return "restart";
-	case DHCP_VERDICT_ACCEPT: return "accept";
-	}
-	return "?";
+	static const char *const names[] = {
+		[DHCP_VERDICT_DROP] = "drop",
+		[DHCP_VERDICT_RESTART] = "restart",
+		[DHCP_VERDICT_ACCEPT] = "accept",
+	};
+	return (unsigned)verdict < sizeof(names) / sizeof(names[0]) ? names[verdict] : "?";
 }
