@@ -605,23 +605,25 @@ int link_remove_ipv6(struct link_ctx *ctx, const char *name, int ifindex,
 	return first_error;
 }
 
-static int sysctl_path(const char *name, const char *key, char *path, size_t cap)
+/* Opens /proc/sys/net/ipv6/conf/<name>/<key> with mode ("re", "we"). */
+static int sysctl_open(const char *name, const char *key, const char *mode, FILE **f)
 {
 	if (strchr(name, '/') || strchr(key, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return -EINVAL;
-	int n = snprintf(path, cap, "/proc/sys/net/ipv6/conf/%s/%s", name, key);
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+	char path[128];
+	int n = snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/%s", name, key);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	*f = fopen(path, mode);
+	return *f ? 0 : -errno;
 }
 
 int link_ipv6_sysctl_read(const char *name, const char *key, int *value)
 {
-	char path[128];
-	int r = sysctl_path(name, key, path, sizeof(path));
+	FILE *f;
+	int r = sysctl_open(name, key, "re", &f);
 	if (r < 0)
 		return r;
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -errno;
 	r = fscanf(f, "%d", value) == 1 ? 0 : -EIO;
 	fclose(f);
 	return r;
@@ -629,13 +631,10 @@ int link_ipv6_sysctl_read(const char *name, const char *key, int *value)
 
 int link_ipv6_sysctl_write(const char *name, const char *key, int value)
 {
-	char path[128];
-	int r = sysctl_path(name, key, path, sizeof(path));
+	FILE *f;
+	int r = sysctl_open(name, key, "we", &f);
 	if (r < 0)
 		return r;
-	FILE *f = fopen(path, "we");
-	if (!f)
-		return -errno;
 	r = fprintf(f, "%d\n", value) > 0 ? 0 : -EIO;
 	if (fclose(f) != 0 && r == 0)
 		r = -errno;
