@@ -6,6 +6,7 @@
 #include "util/text.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 static void quote_escapes(void)
 {
@@ -73,7 +74,40 @@ static void next_line(void)
 	CHECK(!text_next_line("a\0b\nc", 5, &off, &line, &n));
 }
 
+/* Growing across several reallocations keeps every byte and the NUL. */
+static void append_grows(void)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	CHECK_INT(text_append(&buf, &len, &cap, "", 0), ==, 0);
+	CHECK(buf != NULL);
+	CHECK_STR(buf, "");
+	char piece[300];
+	for (size_t i = 0; i < sizeof(piece); i++)
+		piece[i] = (char)('a' + i % 26);
+	for (int k = 0; k < 40; k++) {
+		if (text_append(&buf, &len, &cap, piece, sizeof(piece)) < 0) {
+			free(buf);
+			CHECK(!"text_append failed");
+		}
+	}
+	CHECK_INT(len, ==, 40 * sizeof(piece));
+	CHECK_INT(cap, >, len);
+	CHECK_INT(buf[len], ==, '\0');
+	CHECK_INT(strlen(buf), ==, len);
+	CHECK(memcmp(buf + 39 * sizeof(piece), piece, sizeof(piece)) == 0);
+	free(buf);
+
+	struct text_buf t = { 0 };
+	CHECK_INT(text_buf_put(&t, "ab", 2), ==, 0);
+	CHECK_INT(text_buf_put(&t, "cd", 2), ==, 0);
+	CHECK_STR(t.buf, "abcd");
+	CHECK_INT(t.len, ==, 4);
+	free(t.buf);
+}
+
 TEST_MAIN("text",
 	TEST_CASE(quote_escapes),
 	TEST_CASE(reserve_shows_n_characters),
-	TEST_CASE(next_line))
+	TEST_CASE(next_line),
+	TEST_CASE(append_grows))

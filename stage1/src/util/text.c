@@ -54,20 +54,25 @@ bool text_next_line(const char *text, size_t len, size_t *off, const char **line
 	return true;
 }
 
-int text_buf_put(struct text_buf *t, const char *s, size_t n)
+int text_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
-	if (t->len + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 4096;
-		while (cap < t->len + n + 1)
-			cap *= 2;
-		char *bigger = realloc(t->buf, cap);
+	if (*len + n + 1 > *cap) {
+		size_t bigger_cap = *cap ? *cap : 1024;
+		while (bigger_cap < *len + n + 1)
+			bigger_cap *= 2;
+		char *bigger = realloc(*buf, bigger_cap);
 		if (!bigger)
 			return -ENOMEM;
-		t->buf = bigger;
-		t->cap = cap;
+		*buf = bigger;
+		*cap = bigger_cap;
 	}
-	memcpy(t->buf + t->len, s, n);
-	t->len += n;
-	t->buf[t->len] = '\0';
+	memcpy(*buf + *len, s, n);
+	*len += n;
+	(*buf)[*len] = '\0';
 	return 0;
+}
+
+int text_buf_put(struct text_buf *t, const char *s, size_t n)
+{
+	return text_append(&t->buf, &t->len, &t->cap, s, n);
 }

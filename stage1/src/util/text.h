@@ -25,6 +25,12 @@ int text_parse_u64(const char *s, size_t len, uint64_t *out);
 bool text_next_line(const char *text, size_t len, size_t *off, const char **line,
 		    size_t *line_len);
 
+/* Appends s[0..n) to the NUL-terminated text *buf of *len bytes in *cap
+ * allocated ones (NULL/0/0 at first), growing it by doubling.  0, or
+ * -ENOMEM (the text is left as it was).  For texts kept in fields of their
+ * own; text_buf_put is this for a struct text_buf. */
+int text_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
+
 /* A growing NUL-terminated text (buf is NULL until the first put). */
 struct text_buf {
 	char *buf;
