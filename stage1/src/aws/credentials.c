@@ -16,14 +16,14 @@ struct aws_creds_provider {
 	enum aws_creds_source static_source;
 	struct aws_credentials static_creds;
 	/* The instance role's credentials, once fetched. */
-	bool have_imds;
-	struct aws_credentials imds_creds;
-	time_t imds_valid_until;
-	/* IMDS said: no role / disabled: unsigned from then on. */
-	bool imds_none;
-	/* A failed IMDS fetch, remembered until retry_at. */
-	int imds_error;
-	struct ip_error imds_err;
+	bool have_role_creds;
+	struct aws_credentials role_creds;
+	time_t role_valid_until;
+	/* The hook said: no role, or IMDS switched off: unsigned from then on. */
+	bool no_role;
+	/* A failed fetch of the role's credentials, remembered until retry_at. */
+	int role_error;
+	struct ip_error role_err;
 	time_t retry_at;
 	unsigned generation;
 	enum aws_creds_source announced;
@@ -132,8 +132,8 @@ void aws_creds_provider_free(struct aws_creds_provider *p)
 	free(p);
 }
 
-/* With the lock held.  Fetches the role's credentials from IMDS. */
-static int fetch_imds(struct aws_creds_provider *p, struct ip_error *err)
+/* With the lock held.  Fetches the role's credentials through the hook. */
+static int fetch_role_credentials(struct aws_creds_provider *p, struct ip_error *err)
 {
 	struct aws_credentials fresh;
 	char role[80] = "";
@@ -142,38 +142,50 @@ static int fetch_imds(struct aws_creds_provider *p, struct ip_error *err)
 	if (r == -ENOENT || r == -EACCES) {
 		/* No role, or IMDS switched off: a public bucket still works. */
 		log_debug("credentials: %s; requests go unsigned", ip_error_str(&e));
-		p->imds_none = true;
+		p->no_role = true;
 		return 0;
 	}
 	if (r < 0) {
-		p->imds_error = r;
-		p->imds_err = e;
+		p->role_error = r;
+		p->role_err = e;
 		p->retry_at = p->now_fn() + AWS_CREDS_RETRY_AFTER;
 		aws_credentials_wipe(&fresh);
 		return ip_fail(err, r, "instance role credentials: %s", ip_error_str(&e));
 	}
-	p->imds_error = 0;
-	aws_credentials_wipe(&p->imds_creds);
-	p->imds_creds = fresh;
-	p->imds_creds.generation = ++p->generation;
-	p->have_imds = true;
+	p->role_error = 0;
+	aws_credentials_wipe(&p->role_creds);
+	p->role_creds = fresh;
+	p->role_creds.generation = ++p->generation;
+	p->have_role_creds = true;
 	aws_credentials_wipe(&fresh);
 	/* Until AWS_CREDS_REFRESH_MARGIN before Expiration, but at least
 	 * AWS_CREDS_RETRY_AFTER: credentials that look expired already (a wrong
 	 * clock) must not make every request ask IMDS; S3 will answer
 	 * ExpiredToken if they really are, and aws_creds_refresh() follows. */
 	time_t now = p->now_fn();
-	p->imds_valid_until = p->imds_creds.expiration - AWS_CREDS_REFRESH_MARGIN;
-	if (p->imds_valid_until < now + AWS_CREDS_RETRY_AFTER)
-		p->imds_valid_until = now + AWS_CREDS_RETRY_AFTER;
+	p->role_valid_until = p->role_creds.expiration - AWS_CREDS_REFRESH_MARGIN;
+	if (p->role_valid_until < now + AWS_CREDS_RETRY_AFTER)
+		p->role_valid_until = now + AWS_CREDS_RETRY_AFTER;
 	log_debug("credentials: instance role %s, key %s, expires at %lld", role,
-		  p->imds_creds.access_key_id, (long long)p->imds_creds.expiration);
+		  p->role_creds.access_key_id, (long long)p->role_creds.expiration);
 	return 0;
 }
 
-static bool imds_creds_fresh(const struct aws_creds_provider *p)
+static bool role_creds_fresh(const struct aws_creds_provider *p)
 {
-	return p->have_imds && p->now_fn() < p->imds_valid_until;
+	return p->have_role_creds && p->now_fn() < p->role_valid_until;
+}
+
+/* After a failed fetch (r < 0): 0 when the credentials we have still hold
+ * (the source is unwell, they are not), else r. */
+static int keep_unexpired(struct aws_creds_provider *p, int r, struct ip_error *err)
+{
+	if (r >= 0 || !p->have_role_creds || p->now_fn() >= p->role_creds.expiration)
+		return r;
+	log_debug("credentials: keeping the current ones until they expire: %s",
+		  err ? ip_error_str(err) : "the instance role's source failed");
+	ip_error_clear(err);
+	return 0;
 }
 
 static void set_info(struct aws_creds_provider *p, struct aws_creds_info *info,
@@ -199,31 +211,25 @@ int aws_creds_get(struct aws_creds_provider *p, struct aws_credentials *creds,
 		set_info(p, info, p->static_source);
 		goto out;
 	}
-	if (!p->role_credentials || p->imds_none) {
+	if (!p->role_credentials || p->no_role) {
 		set_info(p, info, AWS_CREDS_NONE);
 		goto out;
 	}
-	if (!imds_creds_fresh(p)) {
-		if (p->imds_error && p->now_fn() < p->retry_at)
-			r = ip_fail(err, p->imds_error, "instance role credentials: %s",
-				    ip_error_str(&p->imds_err));
+	if (!role_creds_fresh(p)) {
+		if (p->role_error && p->now_fn() < p->retry_at)
+			r = ip_fail(err, p->role_error, "instance role credentials: %s",
+				    ip_error_str(&p->role_err));
 		else
-			r = fetch_imds(p, err);
-		if (r < 0 && p->have_imds && p->now_fn() < p->imds_creds.expiration) {
-			/* IMDS is unwell but the credentials we have still hold. */
-			log_debug("credentials: keeping the current ones until they expire: %s",
-				  err ? ip_error_str(err) : "IMDS failed");
-			ip_error_clear(err);
-			r = 0;
-		}
+			r = fetch_role_credentials(p, err);
+		r = keep_unexpired(p, r, err);
 		if (r < 0)
 			goto out;
-		if (p->imds_none) {
+		if (p->no_role) {
 			set_info(p, info, AWS_CREDS_NONE);
 			goto out;
 		}
 	}
-	*creds = p->imds_creds;
+	*creds = p->role_creds;
 	set_info(p, info, AWS_CREDS_IMDS);
 out:
 	pthread_mutex_unlock(&p->lock);
@@ -242,27 +248,20 @@ int aws_creds_refresh(struct aws_creds_provider *p, unsigned rejected,
 			    aws_creds_source_name(p->static_source));
 		goto out;
 	}
-	if (!p->role_credentials || p->imds_none) {
+	if (!p->role_credentials || p->no_role) {
 		r = ip_fail(err, -EKEYEXPIRED, "no credentials to refresh");
 		goto out;
 	}
-	if (!(p->have_imds && p->imds_creds.generation != rejected)) {
-		r = fetch_imds(p, err);
-		if (r < 0 && p->have_imds && p->now_fn() < p->imds_creds.expiration) {
-			/* IMDS is unwell but the credentials we have still hold. */
-			log_debug("credentials: keeping the current ones until they expire: %s",
-				  ip_error_str(err));
-			ip_error_clear(err);
-			r = 0;
-		} else if (r < 0) {
+	if (!(p->have_role_creds && p->role_creds.generation != rejected)) {
+		r = keep_unexpired(p, fetch_role_credentials(p, err), err);
+		if (r < 0)
 			goto out;
-		}
-		if (p->imds_none) {
+		if (p->no_role) {
 			r = ip_fail(err, -EKEYEXPIRED, "the instance role is gone");
 			goto out;
 		}
 	}
-	*creds = p->imds_creds;
+	*creds = p->role_creds;
 out:
 	pthread_mutex_unlock(&p->lock);
 	return r;

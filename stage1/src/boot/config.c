@@ -68,9 +68,9 @@ void boot_config_defaults(struct boot_config *config)
 	snprintf(config->system_tag, sizeof(config->system_tag), "%s", USERDATA_DEFAULT_TAG);
 	config->on_failure = ON_FAILURE_FALLBACK;
 	config->kernel_mismatch = KERNEL_MISMATCH_KEXEC;
-	config->dhcp_timeout = CONFIG_DEFAULT_DHCP_TIMEOUT_S;
+	config->dhcp_timeout = NET_DEFAULT_TIMEOUT_MS / 1000;
 	config->network_family = NET_FAMILY_DUAL;
-	config->ipv6_timeout = CONFIG_DEFAULT_IPV6_TIMEOUT_S;
+	config->ipv6_timeout = NET_DEFAULT_TIMEOUT_MS / 1000;
 	snprintf(config->ca_bundle, sizeof(config->ca_bundle), "%s", HTTP_DEFAULT_CA_BUNDLE);
 	config->connections = HTTP_DEFAULT_CONNECTIONS;
 	config->apply = APPLY_EVERY_BOOT;

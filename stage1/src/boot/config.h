@@ -22,10 +22,9 @@
 
 /* The defaults that are this file's own (README "Configuration file"); the
  * others are their module's: IMDS_ENDPOINT_AUTO, IMDS_DEFAULT_BUDGET_MS,
- * USERDATA_DEFAULT_TAG, HTTP_DEFAULT_CA_BUNDLE, HTTP_DEFAULT_CONNECTIONS,
- * DOWNLOAD_DEFAULT_DECODER_MEMORY (see boot_config_defaults). */
-#define CONFIG_DEFAULT_DHCP_TIMEOUT_S 30
-#define CONFIG_DEFAULT_IPV6_TIMEOUT_S 30
+ * USERDATA_DEFAULT_TAG, NET_DEFAULT_TIMEOUT_MS, HTTP_DEFAULT_CA_BUNDLE,
+ * HTTP_DEFAULT_CONNECTIONS, DOWNLOAD_DEFAULT_DECODER_MEMORY (see
+ * boot_config_defaults). */
 /* Within the NixOS module's outer bound (timeout = 900 s) with room for DHCP
  * and IMDS: the boot applies on-failure itself, before it. */
 #define CONFIG_DEFAULT_FETCH_DEADLINE_S 600

@@ -14,6 +14,7 @@
 #include "cache/origin.h"
 #include "util/jitter.h"
 #include "util/log.h"
+#include "util/text.h"
 
 #ifndef IP_VERSION
 #define IP_VERSION "unknown"
@@ -250,21 +251,8 @@ static void body_append(struct http_request *req, const char *data, size_t len, 
 		*overflow = true;
 		return;
 	}
-	if (res->body_len + len + 1 > req->body_cap) {
-		size_t cap = req->body_cap ? req->body_cap : 2048;
-		while (cap < res->body_len + len + 1)
-			cap *= 2;
-		char *bigger = realloc(res->body, cap);
-		if (!bigger) {
-			*overflow = true;
-			return;
-		}
-		res->body = bigger;
-		req->body_cap = cap;
-	}
-	memcpy(res->body + res->body_len, data, len);
-	res->body_len += len;
-	res->body[res->body_len] = '\0';
+	if (text_append(&res->body, &res->body_len, &req->body_cap, data, len) < 0)
+		*overflow = true;
 }
 
 /* A piece of a 2xx (or file) body: to the buffer or the consumer. */

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "boot/config.h"
 #include "cache/fetch.h"
 #include "cache/s3_session.h"
 #include "nix/narinfo.h"
@@ -92,6 +93,32 @@ static bool parse_uint(const char *s, unsigned long min, unsigned long max, unsi
 		return false;
 	*out = v;
 	return true;
+}
+
+/* The options that take a number, and the numbers each accepts; where the
+ * configuration file has the same setting, its limit. */
+struct number_option {
+	int opt;
+	unsigned long min, max;
+	const char *unit;             /* after the range in the usage error */
+};
+static const struct number_option number_options[] = {
+	{ OPT_CONNECTIONS, 1, CONFIG_CONNECTIONS_MAX, "" },
+	{ OPT_JOBS, 1, CONFIG_JOBS_MAX, "" },
+	{ OPT_STALL, 1, 3600, " seconds" },
+	{ OPT_CONNECT, 1, 600, " seconds" },
+	{ OPT_MIN_RATE, 1, 1ul << 30, " bytes/s" },
+	{ OPT_DEADLINE, 1, CONFIG_FETCH_DEADLINE_MAX_S, " seconds" },
+	{ OPT_DECODER_MEMORY, 16, CONFIG_DECODER_MEMORY_MAX_MIB, " MiB" },
+	{ OPT_RETRIES, 0, 20, "" },
+};
+
+static const struct number_option *number_option(int opt)
+{
+	for (size_t i = 0; i < sizeof(number_options) / sizeof(number_options[0]); i++)
+		if (number_options[i].opt == opt)
+			return &number_options[i];
+	return NULL;
 }
 
 struct console {
@@ -202,10 +229,15 @@ int cmd_fetch(int argc, char **argv)
 	const char *report = NULL;
 	const char *aws_credentials_file = NULL, *aws_region = NULL, *imds_endpoint = NULL;
 	struct console con = { .tty = isatty(STDERR_FILENO) == 1 };
-	unsigned long v;
-	int opt;
+	unsigned long v = 0;
+	int opt, option_index = 0;
 
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "", options, &option_index)) != -1) {
+		const struct number_option *num = number_option(opt);
+		if (num && !parse_uint(optarg, num->min, num->max, &v))
+			return cmd_usage_error("fetch", "--%s wants %lu to %lu%s, not '%s'",
+					       options[option_index].name, num->min, num->max, num->unit,
+					       optarg);
 		switch (opt) {
 		case OPT_ROOT:
 			o.root = optarg;
@@ -236,47 +268,28 @@ int cmd_fetch(int argc, char **argv)
 			report = optarg;
 			break;
 		case OPT_CONNECTIONS:
-			if (!parse_uint(optarg, 1, 256, &v))
-				return cmd_usage_error("fetch", "--connections wants 1 to 256, not '%s'", optarg);
 			o.connections = (unsigned)v;
 			break;
 		case OPT_JOBS:
-			if (!parse_uint(optarg, 1, 256, &v))
-				return cmd_usage_error("fetch", "--jobs wants 1 to 256, not '%s'", optarg);
 			o.jobs = (unsigned)v;
 			break;
 		case OPT_STALL:
-			if (!parse_uint(optarg, 1, 3600, &v))
-				return cmd_usage_error("fetch", "--stall-timeout wants 1 to 3600 seconds, not '%s'",
-						       optarg);
 			o.stall_timeout_ms = (unsigned)v * 1000;
 			break;
 		case OPT_CONNECT:
-			if (!parse_uint(optarg, 1, 600, &v))
-				return cmd_usage_error("fetch", "--connect-timeout wants 1 to 600 seconds, not '%s'",
-						       optarg);
 			o.connect_timeout_ms = (unsigned)v * 1000;
 			break;
 		case OPT_MIN_RATE:
-			if (!parse_uint(optarg, 1, 1u << 30, &v))
-				return cmd_usage_error("fetch", "--min-rate wants 1 to 1073741824 bytes/s, not '%s'",
-						       optarg);
 			o.min_rate = (unsigned)v;
 			break;
 		case OPT_DEADLINE:
-			if (!parse_uint(optarg, 1, 86400, &v))
-				return cmd_usage_error("fetch", "--deadline wants 1 to 86400 seconds, not '%s'", optarg);
 			o.deadline_ms = (unsigned)v * 1000;
 			o.deadline_setting = "--deadline";
 			break;
 		case OPT_DECODER_MEMORY:
-			if (!parse_uint(optarg, 16, 65536, &v))
-				return cmd_usage_error("fetch", "--decoder-memory wants 16 to 65536 MiB, not '%s'", optarg);
 			o.decoder_memory = (uint64_t)v * 1024 * 1024;
 			break;
 		case OPT_RETRIES:
-			if (!parse_uint(optarg, 0, 20, &v))
-				return cmd_usage_error("fetch", "--retries wants 0 to 20, not '%s'", optarg);
 			o.retries = (int)v;
 			break;
 		case OPT_CA:

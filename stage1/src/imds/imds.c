@@ -8,6 +8,7 @@
 
 #include "imds/creds_json.h"
 #include "util/log.h"
+#include "util/text.h"
 
 #ifndef IP_VERSION
 #define IP_VERSION "unknown"
@@ -126,8 +127,7 @@ unsigned imds_request_count(const struct imds_client *c) { return c->requests; }
 /* ---- one HTTP exchange ----------------------------------------------------- */
 
 struct body {
-	uint8_t *buf;
-	size_t len, cap;
+	struct text_buf text;  /* NUL-terminated: the documents are parsed as text */
 	bool too_big;
 };
 
@@ -135,24 +135,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
 	struct body *b = ud;
 	size_t n = size * nmemb;
-	if (b->len + n > IMDS_BODY_MAX) {
+	if (b->text.len + n > IMDS_BODY_MAX) {
 		b->too_big = true;
 		return 0; /* aborts the transfer */
 	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		uint8_t *bigger = realloc(b->buf, cap);
-		if (!bigger)
-			return 0;
-		b->buf = bigger;
-		b->cap = cap;
-	}
-	memcpy(b->buf + b->len, data, n);
-	b->len += n;
-	b->buf[b->len] = '\0';
-	return n;
+	return text_buf_put(&b->text, data, n) < 0 ? 0 : n;
 }
 
 static size_t no_body(char *buf, size_t size, size_t nitems, void *ud)
@@ -162,9 +149,9 @@ static size_t no_body(char *buf, size_t size, size_t nitems, void *ud)
 
 static void body_reset(struct body *b)
 {
-	if (b->buf)
-		explicit_bzero(b->buf, b->cap);
-	free(b->buf);
+	if (b->text.buf)
+		explicit_bzero(b->text.buf, b->text.cap);
+	free(b->text.buf);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -338,10 +325,10 @@ const char *imds_reason_name(enum imds_reason reason)
 /* Token text goes into a header: printable ASCII only. */
 static bool token_ok(const struct body *b)
 {
-	if (b->len == 0 || b->len > IMDS_TOKEN_MAX)
+	if (b->text.len == 0 || b->text.len > IMDS_TOKEN_MAX)
 		return false;
-	for (size_t i = 0; i < b->len; i++)
-		if (b->buf[i] <= 0x20 || b->buf[i] >= 0x7f)
+	for (size_t i = 0; i < b->text.len; i++)
+		if ((unsigned char)b->text.buf[i] <= 0x20 || (unsigned char)b->text.buf[i] >= 0x7f)
 			return false;
 	return true;
 }
@@ -374,8 +361,8 @@ static void apply(struct imds_client *c, struct imds_call *call, const struct im
 	struct ip_error *err = call->err;
 	switch (v->reason) {
 	case IMDS_GOT_TOKEN: {
-		memcpy(c->token, call->body.buf, call->body.len);
-		c->token[call->body.len] = '\0';
+		memcpy(c->token, call->body.text.buf, call->body.text.len);
+		c->token[call->body.text.len] = '\0';
 		/* Renew a little before IMDS would refuse it. */
 		uint64_t ttl_ms = (uint64_t)c->token_ttl_s * 1000;
 		c->token_valid_until_ms = now_ms() + ttl_ms - min_u64(ttl_ms / 2, 60000);
@@ -504,12 +491,12 @@ int imds_get(struct imds_client *c, const char *path, uint8_t **buf, size_t *len
 		}
 	}
 	if (call.result == 0) {
-		if (!call.body.buf) /* an empty body */
-			call.body.buf = calloc(1, 1);
-		if (!call.body.buf)
+		if (!call.body.text.buf) /* an empty body */
+			call.body.text.buf = calloc(1, 1);
+		if (!call.body.text.buf)
 			return ip_fail(err, -ENOMEM, "out of memory");
-		*buf = call.body.buf;
-		*len = call.body.len;
+		*buf = (uint8_t *)call.body.text.buf;
+		*len = call.body.text.len;
 		return 0;
 	}
 	body_reset(&call.body);

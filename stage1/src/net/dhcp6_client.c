@@ -17,16 +17,6 @@ const char *dhcp6_state_name(enum dhcp6_state state)
 	return "?";
 }
 
-const char *dhcp6_verdict_name(enum dhcp6_verdict verdict)
-{
-	switch (verdict) {
-	case DHCP6_VERDICT_DROP: return "drop";
-	case DHCP6_VERDICT_RESTART: return "restart";
-	case DHCP6_VERDICT_ACCEPT: return "accept";
-	}
-	return "?";
-}
-
 const char *dhcp6_drop_reason_name(enum dhcp6_drop_reason reason)
 {
 	static const char *const names[DHCP6_DROP_REASONS_] = {
@@ -254,7 +244,7 @@ static int drop(struct dhcp6_client *c, enum dhcp6_drop_reason reason)
 	if (c->drops[reason]++ == 0)
 		log_debug("%s: ignoring a DHCPv6 message in %s: %s (logged once)", c->cfg.ifname,
 			  dhcp6_state_name(c->state), dhcp6_drop_reason_name(reason));
-	return DHCP6_VERDICT_DROP;
+	return DHCP_VERDICT_DROP;
 }
 
 /* Whether the reply binds an address; if not, remembers the status the
@@ -296,7 +286,7 @@ static int bind_lease(struct dhcp6_client *c, const struct dhcp6_reply *r, uint6
 	c->bound_ms = now_ms;
 	c->timer_ms = DHCP6_NO_TIMEOUT;
 	set_state(c, DHCP6_STATE_BOUND, now_ms);
-	return DHCP6_VERDICT_ACCEPT;
+	return DHCP_VERDICT_ACCEPT;
 }
 
 static int on_advertise(struct dhcp6_client *c, const struct dhcp6_reply *r, uint64_t now_ms,
@@ -320,7 +310,7 @@ static int on_advertise(struct dhcp6_client *c, const struct dhcp6_reply *r, uin
 	} else {
 		c->timer_ms = c->first_rt_end_ms;
 	}
-	return DHCP6_VERDICT_ACCEPT;
+	return DHCP_VERDICT_ACCEPT;
 }
 
 static int restart(struct dhcp6_client *c, uint64_t now_ms)
@@ -328,7 +318,7 @@ static int restart(struct dhcp6_client *c, uint64_t now_ms)
 	c->n_restarts++;
 	set_state(c, DHCP6_STATE_INIT, now_ms);
 	c->timer_ms = now_ms + c->cfg.restart_delay_ms;
-	return DHCP6_VERDICT_RESTART;
+	return DHCP_VERDICT_RESTART;
 }
 
 int dhcp6_client_handle_message(struct dhcp6_client *c, const uint8_t *msg, size_t len,

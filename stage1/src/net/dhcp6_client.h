@@ -13,7 +13,8 @@
  * on, a Reply with Rapid Commit to our Solicit binds at once; an Advertise
  * (the server ignored it) goes on with Request as usual.
  *
- * Received messages are sorted three ways (dhcp6_client_handle_message):
+ * Received messages are sorted three ways (dhcp6_client_handle_message,
+ * net/dhcp_verdict.h):
  *   DROP    ignored, logged once per reason at debug level: malformed, wrong
  *           transaction id, no or another Client Identifier, no Server
  *           Identifier, a type not expected in this state, a Reply from a
@@ -41,6 +42,7 @@
 #define IP_NET_DHCP6_CLIENT_H
 
 #include "net/dhcp6_message.h"
+#include "net/dhcp_verdict.h"
 #include "util/error.h"
 
 #include <stdbool.h>
@@ -55,8 +57,13 @@ enum dhcp6_state {
 };
 const char *dhcp6_state_name(enum dhcp6_state state);
 
-enum dhcp6_verdict { DHCP6_VERDICT_DROP, DHCP6_VERDICT_RESTART, DHCP6_VERDICT_ACCEPT };
-const char *dhcp6_verdict_name(enum dhcp6_verdict verdict);
+/* The verdicts are those of net/dhcp_verdict.h, shared with DHCPv4; these
+ * names are for callers that speak of the DHCPv6 client only. */
+enum {
+	DHCP6_VERDICT_DROP = DHCP_VERDICT_DROP,
+	DHCP6_VERDICT_RESTART = DHCP_VERDICT_RESTART,
+	DHCP6_VERDICT_ACCEPT = DHCP_VERDICT_ACCEPT,
+};
 
 enum dhcp6_drop_reason {
 	DHCP6_DROP_MALFORMED,
@@ -137,7 +144,7 @@ uint64_t dhcp6_client_next_timeout(const struct dhcp6_client *c);
  * Returns 0, -ETIMEDOUT (err says in which state and what was seen) or the
  * send error; both leave the client FAILED. */
 int dhcp6_client_handle_timeout(struct dhcp6_client *c, uint64_t now_ms, struct ip_error *err);
-/* Classifies one received message (UDP payload).  Returns a dhcp6_verdict,
+/* Classifies one received message (UDP payload).  Returns a dhcp_verdict,
  * or a negative errno when sending failed (client FAILED). */
 int dhcp6_client_handle_message(struct dhcp6_client *c, const uint8_t *msg, size_t len,
 				uint64_t now_ms, struct ip_error *err);

@@ -18,16 +18,6 @@ const char *dhcp_state_name(enum dhcp_state state)
 	return "?";
 }
 
-const char *dhcp_verdict_name(enum dhcp_verdict verdict)
-{
-	switch (verdict) {
-	case DHCP_VERDICT_DROP: return "drop";
-	case DHCP_VERDICT_RESTART: return "restart";
-	case DHCP_VERDICT_ACCEPT: return "accept";
-	}
-	return "?";
-}
-
 const char *dhcp_drop_reason_name(enum dhcp_drop_reason reason)
 {
 	static const char *const names[DHCP_DROP_REASONS_] = {

@@ -8,7 +8,8 @@
  * with poll() and the packet socket of dhcp_network.c; the unit test drives it
  * with a fake clock and captured packets.
  *
- * Received messages are sorted three ways (dhcp_client_handle_message):
+ * Received messages are sorted three ways (dhcp_client_handle_message,
+ * net/dhcp_verdict.h):
  *   DROP    ignored, logged once per reason at debug level: malformed
  *           headers or options, not a BOOTREPLY, wrong hardware type, wrong
  *           xid, chaddr not ours, a message type not expected in this state,
@@ -29,6 +30,7 @@
 
 #include "net/dhcp_option.h"
 #include "net/dhcp_packet.h"
+#include "net/dhcp_verdict.h"
 #include "util/error.h"
 
 #include <stdbool.h>
@@ -42,9 +44,6 @@ enum dhcp_state {
 	DHCP_STATE_FAILED,
 };
 const char *dhcp_state_name(enum dhcp_state state);
-
-enum dhcp_verdict { DHCP_VERDICT_DROP, DHCP_VERDICT_RESTART, DHCP_VERDICT_ACCEPT };
-const char *dhcp_verdict_name(enum dhcp_verdict verdict);
 
 /* Why a message was dropped (counted, and logged once each). */
 enum dhcp_drop_reason {

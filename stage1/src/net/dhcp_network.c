@@ -1,5 +1,6 @@
 #include "net/dhcp_network.h"
 
+#include "net/datagram.h"
 #include "net/dhcp_packet.h"
 
 #include <arpa/inet.h>
@@ -10,7 +11,6 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 /* Keeps everything but unfragmented IPv4/UDP to port 68 in the kernel.  On a
@@ -106,19 +106,12 @@ int dhcp_network_receive(int fd, uint8_t *buf, size_t cap, const uint8_t **msg, 
 		struct cmsghdr align;
 		uint8_t buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
 	} control;
-	struct iovec iov = { .iov_base = buf, .iov_len = cap };
-	struct msghdr mh = {
-		.msg_name = &from,
-		.msg_namelen = sizeof(from),
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-		.msg_controllen = sizeof(control.buf),
-	};
-	ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+	struct msghdr mh;
+	ssize_t n = net_datagram_receive(fd, buf, cap, &from, sizeof(from), control.buf,
+					 sizeof(control.buf), &mh);
 	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	if (from.sll_pkttype == PACKET_OUTGOING || (mh.msg_flags & MSG_TRUNC))
+		return (int)n;
+	if (from.sll_pkttype == PACKET_OUTGOING)
 		return -ENOMSG;
 	bool verify = true;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {

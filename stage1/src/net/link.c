@@ -257,27 +257,59 @@ static struct nl_addr *ip4(uint32_t addr_be, unsigned prefixlen)
 	return a;
 }
 
-static struct rtnl_addr *build_addr(int ifindex, const struct dhcp_lease *lease)
+/* An address object for add or delete: local (IPv4 or IPv6) with prefixlen
+ * on ifindex; NULL when out of memory or local is NULL.  Takes its own
+ * reference on local. */
+static struct rtnl_addr *address_object(int ifindex, struct nl_addr *local, unsigned prefixlen)
 {
-	struct rtnl_addr *a = rtnl_addr_alloc();
-	struct nl_addr *local = ip4(lease->address, lease->prefixlen);
-	struct nl_addr *brd = lease->broadcast ? ip4(lease->broadcast, 32) : NULL;
-	bool ok = a && local && (brd || !lease->broadcast);
-	if (ok) {
-		rtnl_addr_set_ifindex(a, ifindex);
-		rtnl_addr_set_family(a, AF_INET);
-		ok = rtnl_addr_set_local(a, local) == 0;
-		rtnl_addr_set_prefixlen(a, lease->prefixlen);
-		if (ok && brd)
-			ok = rtnl_addr_set_broadcast(a, brd) == 0;
-	}
-	nl_addr_put(local);
-	nl_addr_put(brd);
-	if (!ok) {
+	struct rtnl_addr *a = local ? rtnl_addr_alloc() : NULL;
+	if (!a)
+		return NULL;
+	rtnl_addr_set_ifindex(a, ifindex);
+	rtnl_addr_set_family(a, nl_addr_get_family(local));
+	if (rtnl_addr_set_local(a, local) < 0) {
 		rtnl_addr_put(a);
 		return NULL;
 	}
+	rtnl_addr_set_prefixlen(a, prefixlen);
 	return a;
+}
+
+static struct rtnl_addr *build_addr(int ifindex, const struct dhcp_lease *lease)
+{
+	struct nl_addr *local = ip4(lease->address, lease->prefixlen);
+	struct nl_addr *brd = lease->broadcast ? ip4(lease->broadcast, 32) : NULL;
+	struct rtnl_addr *a = brd || !lease->broadcast ? address_object(ifindex, local, lease->prefixlen)
+						       : NULL;
+	if (a && brd && rtnl_addr_set_broadcast(a, brd) < 0) {
+		rtnl_addr_put(a);
+		a = NULL;
+	}
+	nl_addr_put(local);
+	nl_addr_put(brd);
+	return a;
+}
+
+/* Adds (or replaces) a, which the caller still owns; the error names the
+ * address as "adding address 192.0.2.10/24". */
+static int add_address(struct link_ctx *ctx, const char *name, struct rtnl_addr *a,
+		       struct ip_error *err)
+{
+	int r = rtnl_addr_add(ctx->sk, a, NLM_F_REPLACE);
+	if (r < 0) {
+		struct nl_addr *local = rtnl_addr_get_local(a);
+		char text[INET6_ADDRSTRLEN], what[96];
+		inet_ntop(nl_addr_get_family(local), nl_addr_get_binary_addr(local), text, sizeof(text));
+		snprintf(what, sizeof(what), "adding address %s/%u", text, rtnl_addr_get_prefixlen(a));
+		return nl_fail(err, r, what, name);
+	}
+	return 0;
+}
+
+/* Removing what is already gone is no failure. */
+static bool removal_failed(int r)
+{
+	return r < 0 && r != -NLE_OBJ_NOTFOUND && r != -NLE_NOADDR;
 }
 
 int link_add_address(struct link_ctx *ctx, const char *name, int ifindex,
@@ -290,34 +322,30 @@ int link_add_address(struct link_ctx *ctx, const char *name, int ifindex,
 		rtnl_addr_set_valid_lifetime(a, lease->lease_time);
 		rtnl_addr_set_preferred_lifetime(a, lease->lease_time);
 	}
-	int r = rtnl_addr_add(ctx->sk, a, NLM_F_REPLACE);
+	int r = add_address(ctx, name, a, err);
 	rtnl_addr_put(a);
-	if (r < 0) {
-		char addr[INET_ADDRSTRLEN], what[80];
-		inet_ntop(AF_INET, &lease->address, addr, sizeof(addr));
-		snprintf(what, sizeof(what), "adding address %s/%u", addr, lease->prefixlen);
-		return nl_fail(err, r, what, name);
-	}
-	return 0;
+	return r;
 }
 
-static struct rtnl_route *build_route(int ifindex, const struct dhcp_lease *lease,
-				      const struct link_route *lr)
+/* A route object for add or delete: to dst (IPv4 or IPv6) in the main
+ * table with our metric, via gw or on-link (gw NULL), out of ifindex;
+ * src, when not NULL, the preferred source.  NULL when out of memory.
+ * Takes its own references on the addresses. */
+static struct rtnl_route *route_object(int ifindex, struct nl_addr *dst, struct nl_addr *gw,
+				       struct nl_addr *src, uint8_t protocol)
 {
 	struct rtnl_route *route = rtnl_route_alloc();
 	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-	struct nl_addr *dst = ip4(lr->dst, lr->prefixlen);
-	struct nl_addr *src = ip4(lease->address, 32);
-	struct nl_addr *gw = lr->gateway ? ip4(lr->gateway, 32) : NULL;
-	bool ok = route && nh && dst && src && (gw || !lr->gateway);
+	bool ok = route && nh;
 	if (ok) {
-		rtnl_route_set_family(route, AF_INET);
+		rtnl_route_set_family(route, (uint8_t)nl_addr_get_family(dst));
 		rtnl_route_set_table(route, RT_TABLE_MAIN);
 		rtnl_route_set_type(route, RTN_UNICAST);
-		rtnl_route_set_protocol(route, LINK_ROUTE_PROTO);
+		rtnl_route_set_protocol(route, protocol);
 		rtnl_route_set_scope(route, gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
 		rtnl_route_set_priority(route, LINK_ROUTE_METRIC);
-		ok = rtnl_route_set_dst(route, dst) == 0 && rtnl_route_set_pref_src(route, src) == 0;
+		ok = rtnl_route_set_dst(route, dst) == 0 &&
+		     (!src || rtnl_route_set_pref_src(route, src) == 0);
 		rtnl_route_nh_set_ifindex(nh, ifindex);
 		if (gw)
 			rtnl_route_nh_set_gateway(nh, gw);
@@ -326,14 +354,26 @@ static struct rtnl_route *build_route(int ifindex, const struct dhcp_lease *leas
 	}
 	if (nh)
 		rtnl_route_nh_free(nh);
-	nl_addr_put(dst);
-	nl_addr_put(src);
-	nl_addr_put(gw);
 	if (!ok) {
 		if (route)
 			rtnl_route_put(route);
 		return NULL;
 	}
+	return route;
+}
+
+static struct rtnl_route *build_route(int ifindex, const struct dhcp_lease *lease,
+				      const struct link_route *lr)
+{
+	struct nl_addr *dst = ip4(lr->dst, lr->prefixlen);
+	struct nl_addr *src = ip4(lease->address, 32);
+	struct nl_addr *gw = lr->gateway ? ip4(lr->gateway, 32) : NULL;
+	struct rtnl_route *route = dst && src && (gw || !lr->gateway)
+					   ? route_object(ifindex, dst, gw, src, LINK_ROUTE_PROTO)
+					   : NULL;
+	nl_addr_put(dst);
+	nl_addr_put(src);
+	nl_addr_put(gw);
 	return route;
 }
 
@@ -392,7 +432,7 @@ int link_remove_lease(struct link_ctx *ctx, const char *name, int ifindex,
 			return ip_fail(err, -ENOMEM, "%s: out of memory", name);
 		r = rtnl_route_delete(ctx->sk, route, 0);
 		rtnl_route_put(route);
-		if (r < 0 && r != -NLE_OBJ_NOTFOUND && r != -NLE_NOADDR && !first_error) {
+		if (removal_failed(r) && !first_error) {
 			char what[96], desc[64];
 			describe_route(&plan[i], desc, sizeof(desc));
 			snprintf(what, sizeof(what), "removing route %s", desc);
@@ -404,7 +444,7 @@ int link_remove_lease(struct link_ctx *ctx, const char *name, int ifindex,
 		return ip_fail(err, -ENOMEM, "%s: out of memory", name);
 	r = rtnl_addr_delete(ctx->sk, a, 0);
 	rtnl_addr_put(a);
-	if (r < 0 && r != -NLE_OBJ_NOTFOUND && r != -NLE_NOADDR && !first_error)
+	if (removal_failed(r) && !first_error)
 		first_error = nl_fail(err, r, "removing the address", name);
 	return first_error;
 }
@@ -453,21 +493,11 @@ int link_ipv6_link_local(struct link_ctx *ctx, int ifindex, bool *present, bool 
 /* An IPv6 address object for add or delete; NULL when out of memory. */
 static struct rtnl_addr *build_addr6(int ifindex, const struct in6_addr *addr, unsigned prefixlen)
 {
-	struct rtnl_addr *a = rtnl_addr_alloc();
 	struct nl_addr *local = nl_addr_build(AF_INET6, addr, 16);
-	bool ok = a && local;
-	if (ok) {
+	if (local)
 		nl_addr_set_prefixlen(local, (int)prefixlen);
-		rtnl_addr_set_ifindex(a, ifindex);
-		rtnl_addr_set_family(a, AF_INET6);
-		ok = rtnl_addr_set_local(a, local) == 0;
-		rtnl_addr_set_prefixlen(a, prefixlen);
-	}
+	struct rtnl_addr *a = address_object(ifindex, local, prefixlen);
 	nl_addr_put(local);
-	if (!ok) {
-		rtnl_addr_put(a);
-		return NULL;
-	}
 	return a;
 }
 
@@ -488,15 +518,9 @@ int link_add_address6(struct link_ctx *ctx, const char *name, int ifindex,
 	 * would keep one with a lifetime after the address is removed at
 	 * hand-off. */
 	rtnl_addr_set_flags(a, IFA_F_OPTIMISTIC | IFA_F_NOPREFIXROUTE);
-	int r = rtnl_addr_add(ctx->sk, a, NLM_F_REPLACE);
+	int r = add_address(ctx, name, a, err);
 	rtnl_addr_put(a);
-	if (r < 0) {
-		char text[INET6_ADDRSTRLEN], what[96];
-		inet_ntop(AF_INET6, addr, text, sizeof(text));
-		snprintf(what, sizeof(what), "adding address %s/%u", text, prefixlen);
-		return nl_fail(err, r, what, name);
-	}
-	return 0;
+	return r;
 }
 
 static bool is_address(const uint8_t addr[16], const void *arg)
@@ -517,34 +541,14 @@ int link_address6_state(struct link_ctx *ctx, int ifindex, const struct in6_addr
 
 static struct rtnl_route *build_route6(int ifindex, const struct in6_addr *gateway)
 {
-	struct rtnl_route *route = rtnl_route_alloc();
-	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
 	struct nl_addr *dst = nl_addr_build(AF_INET6, &in6addr_any, 16);
 	struct nl_addr *gw = nl_addr_build(AF_INET6, gateway, 16);
-	bool ok = route && nh && dst && gw;
-	if (ok) {
+	if (dst)
 		nl_addr_set_prefixlen(dst, 0);
-		rtnl_route_set_family(route, AF_INET6);
-		rtnl_route_set_table(route, RT_TABLE_MAIN);
-		rtnl_route_set_type(route, RTN_UNICAST);
-		rtnl_route_set_protocol(route, LINK_ROUTE_PROTO_RA);
-		rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
-		rtnl_route_set_priority(route, LINK_ROUTE_METRIC);
-		ok = rtnl_route_set_dst(route, dst) == 0;
-		rtnl_route_nh_set_ifindex(nh, ifindex);
-		rtnl_route_nh_set_gateway(nh, gw);
-		rtnl_route_add_nexthop(route, nh);
-		nh = NULL;
-	}
-	if (nh)
-		rtnl_route_nh_free(nh);
+	struct rtnl_route *route = dst && gw ? route_object(ifindex, dst, gw, NULL, LINK_ROUTE_PROTO_RA)
+					     : NULL;
 	nl_addr_put(dst);
 	nl_addr_put(gw);
-	if (!ok) {
-		if (route)
-			rtnl_route_put(route);
-		return NULL;
-	}
 	return route;
 }
 
@@ -590,34 +594,36 @@ int link_remove_ipv6(struct link_ctx *ctx, const char *name, int ifindex,
 			return ip_fail(err, -ENOMEM, "%s: out of memory", name);
 		r = rtnl_route_delete(ctx->sk, route, 0);
 		rtnl_route_put(route);
-		if (r < 0 && r != -NLE_OBJ_NOTFOUND && r != -NLE_NOADDR)
+		if (removal_failed(r))
 			first_error = nl_fail(err, r, "removing the IPv6 default route", name);
 	}
 	struct rtnl_addr *a = build_addr6(ifindex, addr, prefixlen);
 	r = a ? rtnl_addr_delete(ctx->sk, a, 0) : -NLE_NOMEM;
 	rtnl_addr_put(a);
-	if (r < 0 && r != -NLE_OBJ_NOTFOUND && r != -NLE_NOADDR && !first_error)
+	if (removal_failed(r) && !first_error)
 		first_error = nl_fail(err, r, "removing the IPv6 address", name);
 	return first_error;
 }
 
-static int sysctl_path(const char *name, const char *key, char *path, size_t cap)
+/* Opens /proc/sys/net/ipv6/conf/<name>/<key> with mode ("re", "we"). */
+static int sysctl_open(const char *name, const char *key, const char *mode, FILE **f)
 {
 	if (strchr(name, '/') || strchr(key, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return -EINVAL;
-	int n = snprintf(path, cap, "/proc/sys/net/ipv6/conf/%s/%s", name, key);
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+	char path[128];
+	int n = snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/%s", name, key);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	*f = fopen(path, mode);
+	return *f ? 0 : -errno;
 }
 
 int link_ipv6_sysctl_read(const char *name, const char *key, int *value)
 {
-	char path[128];
-	int r = sysctl_path(name, key, path, sizeof(path));
+	FILE *f;
+	int r = sysctl_open(name, key, "re", &f);
 	if (r < 0)
 		return r;
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -errno;
 	r = fscanf(f, "%d", value) == 1 ? 0 : -EIO;
 	fclose(f);
 	return r;
@@ -625,13 +631,10 @@ int link_ipv6_sysctl_read(const char *name, const char *key, int *value)
 
 int link_ipv6_sysctl_write(const char *name, const char *key, int value)
 {
-	char path[128];
-	int r = sysctl_path(name, key, path, sizeof(path));
+	FILE *f;
+	int r = sysctl_open(name, key, "we", &f);
 	if (r < 0)
 		return r;
-	FILE *f = fopen(path, "we");
-	if (!f)
-		return -errno;
 	r = fprintf(f, "%d\n", value) > 0 ? 0 : -EIO;
 	if (fclose(f) != 0 && r == 0)
 		r = -errno;

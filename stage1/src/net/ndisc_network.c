@@ -1,5 +1,6 @@
 #include "net/ndisc_network.h"
 
+#include "net/datagram.h"
 #include "net/ndisc.h"
 
 #include <arpa/inet.h>
@@ -7,7 +8,6 @@
 #include <netinet/icmp6.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 int ndisc_network_open(int ifindex, const char *ifname, struct ip_error *err)
@@ -56,20 +56,11 @@ int ndisc_network_receive(int fd, uint8_t *buf, size_t cap, size_t *len, struct 
 		struct cmsghdr align;
 		uint8_t buf[CMSG_SPACE(sizeof(int))];
 	} control;
-	struct iovec iov = { .iov_base = buf, .iov_len = cap };
-	struct msghdr mh = {
-		.msg_name = &sa,
-		.msg_namelen = sizeof(sa),
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-		.msg_controllen = sizeof(control.buf),
-	};
-	ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+	struct msghdr mh;
+	ssize_t n = net_datagram_receive(fd, buf, cap, &sa, sizeof(sa), control.buf,
+					 sizeof(control.buf), &mh);
 	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	if (mh.msg_flags & MSG_TRUNC)
-		return -ENOMSG;
+		return (int)n;
 	int hop_limit = -1;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 		if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_HOPLIMIT)

@@ -54,10 +54,10 @@ void net_config_defaults(struct net_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->family = NET_FAMILY_DUAL;
-	cfg->timeout_ms = 30000;
-	cfg->timeout6_ms = 30000;
-	cfg->grace_ms = 1000;
-	cfg->carrier_timeout_ms = 10000;
+	cfg->timeout_ms = NET_DEFAULT_TIMEOUT_MS;
+	cfg->timeout6_ms = NET_DEFAULT_TIMEOUT_MS;
+	cfg->grace_ms = NET_DEFAULT_GRACE_MS;
+	cfg->carrier_timeout_ms = NET_DEFAULT_CARRIER_TIMEOUT_MS;
 	cfg->resolv_conf = "/etc/resolv.conf";
 }
 

@@ -61,9 +61,12 @@ struct net_config {
 	void (*on_link_up)(void *ctx, const char *ifname, uint64_t ms_since_start);
 	void *event_ctx;
 };
-/* Dual stack, 30 s per family, 1 s grace, 10 s carrier wait,
- * /etc/resolv.conf, RFC 2131 / RFC 8415 timing. */
+/* Dual stack, NET_DEFAULT_* below, /etc/resolv.conf, RFC 2131 / RFC 8415
+ * timing. */
 void net_config_defaults(struct net_config *cfg);
+#define NET_DEFAULT_TIMEOUT_MS 30000         /* per family */
+#define NET_DEFAULT_GRACE_MS 1000
+#define NET_DEFAULT_CARRIER_TIMEOUT_MS 10000
 
 struct net_result {
 	char ifname[IF_NAMESIZE];      /* the link whose lease won */

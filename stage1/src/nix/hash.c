@@ -2,10 +2,10 @@
 #include "nix/hash.h"
 
 #include <sodium.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "util/hex.h"
+#include "util/text.h"
 
 #define SRI_BASE64_LEN 44 /* base64 of 32 bytes, padded */
 
@@ -35,24 +35,9 @@ static int hex_decode(const char *text, uint8_t *out)
 	return 0;
 }
 
-/* The text for messages: printable, cut to a readable length. */
-static void quote(const char *text, size_t len, char *out, size_t out_size)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < len && o + 5 < out_size; i++) {
-		unsigned char c = (unsigned char)text[i];
-		if (i == 80) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, out_size - o, "\\x%02x", c);
-	}
-	out[o] = '\0';
-}
+/* Hashes in messages: cut to a readable length. */
+#define QUOTED_HASH_CHARS 80
+#define QUOTED_ALGORITHM_CHARS 24
 
 /* Decodes the digits of a sha256 in whichever encoding its length names. */
 static int decode_digits(const char *d, size_t n, bool allow_base64, struct nix_hash *out)
@@ -68,8 +53,8 @@ static int decode_digits(const char *d, size_t n, bool allow_base64, struct nix_
 
 int nix_hash_parse(const char *text, size_t len, struct nix_hash *out, struct ip_error *err)
 {
-	char q[128];
-	quote(text, len, q, sizeof(q));
+	char q[QUOTED_HASH_CHARS + TEXT_QUOTE_RESERVE];
+	text_quote(text, len, q, sizeof(q));
 	const char *digits = text;
 	size_t n = len;
 	bool sri = false, prefixed = false;
@@ -81,8 +66,9 @@ int nix_hash_parse(const char *text, size_t len, struct nix_hash *out, struct ip
 		sep++;
 	if (sep < len) {
 		if (sep != 6 || memcmp(text, "sha256", 6) != 0) {
-			char algo[32];
-			quote(text, sep < 24 ? sep : 24, algo, sizeof(algo));
+			char algo[QUOTED_ALGORITHM_CHARS + TEXT_QUOTE_RESERVE];
+			text_quote(text, sep < QUOTED_ALGORITHM_CHARS ? sep : QUOTED_ALGORITHM_CHARS, algo,
+				   sizeof(algo));
 			return ip_fail(err, -EINVAL, "hash \"%s\": unsupported algorithm \"%s\" (only sha256)",
 				       q, algo);
 		}

@@ -237,11 +237,33 @@ static int check_name(struct nar_parser *p, struct ip_error *err)
 	return 0;
 }
 
+/* The states where the grammar allows one fixed token, and what follows it. */
+static const struct keyword_step {
+	const char *token;
+	enum nar_expect next;
+} keyword_steps[X_END + 1] = {
+	[X_OPEN] = { "(", X_TYPE },
+	[X_TYPE] = { "type", X_TYPE_VALUE },
+	[X_CONTENTS] = { "contents", X_DATA },
+	[X_TARGET_TAG] = { "target", X_TARGET },
+	[X_ENTRY_OPEN] = { "(", X_NAME_TAG },
+	[X_NAME_TAG] = { "name", X_NAME },
+	[X_NODE_TAG] = { "node", X_OPEN },
+	[X_ENTRY_CLOSE] = { ")", X_DIR_TAG },
+};
+
 /* A complete string (padding checked) has arrived in p->str. */
 static int string_done(struct nar_parser *p, struct ip_error *err)
 {
 	int r;
 	p->str[p->have] = '\0';
+	const struct keyword_step *step = &keyword_steps[p->expect];
+	if (step->token) {
+		if (!str_is(p, step->token))
+			return unexpected(p, err);
+		p->expect = step->next;
+		return 0;
+	}
 	switch (p->expect) {
 	case X_MAGIC:
 		if (!str_is(p, "nix-archive-1")) {
@@ -250,17 +272,6 @@ static int string_done(struct nar_parser *p, struct ip_error *err)
 				   text_quote(p->str, p->have, q, sizeof(q)));
 		}
 		p->expect = X_OPEN;
-		return 0;
-	case X_OPEN:
-	case X_ENTRY_OPEN:
-		if (!str_is(p, "("))
-			return unexpected(p, err);
-		p->expect = p->expect == X_OPEN ? X_TYPE : X_NAME_TAG;
-		return 0;
-	case X_TYPE:
-		if (!str_is(p, "type"))
-			return unexpected(p, err);
-		p->expect = X_TYPE_VALUE;
 		return 0;
 	case X_TYPE_VALUE:
 		if (str_is(p, "regular")) {
@@ -295,21 +306,11 @@ static int string_done(struct nar_parser *p, struct ip_error *err)
 	case X_EXEC_VALUE: /* its length was checked to be 0 */
 		p->expect = X_CONTENTS;
 		return 0;
-	case X_CONTENTS:
-		if (!str_is(p, "contents"))
-			return unexpected(p, err);
-		p->expect = X_DATA;
-		return 0;
 	case X_REG_CLOSE:
 	case X_LINK_CLOSE:
 		if (!str_is(p, ")"))
 			return unexpected(p, err);
 		node_done(p);
-		return 0;
-	case X_TARGET_TAG:
-		if (!str_is(p, "target"))
-			return unexpected(p, err);
-		p->expect = X_TARGET;
 		return 0;
 	case X_TARGET:
 		if (p->have == 0)
@@ -332,26 +333,19 @@ static int string_done(struct nar_parser *p, struct ip_error *err)
 		p->depth--;
 		node_done(p);
 		return 0;
-	case X_NAME_TAG:
-		if (!str_is(p, "name"))
-			return unexpected(p, err);
-		p->expect = X_NAME;
-		return 0;
 	case X_NAME:
 		if ((r = check_name(p, err)) < 0)
 			return r;
 		p->expect = X_NODE_TAG;
 		return 0;
+	case X_OPEN:
+	case X_TYPE:
+	case X_CONTENTS:
+	case X_TARGET_TAG:
+	case X_ENTRY_OPEN:
+	case X_NAME_TAG:
 	case X_NODE_TAG:
-		if (!str_is(p, "node"))
-			return unexpected(p, err);
-		p->expect = X_OPEN;
-		return 0;
-	case X_ENTRY_CLOSE:
-		if (!str_is(p, ")"))
-			return unexpected(p, err);
-		p->expect = X_DIR_TAG;
-		return 0;
+	case X_ENTRY_CLOSE: /* keyword_steps, above */
 	case X_DATA:
 	case X_END:
 		break;

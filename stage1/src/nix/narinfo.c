@@ -120,10 +120,13 @@ static const struct {
 	{ "lzip", NIX_COMPRESSION_LZIP }, { "lz4", NIX_COMPRESSION_LZ4 },
 };
 
-static int append_ptr(char ***arr, size_t *n, size_t max, char *item)
+/* Appends a copy of s[0..len) to *arr of *n; more than max (`what` names
+ * them in the message) is -EINVAL. */
+static int append_copy(char ***arr, size_t *n, size_t max, const char *what, const char *s,
+		       size_t len, struct ip_error *err)
 {
 	if (*n >= max)
-		return -E2BIG;
+		return ip_fail(err, -EINVAL, "more than %zu %s", max, what);
 	/* Grow at powers of two. */
 	if ((*n & (*n - 1)) == 0) {
 		size_t cap = *n ? *n * 2 : 1;
@@ -132,7 +135,10 @@ static int append_ptr(char ***arr, size_t *n, size_t max, char *item)
 			return -ENOMEM;
 		*arr = bigger;
 	}
-	(*arr)[(*n)++] = item;
+	char *copy = dup_n(s, len);
+	if (!copy)
+		return -ENOMEM;
+	(*arr)[(*n)++] = copy;
 	return 0;
 }
 
@@ -221,17 +227,10 @@ static int ni_value(enum ni_key k, const char *v, size_t n, struct narinfo *out,
 			r = nix_store_basename_check(v + i, j - i, err);
 			if (r < 0)
 				return r;
-			char *ref = dup_n(v + i, j - i);
-			if (!ref)
-				return -ENOMEM;
-			r = append_ptr(&out->references, &out->n_references, NARINFO_MAX_REFERENCES, ref);
-			if (r < 0) {
-				free(ref);
-				if (r == -E2BIG)
-					return ip_fail(err, -EINVAL, "more than %d references",
-						       NARINFO_MAX_REFERENCES);
+			r = append_copy(&out->references, &out->n_references, NARINFO_MAX_REFERENCES,
+					"references", v + i, j - i, err);
+			if (r < 0)
 				return r;
-			}
 			i = j;
 		}
 		return references_unique(out, err);
@@ -248,16 +247,7 @@ static int ni_value(enum ni_key k, const char *v, size_t n, struct narinfo *out,
 			text_quote(v, n, q, sizeof(q));
 			return ip_fail(err, -EINVAL, "\"%s\" is not <key name>:<base64>", q);
 		}
-		char *sig = dup_n(v, n);
-		if (!sig)
-			return -ENOMEM;
-		r = append_ptr(&out->sigs, &out->n_sigs, NARINFO_MAX_SIGS, sig);
-		if (r < 0) {
-			free(sig);
-			if (r == -E2BIG)
-				return ip_fail(err, -EINVAL, "more than %d signatures", NARINFO_MAX_SIGS);
-		}
-		return r;
+		return append_copy(&out->sigs, &out->n_sigs, NARINFO_MAX_SIGS, "signatures", v, n, err);
 	}
 	case K_CA:
 		if (n == 0 || !is_token(v, n))

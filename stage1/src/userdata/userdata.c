@@ -9,6 +9,7 @@
 
 #include "cache/origin.h"
 #include "util/kvconf.h"
+#include "util/text.h"
 
 #define STORE_PREFIX NIX_STORE_DIR "/"
 
@@ -185,13 +186,10 @@ static enum sniff sniff(const char *t, size_t n, struct userdata_result *out)
 
 	bool binary = memchr(t, '\0', n) != NULL;
 	unsigned line = 0;
-	size_t off = 0;
-	while (off < n) {
+	size_t off = 0, ll;
+	const char *p;
+	while (text_next_line(t, n, &off, &p, &ll)) {
 		line++;
-		const char *p = t + off;
-		const char *lf = memchr(p, '\n', n - off);
-		size_t ll = lf ? (size_t)(lf - p) : n - off;
-		off += ll + (lf ? 1 : 0);
 		const char *c;
 		size_t cl;
 		line_content(p, ll, &c, &cl);
@@ -232,12 +230,10 @@ static int parse_store_path_form(const char *t, size_t n, struct userdata_result
 	size_t off = 0;
 	const char *path = NULL;
 	size_t path_len = 0;
-	while (off < n) {
+	size_t ll;
+	const char *p;
+	while (text_next_line(t, n, &off, &p, &ll)) {
 		line++;
-		const char *p = t + off;
-		const char *lf = memchr(p, '\n', n - off);
-		size_t ll = lf ? (size_t)(lf - p) : n - off;
-		off += ll + (lf ? 1 : 0);
 		for (size_t i = 0; i < ll; i++) {
 			unsigned char ch = (unsigned char)p[i];
 			if (ch == '\0') {

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text.h"
+
 void json_init(struct json_writer *w)
 {
 	memset(w, 0, sizeof(*w));
@@ -20,23 +22,8 @@ void json_free(struct json_writer *w)
 
 static void put(struct json_writer *w, const char *s, size_t n)
 {
-	if (w->failed)
-		return;
-	if (w->len + n + 1 > w->cap) {
-		size_t cap = w->cap ? w->cap : 1024;
-		while (cap < w->len + n + 1)
-			cap *= 2;
-		char *bigger = realloc(w->buf, cap);
-		if (!bigger) {
-			w->failed = -ENOMEM;
-			return;
-		}
-		w->buf = bigger;
-		w->cap = cap;
-	}
-	memcpy(w->buf + w->len, s, n);
-	w->len += n;
-	w->buf[w->len] = '\0';
+	if (!w->failed && text_append(&w->buf, &w->len, &w->cap, s, n) < 0)
+		w->failed = -ENOMEM;
 }
 
 static void puts_(struct json_writer *w, const char *s)

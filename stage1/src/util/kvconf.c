@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/text.h"
+
 static bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
 static bool is_key_char(char c)
@@ -131,13 +133,10 @@ int kvconf_parse(const char *buf, size_t len, const struct kvconf_limits *limits
 
 	size_t nkeys = 0;
 	unsigned line = 0;
-	size_t off = 0;
-	while (off < len) {
+	size_t off = 0, n;
+	const char *p;
+	while (text_next_line(buf, len, &off, &p, &n)) {
 		line++;
-		const char *p = buf + off;
-		const char *lf = memchr(p, '\n', len - off);
-		size_t n = lf ? (size_t)(lf - p) : len - off;
-		off += n + (lf ? 1 : 0);
 		if (n > 0 && p[n - 1] == '\r')
 			n--;
 		int r;

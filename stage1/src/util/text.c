@@ -8,13 +8,13 @@
 const char *text_quote(const char *s, size_t len, char *out, size_t size)
 {
 	size_t o = 0;
-	for (size_t i = 0; i < len && o + 8 < size; i++) {
+	for (size_t i = 0; i < len && o + TEXT_QUOTE_RESERVE < size; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
 			out[o++] = (char)c;
 		else
 			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
-		if (i + 1 < len && o + 8 >= size) {
+		if (i + 1 < len && o + TEXT_QUOTE_RESERVE >= size) {
 			memcpy(out + o, "...", 3);
 			o += 3;
 		}
@@ -40,20 +40,39 @@ int text_parse_u64(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
-int text_buf_put(struct text_buf *t, const char *s, size_t n)
+bool text_next_line(const char *text, size_t len, size_t *off, const char **line,
+		    size_t *line_len)
 {
-	if (t->len + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 4096;
-		while (cap < t->len + n + 1)
-			cap *= 2;
-		char *bigger = realloc(t->buf, cap);
+	if (*off >= len)
+		return false;
+	const char *p = text + *off;
+	const char *lf = memchr(p, '\n', len - *off);
+	size_t n = lf ? (size_t)(lf - p) : len - *off;
+	*off += n + (lf ? 1 : 0);
+	*line = p;
+	*line_len = n;
+	return true;
+}
+
+int text_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t bigger_cap = *cap ? *cap : 1024;
+		while (bigger_cap < *len + n + 1)
+			bigger_cap *= 2;
+		char *bigger = realloc(*buf, bigger_cap);
 		if (!bigger)
 			return -ENOMEM;
-		t->buf = bigger;
-		t->cap = cap;
+		*buf = bigger;
+		*cap = bigger_cap;
 	}
-	memcpy(t->buf + t->len, s, n);
-	t->len += n;
-	t->buf[t->len] = '\0';
+	memcpy(*buf + *len, s, n);
+	*len += n;
+	(*buf)[*len] = '\0';
 	return 0;
+}
+
+int text_buf_put(struct text_buf *t, const char *s, size_t n)
+{
+	return text_append(&t->buf, &t->len, &t->cap, s, n);
 }
