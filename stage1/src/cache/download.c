@@ -91,6 +91,7 @@ struct job {
 	uint64_t mem_need;                 /* a big stream's need; 0: the share (under pl->lock) */
 	uint64_t mem_grant;                /* held with the slot (under pl->lock) */
 	bool slot_big;                     /* the slot is the one big stream's (under pl->lock) */
+	bool slot_small;                   /* the slot is a small NAR's (under pl->lock) */
 	uint64_t mem_needed_now;           /* what the decoder said after -E2BIG (worker) */
 
 	/* stage: only the worker holding the job touches these */
@@ -112,6 +113,20 @@ struct queue {
 	struct job *head, *tail;
 };
 
+struct pending_heap {
+	struct pending *items;
+	size_t n, cap;
+};
+
+enum ring_class { RING_LARGE, RING_SMALL };
+
+/* A NAR file smaller than a full ring gets a ring of its size (see
+ * ring_size_for): it arrives whole, and is one round trip's work. */
+static enum ring_class ring_class_of(size_t ring_size)
+{
+	return ring_size < DOWNLOAD_RING_SIZE ? RING_SMALL : RING_LARGE;
+}
+
 struct pipeline {
 	struct download_env *env;
 	struct closure *c;                 /* read and written by the coordinator only */
@@ -123,22 +138,37 @@ struct pipeline {
 	 * allocated when started, freed (coordinator) once committed. */
 	struct job **jobs;
 	size_t n_jobs, cap_jobs, n_started;
-	/* Paths not started: a heap, the largest transfer on top (the long
-	 * transfers start early, the small ones fill in). */
-	struct pending *pending;
-	size_t n_pending, cap_pending;
+	/* Paths not started, largest first (the long transfers start early):
+	 * those whose ring is a full one, and the small ones.  A large one
+	 * that does not fit in the ring budget does not hold up a small one
+	 * that does: under a far cache a small NAR costs a round trip, not
+	 * bandwidth, so small ones left to the end would be fetched 16 round
+	 * trips at a time while the link idles. */
+	struct pending_heap pending_large, pending_small;
+	size_t n_pending;                  /* in both */
 	bool no_more;                      /* every path is added */
 	bool cancelled;                    /* after the failure: transfers cancelled */
 	uint64_t next_progress_ms;
 
 	pthread_mutex_t lock;
 	pthread_cond_t work_cond;
-	struct queue ready, slot_wait, commit;
+	struct queue ready, commit;
+	/* Jobs waiting for a decoder slot: small NARs (the whole file in the
+	 * ring: decoded in one go, the slot soon free again) before large
+	 * ones, which hold a slot for their whole transfer. */
+	struct queue slot_wait_small, slot_wait;
 	struct queue to_ask;               /* JOB_ASKING jobs for the coordinator to hand on */
 	struct queue asking;               /* ... handed to the resolver (coordinator only) */
 	unsigned transfers, decoders;      /* running / holding a decoder */
 	unsigned max_transfers, max_decoders;
 	uint64_t mem_budget, mem_share;    /* decoder memory: all of it / one slot's */
+	/* Decoder slots of their own for small NARs (the whole file in the
+	 * ring), each held to DOWNLOAD_DECODER_SHARE_MIN and carved out of the
+	 * budget: a small NAR is decoded in one go while the large streams,
+	 * which hold their slots for their whole transfer, wait on the
+	 * network.  0 when the budget has no room for them beside jobs + 1
+	 * full slots (then small NARs take the common slots). */
+	unsigned small_decoders, max_small_decoders;
 	uint64_t mem_held;                 /* granted to the slots held */
 	bool big_active;                   /* a big stream holds a slot */
 	bool big_noted;                    /* the console was told about big streams */
@@ -149,7 +179,9 @@ struct pipeline {
 	/* Substituters (bit = index, the first 64) that answered a Range with
 	 * the whole file or a 416: their cut transfers start over at once. */
 	uint64_t range_ignored;
-	size_t ring_bytes, ring_budget;    /* rings of the running transfers / their bound */
+	/* Rings of the running transfers and their bound, large and small
+	 * apart (RING_LARGE, RING_SMALL): see pending_large. */
+	size_t ring_bytes[2], ring_budget[2];
 	size_t finished;                   /* DONE or FAILED */
 	uint64_t commit_oldest_ms;
 	bool shutdown;
@@ -164,7 +196,7 @@ struct pipeline {
 	 * starts with memory that is already mapped and touched, instead of
 	 * mapping a window and buffers and unmapping them again (a TLB
 	 * shootdown on every core) once per path. */
-	struct pool idle_decoders, idle_sinks, idle_parsers;
+	struct pool idle_decoders, idle_small_decoders, idle_sinks, idle_parsers;
 };
 
 static uint64_t now_ms(void)
@@ -245,7 +277,7 @@ static void ring_free(struct pipeline *pl, unsigned char *ring, size_t size)
 	if (!ring)
 		return;
 	pthread_mutex_lock(&pl->lock);
-	pl->ring_bytes -= size;
+	pl->ring_bytes[ring_class_of(size)] -= size;
 	pthread_mutex_unlock(&pl->lock);
 	free(ring);
 }
@@ -289,19 +321,30 @@ static void pipeline_fail_locked(struct pipeline *pl, const struct ip_error *e)
 	pl->err = *e;
 	/* paths never started are over too */
 	pl->finished += pl->n_pending;
-	pl->n_pending = 0;
+	pl->n_pending = pl->pending_large.n = pl->pending_small.n = 0;
 	/* jobs waiting for a decoder need none to be cleaned up */
 	struct job *j;
-	while ((j = queue_pop(&pl->slot_wait)) != NULL)
+	while ((j = queue_pop(&pl->slot_wait_small)) != NULL || (j = queue_pop(&pl->slot_wait)) != NULL)
 		queue_push(&pl->ready, j);
 	pthread_cond_broadcast(&pl->work_cond);
 	wakeup_post(pl->wakeup);
+}
+
+/* A small NAR that needs no more than a small slot's memory (as far as
+ * is known) takes a small slot, when there are any. */
+static bool wants_small_slot(const struct pipeline *pl, const struct job *j)
+{
+	return pl->max_small_decoders && ring_class_of(j->ring_size) == RING_SMALL && !j->mem_need;
 }
 
 /* Whether `j` can have a decoder slot now (lock held): a free slot and its
  * memory within the budget; a big stream also needs to be the only one. */
 static bool slot_fits_locked(struct pipeline *pl, const struct job *j)
 {
+	if (wants_small_slot(pl, j))
+		return pl->small_decoders < pl->max_small_decoders &&
+		       pl->mem_held + DOWNLOAD_DECODER_SHARE_MIN <= pl->mem_budget &&
+		       !(pl->slot_wait.head && pl->slot_wait.head->mem_need); /* a big one waits */
 	if (pl->decoders >= pl->max_decoders)
 		return false;
 	if (j->mem_need && pl->big_active)
@@ -313,6 +356,13 @@ static bool slot_fits_locked(struct pipeline *pl, const struct job *j)
 static void take_slot_locked(struct pipeline *pl, struct job *j)
 {
 	j->has_slot = true;
+	if (wants_small_slot(pl, j)) {
+		j->slot_small = true;
+		pl->small_decoders++;
+		j->mem_grant = DOWNLOAD_DECODER_SHARE_MIN;
+		pl->mem_held += j->mem_grant;
+		return;
+	}
 	pl->decoders++;
 	j->mem_grant = j->mem_need ? j->mem_need : pl->mem_share;
 	pl->mem_held += j->mem_grant;
@@ -323,22 +373,27 @@ static void take_slot_locked(struct pipeline *pl, struct job *j)
 		pl->big_active = true;
 		while (pl->idle_decoders.n)
 			decompressor_free(pl->idle_decoders.items[--pl->idle_decoders.n]);
+		while (pl->idle_small_decoders.n)
+			decompressor_free(pl->idle_small_decoders.items[--pl->idle_small_decoders.n]);
 	}
 }
 
 /* Puts a job that has work (data or the end of its transfer) on the ready
- * queue, giving it a decoder slot first.  Slots go in arrival order: a big
- * stream at the head of slot_wait is not overtaken. */
+ * queue, giving it a decoder slot first.  Slots go to small NARs first,
+ * then in arrival order: a big stream at the head of slot_wait is not
+ * overtaken by another large one. */
 static void schedule(struct pipeline *pl, struct job *j)
 {
+	bool small = ring_class_of(j->ring_size) == RING_SMALL;
+	struct queue *wait = small ? &pl->slot_wait_small : &pl->slot_wait;
 	pthread_mutex_lock(&pl->lock);
 	if (j->has_slot || pl->failed) {
 		queue_push(&pl->ready, j);
-	} else if (!pl->slot_wait.head && slot_fits_locked(pl, j)) {
+	} else if (!wait->head && (small || !pl->slot_wait_small.head) && slot_fits_locked(pl, j)) {
 		take_slot_locked(pl, j);
 		queue_push(&pl->ready, j);
 	} else {
-		queue_push(&pl->slot_wait, j);
+		queue_push(wait, j);
 	}
 	pthread_cond_signal(&pl->work_cond);
 	pthread_mutex_unlock(&pl->lock);
@@ -349,17 +404,26 @@ static void release_slot_locked(struct pipeline *pl, struct job *j)
 	if (!j->has_slot)
 		return;
 	j->has_slot = false;
-	pl->decoders--;
+	if (j->slot_small)
+		pl->small_decoders--;
+	else
+		pl->decoders--;
 	pl->mem_held -= j->mem_grant;
+	j->slot_small = false;
 	if (j->slot_big)
 		pl->big_active = false;
 	j->slot_big = false;
 	j->mem_grant = 0;
-	while (pl->slot_wait.head && slot_fits_locked(pl, pl->slot_wait.head)) {
-		struct job *w = queue_pop(&pl->slot_wait);
-		take_slot_locked(pl, w);
-		queue_push(&pl->ready, w);
-		pthread_cond_signal(&pl->work_cond);
+	struct queue *waits[] = { &pl->slot_wait_small, &pl->slot_wait };
+	for (size_t i = 0; i < 2; i++) {
+		while (waits[i]->head && slot_fits_locked(pl, waits[i]->head)) {
+			struct job *w = queue_pop(waits[i]);
+			take_slot_locked(pl, w);
+			queue_push(&pl->ready, w);
+			pthread_cond_signal(&pl->work_cond);
+		}
+		if (waits[i]->head)
+			break; /* the first in line is not overtaken */
 	}
 }
 
@@ -472,6 +536,7 @@ static struct job *job_new(struct pipeline *pl, size_t slot, const struct pendin
 	j->sub = pe->sub;
 	j->req.ops = &job_ops;
 	j->req.ctx = j;
+	j->req.ahead = true; /* at most max_transfers of them */
 	pthread_mutex_init(&j->lock, NULL);
 	j->ring = malloc(ring_size);
 	j->ring_size = ring_size;
@@ -517,32 +582,49 @@ static void pending_swap(struct pending *a, struct pending *b)
 	*b = t;
 }
 
-static void pending_push_locked(struct pipeline *pl, const struct pending *pe)
+static void heap_push(struct pending_heap *h, const struct pending *pe)
 {
-	size_t i = pl->n_pending++;
-	pl->pending[i] = *pe;
-	while (i > 0 && starts_before(&pl->pending[i], &pl->pending[(i - 1) / 2])) {
-		pending_swap(&pl->pending[i], &pl->pending[(i - 1) / 2]);
+	size_t i = h->n++;
+	h->items[i] = *pe;
+	while (i > 0 && starts_before(&h->items[i], &h->items[(i - 1) / 2])) {
+		pending_swap(&h->items[i], &h->items[(i - 1) / 2]);
 		i = (i - 1) / 2;
 	}
 }
 
-static struct pending pending_pop_locked(struct pipeline *pl)
+static struct pending heap_pop(struct pending_heap *h)
 {
-	struct pending top = pl->pending[0];
-	pl->pending[0] = pl->pending[--pl->n_pending];
+	struct pending top = h->items[0];
+	h->items[0] = h->items[--h->n];
 	for (size_t i = 0;;) {
 		size_t first = i, l = 2 * i + 1, r = l + 1;
-		if (l < pl->n_pending && starts_before(&pl->pending[l], &pl->pending[first]))
+		if (l < h->n && starts_before(&h->items[l], &h->items[first]))
 			first = l;
-		if (r < pl->n_pending && starts_before(&pl->pending[r], &pl->pending[first]))
+		if (r < h->n && starts_before(&h->items[r], &h->items[first]))
 			first = r;
 		if (first == i)
 			break;
-		pending_swap(&pl->pending[i], &pl->pending[first]);
+		pending_swap(&h->items[i], &h->items[first]);
 		i = first;
 	}
 	return top;
+}
+
+/* The pending path to start next and its ring, if its ring fits in the
+ * budget (the first transfer always starts): a large one, else a small
+ * one.  Lock held. */
+static struct pending_heap *next_to_start_locked(struct pipeline *pl, size_t *ring)
+{
+	struct pending_heap *heaps[] = { &pl->pending_large, &pl->pending_small };
+	for (size_t i = 0; i < 2; i++) {
+		if (!heaps[i]->n)
+			continue;
+		*ring = ring_size_for(heaps[i]->items[0].info);
+		enum ring_class rc = ring_class_of(*ring);
+		if (pl->transfers == 0 || pl->ring_bytes[rc] + *ring <= pl->ring_budget[rc])
+			return heaps[i];
+	}
+	return NULL;
 }
 
 /* Starts pending paths while a connection is free and their rings fit in
@@ -552,18 +634,18 @@ static void start_more(struct pipeline *pl)
 {
 	for (;;) {
 		struct pending pe = { 0 };
+		struct pending_heap *from = NULL;
 		size_t slot = 0, ring = 0;
 		bool go = false;
 		pthread_mutex_lock(&pl->lock);
-		if (!pl->failed && pl->transfers < pl->max_transfers && pl->n_pending > 0) {
-			ring = ring_size_for(pl->pending[0].info);
-			go = pl->transfers == 0 || pl->ring_bytes + ring <= pl->ring_budget;
-		}
+		if (!pl->failed && pl->transfers < pl->max_transfers)
+			go = (from = next_to_start_locked(pl, &ring)) != NULL;
 		if (go) {
-			pe = pending_pop_locked(pl);
+			pe = heap_pop(from);
+			pl->n_pending--;
 			slot = pl->n_started++;
 			pl->transfers++;
-			pl->ring_bytes += ring;
+			pl->ring_bytes[ring_class_of(ring)] += ring;
 		}
 		pthread_mutex_unlock(&pl->lock);
 		if (!go)
@@ -577,7 +659,7 @@ static void start_more(struct pipeline *pl)
 			pl->jobs[slot] = j;
 			j->mem_need = pl->learned_need[j->info->compression];
 		} else {
-			pl->ring_bytes -= ring;
+			pl->ring_bytes[ring_class_of(ring)] -= ring;
 		}
 		if (r < 0) {
 			pipeline_fail_locked(pl, &e);
@@ -629,12 +711,19 @@ static int on_nar_bytes(void *ctx, const void *data, size_t len, struct ip_error
  * too: reuse resets them completely). */
 /* Closes the stage; a transfer after this starts from byte 0 (a resume
  * continues an open stage: see job_finalize). */
+/* Small slots' decoders are kept apart: each stays within its small
+ * grant, so that the budget holds for the pooled ones too. */
+static struct pool *decoder_pool(struct job *j)
+{
+	return j->slot_small ? &j->pl->idle_small_decoders : &j->pl->idle_decoders;
+}
+
 static void stage_close(struct job *j)
 {
 	struct pipeline *pl = j->pl;
 	j->req.range_start = 0;
 	/* a big stream's decoder is not kept: its memory goes back at once */
-	if (j->dec && (j->mem_need || !pool_put(pl, &pl->idle_decoders, j->dec)))
+	if (j->dec && (j->mem_need || !pool_put(pl, decoder_pool(j), j->dec)))
 		decompressor_free(j->dec);
 	j->dec = NULL;
 	if (j->parser && !pool_put(pl, &pl->idle_parsers, j->parser))
@@ -652,7 +741,7 @@ static void stage_close(struct job *j)
 static int decoder_get(struct job *j)
 {
 	struct pipeline *pl = j->pl;
-	struct decompressor *d = j->mem_need ? NULL : pool_get(pl, &pl->idle_decoders);
+	struct decompressor *d = j->mem_need ? NULL : pool_get(pl, decoder_pool(j));
 	const struct narinfo *info = j->info;
 	int r;
 	if (!d) {
@@ -1321,17 +1410,30 @@ int download_start(struct download_env *env, struct closure *c, struct wakeup *w
 		pl->max_decoders = (unsigned)(pl->mem_budget / DOWNLOAD_DECODER_SHARE_MIN);
 	if (pl->max_decoders == 0)
 		pl->max_decoders = 1;
-	pl->mem_share = pl->mem_budget / pl->max_decoders;
+	/* small slots when the budget has room for them beside the common
+	 * ones at the smallest share */
+	uint64_t small_reserve = (uint64_t)jobs * DOWNLOAD_DECODER_SHARE_MIN;
+	if (!env->max_decoders && pl->mem_budget > small_reserve &&
+	    (pl->mem_budget - small_reserve) / DOWNLOAD_DECODER_SHARE_MIN >= pl->max_decoders)
+		pl->max_small_decoders = jobs;
+	else
+		small_reserve = 0;
+	pl->mem_share = (pl->mem_budget - small_reserve) / pl->max_decoders;
 	unsigned conns = env->max_connections ? env->max_connections : HTTP_DEFAULT_CONNECTIONS;
 	pl->max_transfers = env->max_transfers ? env->max_transfers
 			    : conns < DOWNLOAD_MAX_TRANSFERS ? conns : DOWNLOAD_MAX_TRANSFERS;
 	/* as much ring memory as 2 full rings per worker and 4 more: enough to
 	 * keep every worker fed while other transfers wait on the network */
-	pl->ring_budget = (size_t)(2 * jobs + 4) * DOWNLOAD_RING_SIZE;
+	pl->ring_budget[RING_LARGE] = (size_t)(2 * jobs + 4) * DOWNLOAD_RING_SIZE;
+	/* and small NARs beside them, so that they are fetched while the
+	 * large ones use the bandwidth, not one round trip after another at
+	 * the end */
+	pl->ring_budget[RING_SMALL] = DOWNLOAD_SMALL_RING_BUDGET;
 	pl->rng = jitter_seed();
 	pthread_mutex_init(&pl->lock, NULL);
 	pthread_cond_init(&pl->work_cond, NULL);
 	int pools = pool_init(&pl->idle_decoders, pl->max_decoders) |
+		    pool_init(&pl->idle_small_decoders, pl->max_small_decoders ? pl->max_small_decoders : 1) |
 		    pool_init(&pl->idle_sinks, pl->max_decoders) |
 		    pool_init(&pl->idle_parsers, pl->max_decoders);
 	pl->threads = calloc(jobs, sizeof(*pl->threads));
@@ -1391,18 +1493,20 @@ int download_add(struct download *dl, size_t k)
 		.path = k, .basename = p->basename, .info = p->narinfo, .sub = p->sub_index,
 		.wire_size = wire_size(p->narinfo),
 	};
+	struct pending_heap *heap = ring_size_for(p->narinfo) == DOWNLOAD_RING_SIZE ? &pl->pending_large
+									    : &pl->pending_small;
 	pthread_mutex_lock(&pl->lock);
 	if (pl->failed) {
 		r = pl->failed;
 	} else if (grow((void **)&pl->jobs, &pl->cap_jobs, pl->n_jobs + 1, sizeof(*pl->jobs)) < 0 ||
-		   grow((void **)&pl->pending, &pl->cap_pending, pl->n_pending + 1,
-			sizeof(*pl->pending)) < 0) {
+		   grow((void **)&heap->items, &heap->cap, heap->n + 1, sizeof(*heap->items)) < 0) {
 		r = ip_fail(&e, -ENOMEM, "out of memory");
 		pipeline_fail_locked(pl, &e);
 	} else {
 		pl->jobs[pl->n_jobs++] = NULL;
 		pl->bytes_total += pe.wire_size;
-		pending_push_locked(pl, &pe);
+		heap_push(heap, &pe);
+		pl->n_pending++;
 	}
 	pthread_mutex_unlock(&pl->lock);
 	if (r == 0)
@@ -1571,8 +1675,10 @@ int download_end(struct download *dl, struct download_stats *stats, struct ip_er
 	for (size_t i = 0; pl->jobs && i < pl->n_started; i++)
 		job_free(pl->jobs[i]);
 	free(pl->jobs);
-	free(pl->pending);
+	free(pl->pending_large.items);
+	free(pl->pending_small.items);
 	pool_destroy(&pl->idle_decoders, free_decoder);
+	pool_destroy(&pl->idle_small_decoders, free_decoder);
 	pool_destroy(&pl->idle_sinks, free_sink);
 	pool_destroy(&pl->idle_parsers, free_parser);
 	free(pl->threads);

@@ -74,6 +74,10 @@
  * decoders at Nix's defaults; what a 512 MiB instance can spare. */
 #define DOWNLOAD_DEFAULT_DECODER_MEMORY (128u * 1024 * 1024)
 #define DOWNLOAD_COMMIT_BATCH_MS 200
+/* Ring memory for small NARs (files smaller than a ring) beside the large
+ * ones' budget: under a far cache each costs a round trip more than
+ * bandwidth, so they are fetched while the large ones fill the link. */
+#define DOWNLOAD_SMALL_RING_BUDGET (4 * DOWNLOAD_RING_SIZE)
 
 struct download_progress {
 	size_t paths_done, paths_total;
