@@ -43,18 +43,19 @@ SMALL_CUT=$(( $(field FileSize "$SMALL_NI") / 2 ))
 
 restarts_without_range() {
 	start_server N "$TW_DIR" --fault "$LARGE_URL:truncate=$CUT:times=1" --fault "$SMALL_URL:truncate=$SMALL_CUT:times=1"
-	local root=$TEST_TMP/root-norange
-	# one transfer at a time, largest first: the large NAR's cut shows that
-	# the server ignores Range before the small one is cut
+	local root=$TEST_TMP/root-norange large small
+	# one transfer at a time: the NAR cut first shows that the server
+	# ignores Range before the other one is cut (which comes first depends
+	# on when its narinfo arrives: transfers start while the closure resolves)
 	fetch "$root" --connections 1 --substituter "http://127.0.0.1:$N_PORT/cache-zstd" "$ROOT_PATH" ||
 		{ fail_because "fetch failed: $(tail -n 2 "$TEST_TMP/stderr")"; return 1; }
 	judge "$root" "$TW_DIR/cache-zstd" || return 1
-	# the large NAR: cut, the Range request answered with the whole file
-	# (200, refused), then from byte 0; the small one: cut, then from byte 0
-	[ "$(count "$N_LOG" "^GET $LARGE_URL 200 ")" = 3 ] ||
-		{ fail_because "want 3 requests for the large NAR: $(grep -F "$LARGE_URL" "$N_LOG" | tr '\n' ' ')"; return 1; }
-	[ "$(count "$N_LOG" "^GET $SMALL_URL 200 ")" = 2 ] ||
-		fail_because "want 2 requests for the small NAR (no Range once refused): $(grep -F "$SMALL_URL" "$N_LOG" | tr '\n' ' ')"
+	# the first: cut, the Range request answered with the whole file (200,
+	# refused), then from byte 0; the second: cut, then from byte 0
+	large=$(count "$N_LOG" "^GET $LARGE_URL 200 ")
+	small=$(count "$N_LOG" "^GET $SMALL_URL 200 ")
+	[ "$large $small" = "3 2" ] || [ "$large $small" = "2 3" ] ||
+		fail_because "want 3 requests for the NAR cut first and 2 for the other (no Range once refused): $(grep -F -e "$LARGE_URL" -e "$SMALL_URL" "$N_LOG" | tr '\n' ' ')"
 }
 run_case "cut at 90%, the server ignores Range: from byte 0, judged by real Nix" restarts_without_range
 

@@ -413,7 +413,7 @@ static void on_fetch_progress(void *ctx, const struct fetch_progress *p)
 {
 	struct boot_run *run = ctx;
 	double now = now_seconds();
-	if (!run->result.announced_resolution) {
+	if (p->resolved && !run->result.announced_resolution) {
 		run->result.announced_resolution = true;
 		log_info("closure resolved: %zu paths to fetch, %.1f MiB", p->paths_total,
 			 (double)p->bytes_total / 1048576.0);

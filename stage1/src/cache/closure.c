@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "cache/decompress.h"
 #include "nix/store_path.h"
 #include "store/registration.h"
 #include "util/log.h"
+#include "util/wakeup.h"
 
 #define NIX_CACHE_INFO_MAX (64 * 1024)
 
@@ -139,11 +139,15 @@ int closure_link(struct closure *c, struct ip_error *err)
 	return 0;
 }
 
-static const struct closure *sort_closure;
-static int cmp_by_name(const void *a, const void *b)
+/* A reference, sortable by name without a global to find the closure. */
+struct named_ref {
+	const char *name;
+	size_t k;
+};
+
+static int cmp_named_ref(const void *a, const void *b)
 {
-	return strcmp(sort_closure->paths[*(const size_t *)a].basename,
-		      sort_closure->paths[*(const size_t *)b].basename);
+	return strcmp(((const struct named_ref *)a)->name, ((const struct named_ref *)b)->name);
 }
 
 size_t closure_topo_order(const struct closure *c, size_t *order)
@@ -156,24 +160,29 @@ size_t closure_topo_order(const struct closure *c, size_t *order)
 	size_t *stack = malloc(c->n * sizeof(*stack));
 	size_t *pos = calloc(c->n, sizeof(*pos));
 	size_t **sorted = calloc(c->n, sizeof(*sorted));
-	size_t n_out = 0, depth = 0;
+	struct named_ref *refs = NULL;
+	size_t n_out = 0, depth = 0, most_refs = 0;
 	if (!mark || !stack || !pos || !sorted)
 		goto out;
 	/* references in name order, for a deterministic file */
-	static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
-	pthread_mutex_lock(&sort_lock);
-	sort_closure = c;
+	for (size_t k = 0; k < c->n; k++)
+		if (c->paths[k].n_refs > most_refs)
+			most_refs = c->paths[k].n_refs;
+	if (most_refs && !(refs = malloc(most_refs * sizeof(*refs))))
+		goto out;
 	for (size_t k = 0; k < c->n; k++) {
 		const struct closure_path *p = &c->paths[k];
 		if (!p->n_refs || !p->refs)
 			continue;
 		sorted[k] = malloc(p->n_refs * sizeof(size_t));
 		if (!sorted[k])
-			break;
-		memcpy(sorted[k], p->refs, p->n_refs * sizeof(size_t));
-		qsort(sorted[k], p->n_refs, sizeof(size_t), cmp_by_name);
+			goto out;
+		for (size_t i = 0; i < p->n_refs; i++)
+			refs[i] = (struct named_ref){ p->ref_names[i], p->refs[i] };
+		qsort(refs, p->n_refs, sizeof(*refs), cmp_named_ref);
+		for (size_t i = 0; i < p->n_refs; i++)
+			sorted[k][i] = refs[i].k;
 	}
-	pthread_mutex_unlock(&sort_lock);
 
 	stack[depth++] = c->root;
 	mark[c->root] = 1;
@@ -197,10 +206,45 @@ out:
 		for (size_t k = 0; k < c->n; k++)
 			free(sorted[k]);
 	free(sorted);
+	free(refs);
 	free(mark);
 	free(stack);
 	free(pos);
 	return n_out;
+}
+
+/* ---- accepting a narinfo -------------------------------------------------- */
+
+int narinfo_accept(const char *body, size_t len, const char *basename, const char *url,
+		   const struct narinfo_policy *policy, bool will_fetch, struct narinfo *info,
+		   struct ip_error *err)
+{
+	struct ip_error e = { 0 };
+	char expect[NIX_STORE_PATH_MAX];
+	if (narinfo_parse(body, len, info, &e) < 0)
+		return ip_fail(err, -EBADMSG, "malformed narinfo %s: %s", url, ip_error_str(&e));
+	snprintf(expect, sizeof(expect), "%s/%s", NIX_STORE_DIR, basename);
+	int r = 0;
+	if (strcmp(info->store_path, expect) != 0) {
+		r = ip_fail(err, -EBADMSG, "narinfo %s is for %s, not %s", url, info->store_path, expect);
+	} else if (policy->check_sigs &&
+		   narinfo_verify(info, policy->keys, policy->n_keys, &e) < 0) {
+		/* the message starts with the path, which the caller names already */
+		const char *msg = ip_error_str(&e);
+		size_t n = strlen(expect);
+		if (strncmp(msg, expect, n) == 0 && strncmp(msg + n, ": ", 2) == 0)
+			msg += n + 2;
+		r = ip_fail(err, -EPERM, "%s (narinfo %s)", msg, url);
+	} else if (will_fetch && info->compression == NIX_COMPRESSION_UNSUPPORTED) {
+		/* a present path may well be whole (checked later): its narinfo
+		 * is not refused for a compression only a fetch would need */
+		r = ip_fail(err, -ENOTSUP, "the NAR of %s uses compression '%s', which is not supported "
+			    "(supported: " DECOMPRESS_SUPPORTED_NAMES ")",
+			    expect, info->compression_name ? info->compression_name : "?");
+	}
+	if (r < 0)
+		narinfo_free(info);
+	return r;
 }
 
 /* ---- resolution ----------------------------------------------------------- */
@@ -209,7 +253,7 @@ enum sub_check { SUB_UNCHECKED, SUB_CHECKING, SUB_OK, SUB_BAD };
 
 struct nreq {
 	struct http_request http;
-	struct resolver *rv;
+	struct closure_resolver *rv;
 	size_t path;          /* CLOSURE_NONE: nix-cache-info */
 	int sub;
 	char *url;
@@ -224,7 +268,7 @@ struct sub_state {
 	char reason[320];
 };
 
-struct resolver {
+struct closure_resolver {
 	struct resolve_env *env;
 	struct closure *c;
 	struct closure old;   /* entries of the previous registration file */
@@ -232,14 +276,15 @@ struct resolver {
 	struct closure builtin; /* paths the image placed (with entries when it gave them) */
 	struct sub_state *subs;
 	struct http_client *http;
+	struct wakeup *wakeup;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	struct nreq *done_head, *done_tail;   /* under lock */
 	struct nreq *live;
-	unsigned outstanding;
 	size_t *todo;
 	size_t n_todo, cap_todo;
+	size_t unresolved;    /* paths added, not yet resolved */
 	int failed;
+	bool cancelled;       /* after the failure: what was in flight is cancelled */
 	struct ip_error *err;
 };
 
@@ -253,12 +298,13 @@ static void fmt(char *out, size_t size, const char *f, ...)
 	va_end(ap);
 }
 
+/* HTTP thread: queues the answer for the resolver's thread. */
 static void nreq_done(void *ctx, struct http_request *req, const struct http_result *res)
 {
 	(void)req;
 	(void)res;
 	struct nreq *nr = ctx;
-	struct resolver *rv = nr->rv;
+	struct closure_resolver *rv = nr->rv;
 	pthread_mutex_lock(&rv->lock);
 	nr->done_next = NULL;
 	if (rv->done_tail)
@@ -266,20 +312,20 @@ static void nreq_done(void *ctx, struct http_request *req, const struct http_res
 	else
 		rv->done_head = nr;
 	rv->done_tail = nr;
-	pthread_cond_signal(&rv->cond);
 	pthread_mutex_unlock(&rv->lock);
+	wakeup_post(rv->wakeup);
 }
 
 static const struct http_request_ops nreq_ops = { .on_data = NULL, .on_done = nreq_done };
 
-static int fail(struct resolver *rv, int code)
+static int fail(struct closure_resolver *rv, int code)
 {
 	if (!rv->failed)
 		rv->failed = code;
 	return code;
 }
 
-static int push_todo(struct resolver *rv, size_t k)
+static int push_todo(struct closure_resolver *rv, size_t k)
 {
 	if (rv->n_todo == rv->cap_todo) {
 		size_t cap = rv->cap_todo ? rv->cap_todo * 2 : 64;
@@ -290,10 +336,11 @@ static int push_todo(struct resolver *rv, size_t k)
 		rv->cap_todo = cap;
 	}
 	rv->todo[rv->n_todo++] = k;
+	rv->unresolved++;
 	return 0;
 }
 
-static int get_http(struct resolver *rv)
+static int get_http(struct closure_resolver *rv)
 {
 	if (rv->http)
 		return 0;
@@ -301,7 +348,7 @@ static int get_http(struct resolver *rv)
 	return rv->http ? 0 : fail(rv, rv->err->code ? rv->err->code : -EIO);
 }
 
-static int submit(struct resolver *rv, size_t path, int sub, const char *file)
+static int submit(struct closure_resolver *rv, size_t path, int sub, const char *file)
 {
 	struct substituter *s = &rv->env->subs[sub];
 	int r = get_http(rv);
@@ -328,14 +375,13 @@ static int submit(struct resolver *rv, size_t path, int sub, const char *file)
 	if (rv->live)
 		rv->live->prev = nr;
 	rv->live = nr;
-	rv->outstanding++;
 	if (path != CLOSURE_NONE)
 		rv->env->stats[sub].narinfo_requests++;
 	http_submit(rv->http, &nr->http, 0);
 	return 0;
 }
 
-static void nreq_free(struct resolver *rv, struct nreq *nr)
+static void nreq_free(struct closure_resolver *rv, struct nreq *nr)
 {
 	if (nr->prev)
 		nr->prev->next = nr->next;
@@ -357,12 +403,9 @@ static void describe_referrer(const struct closure *c, size_t k, char *out, size
 		snprintf(out, size, "referenced by %s/%s", NIX_STORE_DIR, c->paths[ref].basename);
 }
 
-static int dispatch(struct resolver *rv, size_t k);
-
-static void warn(struct resolver *rv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn(struct resolver *rv, const char *fmt, ...)
+static void warn(struct closure_resolver *rv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct closure_resolver *rv, const char *fmt, ...)
 {
-	(void)rv;
 	char line[512];
 	va_list ap;
 	va_start(ap, fmt);
@@ -373,10 +416,15 @@ static void warn(struct resolver *rv, const char *fmt, ...)
 		rv->env->warn(rv->env->warn_ctx, line);
 }
 
-static int all_exhausted(struct resolver *rv, size_t k)
+static int all_exhausted(struct closure_resolver *rv, size_t k)
 {
 	struct closure_path *p = &rv->c->paths[k];
 	char who[400];
+	if (p->finding_other) { /* a lookup ends without a narinfo: no failure */
+		p->finding_other = false;
+		rv->env->on_other(rv->env->cb_ctx, k, NULL, -1);
+		return 0;
+	}
 	describe_referrer(rv->c, k, who, sizeof(who));
 	if (p->why_not)
 		return fail(rv, ip_fail(rv->err, -EPERM, "cannot fetch %s/%s (%s): %s", NIX_STORE_DIR,
@@ -401,7 +449,7 @@ static int all_exhausted(struct resolver *rv, size_t k)
 				NIX_STORE_DIR, p->basename, who, asked));
 }
 
-static int wait_for_check(struct resolver *rv, int sub, size_t k)
+static int wait_for_check(struct closure_resolver *rv, int sub, size_t k)
 {
 	struct sub_state *s = &rv->subs[sub];
 	if (s->n_waiting == s->cap_waiting) {
@@ -416,8 +464,9 @@ static int wait_for_check(struct resolver *rv, int sub, size_t k)
 	return 0;
 }
 
-/* Asks the next substituter for path k. */
-static int dispatch(struct resolver *rv, size_t k)
+/* Asks the next substituter for path k; a substituter's nix-cache-info is
+ * checked once, before its first narinfo, whoever asks first. */
+static int dispatch(struct closure_resolver *rv, size_t k)
 {
 	struct closure_path *p = &rv->c->paths[k];
 	while ((size_t)p->next_sub < rv->env->n_subs) {
@@ -449,7 +498,7 @@ static int dispatch(struct resolver *rv, size_t k)
 /* Whether something vouches for present path k (the ledger when the entry
  * is still the one it recorded, else the image's list), and where its
  * registration entry can come from without a narinfo (NULL: nowhere). */
-static struct closure_path *vouch(struct resolver *rv, struct closure_path *p)
+static struct closure_path *vouch(struct closure_resolver *rv, struct closure_path *p)
 {
 	size_t l = closure_find(&rv->ledger, p->basename);
 	if (l != CLOSURE_NONE) {
@@ -469,9 +518,29 @@ static struct closure_path *vouch(struct resolver *rv, struct closure_path *p)
 	return o != CLOSURE_NONE ? &rv->old.paths[o] : NULL;
 }
 
-/* A vouched path's entry stands in for its narinfo. */
-static void take_entry(struct resolver *rv, struct closure_path *p, struct closure_path *src)
+/* References of a resolved path k join the closure (new ones to resolve),
+ * then the caller hears of k.  c->paths may move here. */
+static int resolved(struct closure_resolver *rv, size_t k)
 {
+	rv->c->paths[k].resolved = true;
+	rv->unresolved--;
+	for (size_t j = 0; j < rv->c->paths[k].n_refs; j++) {
+		size_t before = rv->c->n, idx;
+		int r = closure_add(rv->c, rv->c->paths[k].ref_names[j], k, &idx);
+		if (r < 0)
+			return fail(rv, ip_fail(rv->err, r, "out of memory"));
+		if (rv->c->n > before && (r = push_todo(rv, idx)) < 0)
+			return r;
+	}
+	if (rv->env->on_resolved)
+		rv->env->on_resolved(rv->env->cb_ctx, k);
+	return 0;
+}
+
+/* A vouched path's entry stands in for its narinfo. */
+static int take_entry(struct closure_resolver *rv, size_t k, struct closure_path *src)
+{
+	struct closure_path *p = &rv->c->paths[k];
 	p->nar_hash = src->nar_hash;
 	p->nar_size = src->nar_size;
 	p->deriver = src->deriver;
@@ -481,24 +550,11 @@ static void take_entry(struct resolver *rv, struct closure_path *p, struct closu
 	src->ref_names = NULL;
 	src->n_refs = 0;
 	p->sub_index = -1;
-	p->resolved = true;
 	rv->env->paths_from_registration++;
+	return resolved(rv, k);
 }
 
-static int add_references(struct resolver *rv, size_t k)
-{
-	for (size_t j = 0; j < rv->c->paths[k].n_refs; j++) {
-		size_t before = rv->c->n, idx;
-		int r = closure_add(rv->c, rv->c->paths[k].ref_names[j], k, &idx);
-		if (r < 0)
-			return fail(rv, ip_fail(rv->err, r, "out of memory"));
-		if (rv->c->n > before && (r = push_todo(rv, idx)) < 0)
-			return r;
-	}
-	return 0;
-}
-
-static int start_path(struct resolver *rv, size_t k)
+static int start_path(struct closure_resolver *rv, size_t k)
 {
 	struct closure_path *p = &rv->c->paths[k];
 	struct stat sb;
@@ -511,37 +567,29 @@ static int start_path(struct resolver *rv, size_t k)
 			rv->env->paths_vouched++;
 		else
 			p->check = true;
-		if (src) {
-			take_entry(rv, p, src);
-			return add_references(rv, k);
-		}
+		if (src)
+			return take_entry(rv, k, src);
 	}
 	return dispatch(rv, k);
 }
 
-static void reject(struct resolver *rv, struct nreq *nr, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void reject(struct resolver *rv, struct nreq *nr, const char *fmt, ...)
+/* Substituter nr->sub will not do for the path: the next one is asked. */
+static void refuse(struct closure_resolver *rv, struct nreq *nr, const struct ip_error *why)
 {
 	struct closure_path *p = &rv->c->paths[nr->path];
-	char msg[IP_ERROR_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	free(p->why_not);
-	p->why_not = strdup(msg);
+	p->why_not = strdup(why->msg);
 	if (!p->why_not) {
 		fail(rv, ip_fail(rv->err, -ENOMEM, "out of memory"));
 		return;
 	}
 	rv->env->stats[nr->sub].narinfo_rejected++;
-	warn(rv, "%s", msg);
+	warn(rv, "%s", why->msg);
 	p->next_sub = nr->sub + 1;
 	dispatch(rv, nr->path);
 }
 
-static void accept_narinfo(struct resolver *rv, struct nreq *nr, struct narinfo *info)
+static void take_narinfo(struct closure_resolver *rv, struct nreq *nr, struct narinfo *info)
 {
 	struct closure_path *p = &rv->c->paths[nr->path];
 	p->nar_hash = info->nar_hash;
@@ -555,7 +603,6 @@ static void accept_narinfo(struct resolver *rv, struct nreq *nr, struct narinfo 
 	info->references = NULL;
 	info->n_references = 0;
 	p->sub_index = nr->sub;
-	p->resolved = true;
 	free(p->why_not);
 	p->why_not = NULL;
 	if (!p->vouched) { /* to fetch, or to check and maybe fetch */
@@ -570,18 +617,62 @@ static void accept_narinfo(struct resolver *rv, struct nreq *nr, struct narinfo 
 		narinfo_free(info);
 	}
 	rv->env->stats[nr->sub].narinfo_found++;
-	add_references(rv, nr->path);
+	resolved(rv, nr->path);
 }
 
-static void handle_narinfo(struct resolver *rv, struct nreq *nr)
+static bool same_references(const struct narinfo *a, const struct closure_path *p)
+{
+	if (a->n_references != p->n_refs)
+		return false;
+	for (size_t i = 0; i < a->n_references; i++) {
+		bool found = false;
+		for (size_t k = 0; k < p->n_refs && !found; k++)
+			found = strcmp(a->references[i], p->ref_names[k]) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* Another cache's narinfo for a path being fetched: it must describe the
+ * same closure (the references are registered already). */
+static void offer_other(struct closure_resolver *rv, struct nreq *nr, struct narinfo *info)
+{
+	struct closure_path *p = &rv->c->paths[nr->path];
+	if (!same_references(info, p)) {
+		log_debug("closure: %s: not taken from %s: other references", p->basename, nr->url);
+		narinfo_free(info);
+		p->next_sub = nr->sub + 1;
+		dispatch(rv, nr->path);
+		return;
+	}
+	struct narinfo *copy = malloc(sizeof(*copy));
+	if (!copy) {
+		narinfo_free(info);
+		fail(rv, ip_fail(rv->err, -ENOMEM, "out of memory"));
+		return;
+	}
+	*copy = *info;
+	rv->env->stats[nr->sub].narinfo_found++;
+	p->finding_other = false;
+	rv->env->on_other(rv->env->cb_ctx, nr->path, copy, nr->sub);
+}
+
+static void handle_narinfo(struct closure_resolver *rv, struct nreq *nr)
 {
 	const struct http_result *res = &nr->http.res;
 	struct closure_path *p = &rv->c->paths[nr->path];
 	struct substituter_stats *st = &rv->env->stats[nr->sub];
-	if (rv->failed)
-		return;
 	if (res->outcome == HTTP_NOT_FOUND) {
 		st->narinfo_not_found++;
+		p->next_sub = nr->sub + 1;
+		dispatch(rv, nr->path);
+		return;
+	}
+	if (res->outcome != HTTP_OK && p->finding_other) {
+		/* the path is resolved already: a cache that cannot answer now
+		 * just does not stand in for the first one */
+		log_debug("closure: %s: not taken from %s: %s", p->basename, nr->url, res->message);
 		p->next_sub = nr->sub + 1;
 		dispatch(rv, nr->path);
 		return;
@@ -593,41 +684,23 @@ static void handle_narinfo(struct resolver *rv, struct nreq *nr)
 		return;
 	}
 	struct narinfo info;
-	struct ip_error e = { 0 };
-	if (narinfo_parse(res->body, res->body_len, &info, &e) < 0) {
-		reject(rv, nr, "malformed narinfo %s: %s", nr->url, ip_error_str(&e));
+	struct ip_error why = { 0 };
+	const struct narinfo_policy policy = { rv->env->keys, rv->env->n_keys, rv->env->check_sigs };
+	if (narinfo_accept(res->body, res->body_len, p->basename, nr->url, &policy,
+			   !p->present || p->finding_other, &info, &why) < 0) {
+		if (why.code == -ENOMEM)
+			fail(rv, ip_fail(rv->err, -ENOMEM, "out of memory"));
+		else
+			refuse(rv, nr, &why);
 		return;
 	}
-	char expect[NIX_STORE_PATH_MAX];
-	snprintf(expect, sizeof(expect), "%s/%s", NIX_STORE_DIR, p->basename);
-	if (strcmp(info.store_path, expect) != 0) {
-		reject(rv, nr, "narinfo %s is for %s, not %s", nr->url, info.store_path, expect);
-		narinfo_free(&info);
-		return;
-	}
-	if (rv->env->check_sigs && narinfo_verify(&info, rv->env->keys, rv->env->n_keys, &e) < 0) {
-		/* the message starts with the path, which the caller names already */
-		const char *msg = ip_error_str(&e);
-		size_t n = strlen(expect);
-		if (strncmp(msg, expect, n) == 0 && strncmp(msg + n, ": ", 2) == 0)
-			msg += n + 2;
-		reject(rv, nr, "%s (narinfo %s)", msg, nr->url);
-		narinfo_free(&info);
-		return;
-	}
-	/* a present path may well be whole (checked later): its narinfo is
-	 * not refused for a compression only a fetch would need */
-	if (!p->present && info.compression == NIX_COMPRESSION_UNSUPPORTED) {
-		reject(rv, nr, "the NAR of %s uses compression '%s', which is not supported "
-			       "(supported: " DECOMPRESS_SUPPORTED_NAMES ")",
-		       expect, info.compression_name ? info.compression_name : "?");
-		narinfo_free(&info);
-		return;
-	}
-	accept_narinfo(rv, nr, &info);
+	if (p->finding_other)
+		offer_other(rv, nr, &info);
+	else
+		take_narinfo(rv, nr, &info);
 }
 
-static void handle_cache_info(struct resolver *rv, struct nreq *nr)
+static void handle_cache_info(struct closure_resolver *rv, struct nreq *nr)
 {
 	const struct http_result *res = &nr->http.res;
 	struct sub_state *s = &rv->subs[nr->sub];
@@ -727,10 +800,17 @@ static int load_store_paths(const char *buf, size_t len, struct closure *out, st
 	return 0;
 }
 
-static void load_vouchers(struct resolver *rv)
+static void load_vouchers(struct closure_resolver *rv)
 {
 	struct resolve_env *env = rv->env;
 	struct ip_error e = { 0 };
+	if (env->old_registration &&
+	    registration_parse(env->old_registration, env->old_registration_len,
+			       load_old_registration_entry, &rv->old, &e) < 0) {
+		warn(rv, "ignoring the existing %s: %s", REGISTRATION_FILE, ip_error_str(&e));
+		closure_free(&rv->old);
+	}
+	ip_error_clear(&e);
 	if (env->ledger &&
 	    ledger_parse(env->ledger, env->ledger_len, load_ledger_identity, load_old_registration_entry,
 			 &rv->ledger, &e) < 0) {
@@ -752,202 +832,128 @@ static void load_vouchers(struct resolver *rv)
 	}
 }
 
-int closure_resolve(struct resolve_env *env, const char *root_path, struct closure *out,
-		    struct ip_error *err)
+int closure_resolver_new(struct resolve_env *env, const char *root_path, struct closure *out,
+			 struct wakeup *wakeup, struct ip_error *err, struct closure_resolver **rv_out)
 {
-	struct resolver rv = { .env = env, .c = out, .err = err };
-	int r;
+	struct closure_resolver *rv = calloc(1, sizeof(*rv));
+	*rv_out = NULL;
 	memset(out, 0, sizeof(*out));
-	pthread_mutex_init(&rv.lock, NULL);
-	pthread_cond_init(&rv.cond, NULL);
-	rv.subs = calloc(env->n_subs ? env->n_subs : 1, sizeof(*rv.subs));
-	if (!rv.subs) {
-		r = ip_fail(err, -ENOMEM, "out of memory");
-		goto done;
-	}
+	if (!rv)
+		return ip_fail(err, -ENOMEM, "out of memory");
+	rv->env = env;
+	rv->c = out;
+	rv->err = err;
+	rv->wakeup = wakeup;
+	pthread_mutex_init(&rv->lock, NULL);
+	*rv_out = rv;
+	rv->subs = calloc(env->n_subs ? env->n_subs : 1, sizeof(*rv->subs));
+	if (!rv->subs)
+		return fail(rv, ip_fail(err, -ENOMEM, "out of memory"));
 	for (size_t i = 0; i < env->n_subs; i++)
 		if (env->stats[i].usable)
-			rv.subs[i].check = SUB_OK;
+			rv->subs[i].check = SUB_OK;
+	load_vouchers(rv);
+	int r = closure_add(out, nix_store_path_basename(root_path), CLOSURE_NONE, &out->root);
+	if (r < 0)
+		return fail(rv, ip_fail(err, r, "out of memory"));
+	return push_todo(rv, out->root);
+}
 
-	if (env->old_registration) {
-		struct ip_error e = { 0 };
-		if (registration_parse(env->old_registration, env->old_registration_len,
-				       load_old_registration_entry, &rv.old, &e) < 0) {
-			warn(&rv, "ignoring the existing %s: %s", REGISTRATION_FILE, ip_error_str(&e));
-			closure_free(&rv.old);
+int closure_resolver_step(struct closure_resolver *rv)
+{
+	while (rv->n_todo > 0 && !rv->failed)
+		start_path(rv, rv->todo[--rv->n_todo]);
+	pthread_mutex_lock(&rv->lock);
+	struct nreq *batch = rv->done_head;
+	rv->done_head = rv->done_tail = NULL;
+	pthread_mutex_unlock(&rv->lock);
+	while (batch) {
+		struct nreq *nr = batch;
+		batch = nr->done_next;
+		if (!rv->failed) {
+			if (nr->path == CLOSURE_NONE)
+				handle_cache_info(rv, nr);
+			else
+				handle_narinfo(rv, nr);
 		}
+		nreq_free(rv, nr);
+		while (rv->n_todo > 0 && !rv->failed)
+			start_path(rv, rv->todo[--rv->n_todo]);
 	}
-
-	load_vouchers(&rv);
-
-	r = closure_add(out, nix_store_path_basename(root_path), CLOSURE_NONE, &out->root);
-	if (r < 0) {
-		ip_fail(err, r, "out of memory");
-		goto done;
+	if (rv->failed && !rv->cancelled) {
+		rv->cancelled = true;
+		for (struct nreq *nr = rv->live; nr; nr = nr->next)
+			http_cancel(rv->http, &nr->http);
 	}
-	push_todo(&rv, out->root);
+	return rv->failed;
+}
 
-	for (;;) {
-		while (rv.n_todo > 0 && !rv.failed)
-			start_path(&rv, rv.todo[--rv.n_todo]);
-		if (rv.failed) {
-			for (struct nreq *nr = rv.live; nr; nr = nr->next)
-				http_cancel(rv.http, &nr->http);
+bool closure_resolver_done(const struct closure_resolver *rv)
+{
+	return rv->unresolved == 0 && !rv->failed;
+}
+
+int closure_resolver_find_other(struct closure_resolver *rv, size_t k, int after_sub)
+{
+	struct closure_path *p = &rv->c->paths[k];
+	if (rv->failed)
+		return rv->failed;
+	p->finding_other = true;
+	p->next_sub = after_sub + 1;
+	return dispatch(rv, k);
+}
+
+void closure_resolver_free(struct closure_resolver *rv)
+{
+	if (!rv)
+		return;
+	/* answers still due are waited for: the HTTP layer bounds every
+	 * request, and a cancelled one ends at once */
+	for (struct nreq *nr = rv->live; nr; nr = nr->next)
+		http_cancel(rv->http, &nr->http);
+	while (rv->live) {
+		uint64_t seen = wakeup_seen(rv->wakeup);
+		pthread_mutex_lock(&rv->lock);
+		struct nreq *batch = rv->done_head;
+		rv->done_head = rv->done_tail = NULL;
+		pthread_mutex_unlock(&rv->lock);
+		if (!batch) {
+			wakeup_wait(rv->wakeup, seen, 1000);
+			continue;
 		}
-		if (rv.outstanding == 0)
-			break;
-		pthread_mutex_lock(&rv.lock);
-		while (!rv.done_head) {
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += 1;
-			pthread_cond_timedwait(&rv.cond, &rv.lock, &until);
-		}
-		struct nreq *batch = rv.done_head;
-		rv.done_head = rv.done_tail = NULL;
-		pthread_mutex_unlock(&rv.lock);
 		while (batch) {
 			struct nreq *nr = batch;
 			batch = nr->done_next;
-			rv.outstanding--;
-			if (!rv.failed) {
-				if (nr->path == CLOSURE_NONE)
-					handle_cache_info(&rv, nr);
-				else
-					handle_narinfo(&rv, nr);
-			}
-			nreq_free(&rv, nr);
+			nreq_free(rv, nr);
 		}
 	}
-	r = rv.failed;
+	for (size_t i = 0; rv->subs && i < rv->env->n_subs; i++)
+		free(rv->subs[i].waiting);
+	free(rv->subs);
+	free(rv->todo);
+	closure_free(&rv->old);
+	closure_free(&rv->ledger);
+	closure_free(&rv->builtin);
+	pthread_mutex_destroy(&rv->lock);
+	free(rv);
+}
+
+int closure_resolve(struct resolve_env *env, const char *root_path, struct closure *out,
+		    struct ip_error *err)
+{
+	struct wakeup wakeup;
+	struct closure_resolver *rv;
+	wakeup_init(&wakeup);
+	int r = closure_resolver_new(env, root_path, out, &wakeup, err, &rv);
+	while (r == 0 && !closure_resolver_done(rv)) {
+		uint64_t seen = wakeup_seen(&wakeup);
+		r = closure_resolver_step(rv);
+		if (r == 0 && !closure_resolver_done(rv))
+			wakeup_wait(&wakeup, seen, 1000);
+	}
+	closure_resolver_free(rv);
+	wakeup_destroy(&wakeup);
 	if (r == 0)
 		r = closure_link(out, err);
-done:
-	for (size_t i = 0; rv.subs && i < env->n_subs; i++)
-		free(rv.subs[i].waiting);
-	free(rv.subs);
-	free(rv.todo);
-	closure_free(&rv.old);
-	closure_free(&rv.ledger);
-	closure_free(&rv.builtin);
-	pthread_cond_destroy(&rv.cond);
-	pthread_mutex_destroy(&rv.lock);
-	return r;
-}
-
-/* ---- one narinfo, blocking -------------------------------------------- */
-
-struct sync_req {
-	struct http_request http;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool done;
-};
-
-static void sync_done(void *ctx, struct http_request *req, const struct http_result *res)
-{
-	(void)req;
-	(void)res;
-	struct sync_req *s = ctx;
-	pthread_mutex_lock(&s->lock);
-	s->done = true;
-	pthread_cond_signal(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-}
-
-static const struct http_request_ops sync_ops = { .on_data = NULL, .on_done = sync_done };
-
-static int fetch_sync(struct http_client *http, struct substituter *sub, const char *file,
-		      size_t max_body, struct http_result *res_out, char **url_out,
-		      struct ip_error *err)
-{
-	struct sync_req s = { 0 };
-	int r = substituter_join(sub, file, url_out, err);
-	if (r < 0)
-		return r;
-	pthread_mutex_init(&s.lock, NULL);
-	pthread_cond_init(&s.cond, NULL);
-	s.http.url = *url_out;
-	s.http.sub = sub;
-	s.http.use_hooks = true;
-	s.http.ops = &sync_ops;
-	s.http.ctx = &s;
-	s.http.max_body = max_body;
-	http_submit(http, &s.http, 0);
-	pthread_mutex_lock(&s.lock);
-	while (!s.done) /* the HTTP layer bounds every request */
-		pthread_cond_wait(&s.cond, &s.lock);
-	pthread_mutex_unlock(&s.lock);
-	*res_out = s.http.res;  /* takes the body */
-	pthread_cond_destroy(&s.cond);
-	pthread_mutex_destroy(&s.lock);
-	return 0;
-}
-
-static pthread_mutex_t sync_check_lock = PTHREAD_MUTEX_INITIALIZER;
-
-int closure_fetch_narinfo(struct resolve_env *env, int sub, const char *basename,
-			  struct narinfo **out, struct ip_error *err)
-{
-	struct http_result res;
-	char *url = NULL;
-	struct http_client *http = env->http.get(env->http.ctx, err);
-	struct substituter *s = &env->subs[sub];
-	int r;
-	if (!http)
-		return err && err->code ? err->code : -EIO;
-
-	pthread_mutex_lock(&sync_check_lock);
-	bool usable = env->stats[sub].usable, skipped = env->stats[sub].skipped;
-	if (!usable && !skipped) {
-		r = fetch_sync(http, s, "nix-cache-info", NIX_CACHE_INFO_MAX, &res, &url, err);
-		if (r == 0) {
-			struct nix_cache_info ci;
-			if (res.outcome == HTTP_OK &&
-			    nix_cache_info_parse(res.body, res.body_len, &ci, NULL) == 0 &&
-			    strcmp(ci.store_dir, NIX_STORE_DIR) == 0)
-				env->stats[sub].usable = usable = true;
-			else
-				env->stats[sub].skipped = true;
-			free(res.body);
-			free(url);
-			url = NULL;
-		}
-	}
-	pthread_mutex_unlock(&sync_check_lock);
-	if (!usable)
-		return -ENOENT;
-
-	char file[NIX_STORE_HASH_LEN + sizeof(".narinfo")];
-	snprintf(file, sizeof(file), "%.*s.narinfo", NIX_STORE_HASH_LEN, basename);
-	r = fetch_sync(http, s, file, NARINFO_MAX_SIZE, &res, &url, err);
-	if (r < 0)
-		return r;
-	env->stats[sub].narinfo_requests++;
-	struct narinfo *info = NULL;
-	char expect[NIX_STORE_PATH_MAX];
-	snprintf(expect, sizeof(expect), "%s/%s", NIX_STORE_DIR, basename);
-	if (res.outcome == HTTP_NOT_FOUND) {
-		r = -ENOENT;
-	} else if (res.outcome != HTTP_OK) {
-		r = ip_fail(err, -EIO, "fetching %s: %s", url, res.message);
-	} else if (!(info = calloc(1, sizeof(*info)))) {
-		r = ip_fail(err, -ENOMEM, "out of memory");
-	} else if ((r = narinfo_parse(res.body, res.body_len, info, err)) < 0) {
-		ip_fail_ctx(err, r, "malformed narinfo %s", url);
-		free(info);
-		info = NULL;
-	} else if (strcmp(info->store_path, expect) != 0 ||
-		   (env->check_sigs && narinfo_verify(info, env->keys, env->n_keys, err) < 0) ||
-		   info->compression == NIX_COMPRESSION_UNSUPPORTED) {
-		r = ip_fail(err, -EPERM, "narinfo %s cannot be used", url);
-		narinfo_free(info);
-		free(info);
-		info = NULL;
-	}
-	free(res.body);
-	free(url);
-	if (r == 0)
-		*out = info;
 	return r;
 }

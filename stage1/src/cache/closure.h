@@ -9,6 +9,12 @@
  * a cache that has none, has another StoreDir, or cannot be reached is
  * skipped with a warning.  Other errors (retries exhausted, TLS) end the run.
  *
+ * The resolver never blocks: closure_resolver_step handles the answers that
+ * have come and sends the requests they lead to, and the caller waits on the
+ * wakeup between steps.  So one thread can resolve the closure and keep the
+ * download pipeline going at the same time (cache/fetch.c): NARs start as
+ * soon as their narinfos are in, while the rest of the graph resolves.
+ *
  * A path present in the store is vouched for (see store/store.h) by the
  * ledger of an earlier run when its top entry is still the one recorded
  * there, or by the image's list of the paths it placed.  A vouched path
@@ -53,6 +59,7 @@ struct closure_path {
 	bool resolved;
 	/* resolution bookkeeping */
 	int next_sub;
+	bool finding_other;          /* closure_resolver_find_other under way */
 	char *why_not;               /* last substituter's reason for refusing it */
 };
 
@@ -98,10 +105,43 @@ struct resolve_env {
 	 * see: a substituter skipped, a narinfo refused by one cache. */
 	void (*warn)(void *ctx, const char *line);
 	void *warn_ctx;
+	/* Called (resolver's thread) once path k is resolved, its references
+	 * added to the closure (c->paths may have moved: keep indices, not
+	 * pointers).  NULL: not told. */
+	void (*on_resolved)(void *ctx, size_t k);
+	/* The answer to closure_resolver_find_other (resolver's thread): a
+	 * verified narinfo (the callee owns it) from substituter `sub`, or
+	 * NULL and -1 when no later substituter has one. */
+	void (*on_other)(void *ctx, size_t k, struct narinfo *info, int sub);
+	void *cb_ctx;
 	unsigned paths_from_registration;    /* out */
 	unsigned paths_vouched;              /* out */
 };
 
+struct wakeup;
+struct closure_resolver;
+
+/* Starts resolving the closure of root_path into *out: nothing is sent
+ * before the first step.  The HTTP thread posts `wakeup` when an answer
+ * arrives.  err receives the resolution's error (it must outlive the
+ * resolver).  *rv is set even on failure: free it. */
+int closure_resolver_new(struct resolve_env *env, const char *root_path, struct closure *out,
+			 struct wakeup *wakeup, struct ip_error *err, struct closure_resolver **rv);
+/* Handles the answers that have arrived, sends what follows from them;
+ * never blocks.  0, or the resolution's error (then every request is
+ * cancelled). */
+int closure_resolver_step(struct closure_resolver *rv);
+/* Every path of the closure is resolved (closure_link may follow). */
+bool closure_resolver_done(const struct closure_resolver *rv);
+/* Asks the substituters after `after_sub`, in order, for path k's
+ * narinfo; env->on_other gets the first one that is acceptable and lists
+ * the same references (the path's NAR failed to arrive whole, or is
+ * missing, at the first).  nix-cache-info is checked as for any request. */
+int closure_resolver_find_other(struct closure_resolver *rv, size_t k, int after_sub);
+/* Cancels what is still in flight and waits for it to end. */
+void closure_resolver_free(struct closure_resolver *rv);
+
+/* The whole resolution in one call (the steps above, then closure_link). */
 int closure_resolve(struct resolve_env *env, const char *root_path, struct closure *out,
 		    struct ip_error *err);
 void closure_free(struct closure *c);
@@ -119,10 +159,20 @@ int closure_link(struct closure *c, struct ip_error *err);
  * indices; returns how many were written. */
 size_t closure_topo_order(const struct closure *c, size_t *order);
 
-/* Fetches and verifies the narinfo of one path from substituter `sub`
- * (blocking; used to re-fetch a NAR from another cache after a hash
- * mismatch).  -ENOENT when that cache does not have it. */
-int closure_fetch_narinfo(struct resolve_env *env, int sub, const char *basename,
-			  struct narinfo **out, struct ip_error *err);
+/* Whether a narinfo answer (body, len) from `url` can stand for path
+ * `basename`: it parses, names that path, carries a signature by a trusted
+ * key (when policy->check_sigs), and, when its NAR is to be fetched
+ * (will_fetch), uses a compression this program reads.  0 with *info
+ * filled (narinfo_free it); else -EBADMSG (malformed, another path),
+ * -EPERM (signature) or -ENOTSUP (compression), err saying why in one line
+ * that names the URL.  Pure: the one place a narinfo is judged. */
+struct narinfo_policy {
+	const struct trusted_key *keys;
+	size_t n_keys;
+	bool check_sigs;
+};
+int narinfo_accept(const char *body, size_t len, const char *basename, const char *url,
+		   const struct narinfo_policy *policy, bool will_fetch, struct narinfo *info,
+		   struct ip_error *err);
 
 #endif

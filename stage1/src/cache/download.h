@@ -1,9 +1,16 @@
 /* The download pipeline: NAR files from the caches to verified store paths.
  *
- *   HTTP thread (curl multi)    worker threads (--jobs)            main thread
+ *   HTTP thread (curl multi)    worker threads (--jobs)            coordinator thread
  *   socket -> on_data -> ring --> FileSize -> decompress -> NarHash  -> syncfs per batch
  *             (<= 256 KiB, pause    -> NAR parser -> disk sink         -> rename into place
  *              when full)              (temporary name)
+ *
+ * Paths come in while the closure still resolves: the coordinator (the
+ * thread that calls fetch_closure, cache/fetch.c) steps the resolver and
+ * this pipeline in one loop, adding each path as its narinfo is accepted
+ * (download_add), so the first NARs arrive while the deep end of the graph
+ * is still being asked for.  The closure is touched by the coordinator
+ * only: a path's job gets copies of what it needs when it is added.
  *
  * Back-pressure: on_data copies into the transfer's bounded ring buffer; when
  * the chunk does not fit it returns CURL_WRITEFUNC_PAUSE, and the worker
@@ -41,6 +48,7 @@
 #ifndef IP_CACHE_DOWNLOAD_H
 #define IP_CACHE_DOWNLOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,6 +74,10 @@
  * decoders at Nix's defaults; what a 512 MiB instance can spare. */
 #define DOWNLOAD_DEFAULT_DECODER_MEMORY (128u * 1024 * 1024)
 #define DOWNLOAD_COMMIT_BATCH_MS 200
+/* Ring memory for small NARs (files smaller than a ring) beside the large
+ * ones' budget: under a far cache each costs a round trip more than
+ * bandwidth, so they are fetched while the large ones fill the link. */
+#define DOWNLOAD_SMALL_RING_BUDGET (4 * DOWNLOAD_RING_SIZE)
 
 struct download_progress {
 	size_t paths_done, paths_total;
@@ -88,7 +100,7 @@ struct download_stats {
 };
 
 struct download_env {
-	struct resolve_env *resolve;        /* substituters, stats, http, narinfo refetch */
+	struct resolve_env *resolve;        /* substituters, stats, http */
 	const struct store *store;
 	unsigned jobs;                      /* worker threads, >= 1 */
 	unsigned max_transfers;             /* 0 = min(max_connections, DOWNLOAD_MAX_TRANSFERS) */
@@ -99,10 +111,40 @@ struct download_env {
 	void (*progress)(void *ctx, const struct download_progress *p);
 	void *progress_ctx;
 	unsigned progress_interval_ms;      /* 0 = 250 */
+	/* Asks for path k's narinfo at the substituters after `after_sub`
+	 * (closure_resolver_find_other); the answer comes back through
+	 * download_other_answer.  Coordinator thread.  < 0: it cannot ask. */
+	int (*find_other)(void *ctx, size_t k, int after_sub);
+	void *find_other_ctx;
 };
 
-/* Fetches closure paths todo[0..n) (not present, each with a narinfo). */
-int download_paths(struct download_env *env, struct closure *c, const size_t *todo, size_t n,
-		   struct download_stats *stats, struct ip_error *err);
+struct download;
+struct wakeup;
+
+/* The pipeline, ready for paths; `wakeup` is posted whenever the
+ * coordinator has something to do (download_step).  Threads start with
+ * the first path.  *dl is set even on failure: end it with download_end. */
+int download_start(struct download_env *env, struct closure *c, struct wakeup *wakeup,
+		   struct download **dl, struct ip_error *err);
+/* Path k (resolved, not present, with its narinfo) is to be fetched.
+ * Coordinator thread.  < 0: the pipeline has failed (download_end says why). */
+int download_add(struct download *dl, size_t k);
+/* Every path is added: once they are all in place the pipeline is finished. */
+void download_no_more(struct download *dl);
+/* Ends the pipeline early (the resolution failed): transfers are
+ * cancelled, temporary trees removed; download_end returns -ECANCELED. */
+void download_cancel(struct download *dl);
+/* What download_env.find_other found for path k: a narinfo (the pipeline
+ * owns it) from substituter `sub`, or NULL. */
+void download_other_answer(struct download *dl, size_t k, struct narinfo *info, int sub);
+/* Commits verified paths that are due, hands lookups to find_other,
+ * reports progress; never blocks on the network (a commit syncs the file
+ * system).  Returns how long the coordinator may wait (ms) for the wakeup. */
+unsigned download_step(struct download *dl);
+/* Every path added has ended (in place, or failed). */
+bool download_finished(struct download *dl);
+/* Joins the threads and frees the pipeline: 0, or the first fatal error
+ * (copied to err). */
+int download_end(struct download *dl, struct download_stats *stats, struct ip_error *err);
 
 #endif

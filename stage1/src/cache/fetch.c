@@ -27,6 +27,7 @@
 #include "store/store.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/wakeup.h"
 
 struct run {
 	const struct fetch_options *o;
@@ -45,7 +46,10 @@ struct run {
 	size_t builtin_closure_len;
 	struct text_buf ledger;             /* the new ledger's text */
 	struct closure closure;
-	size_t *todo;
+	struct closure_resolver *resolver;
+	struct download *download;
+	size_t n_todo;                      /* paths handed to the download */
+	bool resolved;                      /* the closure is known */
 	struct registration_entry *entries;
 	size_t *order;
 	char *reg_text;
@@ -83,6 +87,7 @@ static void on_download_progress(void *ctx, const struct download_progress *p)
 		.paths_done = p->paths_done, .paths_total = p->paths_total,
 		.bytes_done = p->bytes_done, .bytes_total = p->bytes_total,
 		.seconds = since(&run->t_download_start),
+		.resolved = run->resolved,
 	};
 	run->o->progress(run->o->cb_ctx, &fp);
 }
@@ -463,12 +468,127 @@ static void write_ledger(struct run *run, size_t n_entries)
 			  e.msg[0] ? e.msg : strerror(-r));
 }
 
+/* ---- the coordinator: resolution and download in one loop --------------- */
+
+/* A path is resolved: fetch it if it is missing (a present one is whole,
+ * vouched for, or hashed once the closure is known). */
+static void on_path_resolved(void *ctx, size_t k)
+{
+	struct run *run = ctx;
+	if (!run->closure.paths[k].present && download_add(run->download, k) == 0)
+		run->n_todo++;
+}
+
+static int find_other_narinfo(void *ctx, size_t k, int after_sub)
+{
+	struct run *run = ctx;
+	return closure_resolver_find_other(run->resolver, k, after_sub);
+}
+
+static void on_other_narinfo(void *ctx, size_t k, struct narinfo *info, int sub)
+{
+	struct run *run = ctx;
+	download_other_answer(run->download, k, info, sub);
+}
+
+/* The closure is known: link it, hash the present paths nothing vouches
+ * for, and fetch those that are not whole like the missing ones. */
+static int closure_known(struct run *run, unsigned jobs, struct fetch_result *res,
+			 const struct timespec *t0, struct ip_error *err)
+{
+	struct timespec t;
+	res->t_resolve = since(t0);
+	int r = closure_link(&run->closure, err);
+	if (r < 0)
+		return r;
+	res->paths_total = run->closure.n;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	r = check_present_paths(run, jobs, res, err);
+	res->t_check = since(&t);
+	if (r < 0)
+		return r;
+	for (size_t k = 0; k < run->closure.n; k++) {
+		const struct closure_path *p = &run->closure.paths[k];
+		if (!p->present && p->check && download_add(run->download, k) == 0)
+			run->n_todo++;
+	}
+	download_no_more(run->download);
+	run->resolved = true;
+	return 0;
+}
+
+static int resolve_and_download(struct run *run, struct resolve_env *env, struct download_env *denv,
+				unsigned jobs, struct fetch_result *res, struct ip_error *err)
+{
+	struct wakeup wakeup;
+	struct ip_error download_err = { 0 };
+	struct download_stats ds;
+	struct timespec t0;
+	bool known = false;
+	int r;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	run->t_download_start = t0;
+	wakeup_init(&wakeup);
+	r = download_start(denv, &run->closure, &wakeup, &run->download, err);
+	if (r == 0)
+		r = closure_resolver_new(env, run->o->store_path, &run->closure, &wakeup, err,
+					 &run->resolver);
+	while (r == 0) {
+		uint64_t seen = wakeup_seen(&wakeup);
+		r = closure_resolver_step(run->resolver);
+		if (r == 0 && !known && closure_resolver_done(run->resolver)) {
+			known = true;
+			r = closure_known(run, jobs, res, &t0, err);
+		}
+		if (r < 0)
+			break;
+		unsigned wait_ms = download_step(run->download);
+		if (download_finished(run->download))
+			break;
+		wakeup_wait(&wakeup, seen, wait_ms);
+	}
+	/* a failure of the resolution ends the download: what is in place
+	 * stays (whole), the rest is removed */
+	if (r < 0 && run->download) {
+		download_cancel(run->download);
+		while (!download_finished(run->download)) {
+			uint64_t seen = wakeup_seen(&wakeup);
+			unsigned wait_ms = download_step(run->download);
+			if (!download_finished(run->download))
+				wakeup_wait(&wakeup, seen, wait_ms);
+		}
+	}
+	closure_resolver_free(run->resolver);
+	run->resolver = NULL;
+	int dr = download_end(run->download, &ds, &download_err);
+	run->download = NULL;
+	wakeup_destroy(&wakeup);
+	if (r == 0 && dr < 0) {
+		r = dr;
+		if (err)
+			*err = download_err;
+	}
+	if (!known)
+		res->t_resolve = since(&t0);
+	res->paths_fetched = ds.paths;
+	res->download_bytes = ds.file_bytes;
+	res->nar_bytes = ds.nar_bytes;
+	res->nar_retries = ds.retries;
+	res->most_attempts = ds.most_attempts;
+	res->content_retries = ds.content_retries;
+	res->nar_resumes = ds.resumes;
+	res->syncs = ds.syncs;
+	res->t_sync = ds.sync_seconds;
+	res->t_unpack_cpu = ds.worker_cpu_seconds;
+	res->t_download = since(&run->t_download_start);
+	return r;
+}
+
 int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struct ip_error *err)
 {
 	struct run run = { .o = o };
 	struct timespec t0, t;
 	int r;
-	size_t n_todo = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(res, 0, sizeof(*res));
 	run.store.root_fd = run.store.store_fd = -1;
@@ -543,7 +663,10 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 		warn_line(&run, "ignoring the built-in closure list %s (its paths will be hashed): %s",
 			  o->builtin_closure, ip_error_str(&e));
 
-	/* 1. the closure */
+	/* 1-3. resolve the closure, hash present paths nothing vouches for,
+	 * fetch the missing ones: one loop on this thread steps the resolver
+	 * and the download pipeline, so NARs arrive while the rest of the
+	 * graph is still being asked for */
 	struct resolve_env env = {
 		.subs = run.subs, .n_subs = run.n_subs, .stats = run.stats,
 		.keys = o->keys, .n_keys = o->n_keys, .check_sigs = !o->no_check_sigs,
@@ -552,62 +675,30 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 		.ledger = run.old_ledger, .ledger_len = run.old_ledger_len,
 		.builtin_closure = run.builtin_closure, .builtin_closure_len = run.builtin_closure_len,
 		.warn = o->warn, .warn_ctx = o->cb_ctx,
+		.on_resolved = on_path_resolved, .on_other = on_other_narinfo, .cb_ctx = &run,
 	};
-	r = closure_resolve(&env, o->store_path, &run.closure, err);
-	res->paths_from_registration = env.paths_from_registration;
-	res->paths_vouched = env.paths_vouched;
-	res->t_resolve = since(&t0);
-	if (r < 0)
-		goto out;
-	res->paths_total = run.closure.n;
-
-	/* 2. present paths nothing vouches for: whole, or moved aside */
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	r = check_present_paths(&run, jobs, res, err);
-	res->t_check = since(&t);
-	if (r < 0)
-		goto out;
-
-	/* 3. the paths that are missing */
-	run.todo = malloc((run.closure.n ? run.closure.n : 1) * sizeof(*run.todo));
-	if (!run.todo) {
-		r = ip_fail(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	for (size_t k = 0; k < run.closure.n; k++) {
-		res->closure_nar_bytes += run.closure.paths[k].nar_size;
-		if (run.closure.paths[k].present)
-			res->paths_present++;
-		else
-			run.todo[n_todo++] = k;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &run.t_download_start);
 	struct download_env denv = {
 		.resolve = &env, .store = &run.store, .jobs = jobs,
 		.max_connections = res->connections, .max_attempts = run.hopts.max_attempts,
 		.decoder_memory = o->decoder_memory,
 		.progress = on_download_progress, .progress_ctx = &run,
 		.progress_interval_ms = 250,
+		.find_other = find_other_narinfo, .find_other_ctx = &run,
 	};
-	struct download_stats ds;
-	r = download_paths(&denv, &run.closure, run.todo, n_todo, &ds, err);
-	res->paths_fetched = ds.paths;
-	res->download_bytes = ds.file_bytes;
-	res->nar_bytes = ds.nar_bytes;
-	res->nar_retries = ds.retries;
-	res->most_attempts = ds.most_attempts;
-	res->content_retries = ds.content_retries;
-	res->nar_resumes = ds.resumes;
-	res->syncs = ds.syncs;
-	res->t_sync = ds.sync_seconds;
-	res->t_unpack_cpu = ds.worker_cpu_seconds;
-	res->t_download = since(&run.t_download_start);
+	r = resolve_and_download(&run, &env, &denv, jobs, res, err);
+	res->paths_from_registration = env.paths_from_registration;
+	res->paths_vouched = env.paths_vouched;
 	if (r < 0)
 		goto out;
+	for (size_t k = 0; k < run.closure.n; k++) {
+		res->closure_nar_bytes += run.closure.paths[k].nar_size;
+		res->paths_present += run.closure.paths[k].present;
+	}
+	res->paths_present -= res->paths_fetched; /* present before the run */
 
 	/* 4. registration (after the renames are durable), ledger, profile */
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	if (n_todo > 0 && (r = store_sync_dir(&run.store, err)) < 0)
+	if (run.n_todo > 0 && (r = store_sync_dir(&run.store, err)) < 0)
 		goto out;
 	r = write_registration(&run, res, err);
 	if (r < 0)
@@ -623,7 +714,7 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 out:
 	fill_result(&run, res);
 	if (r < 0 && run.http && http_client_deadline_passed(run.http))
-		r = deadline_error(o, res, n_todo, err);
+		r = deadline_error(o, res, run.n_todo, err);
 	if (run.http)
 		http_client_stop(run.http);
 	store_close(&run.store);
@@ -636,7 +727,6 @@ out:
 	free(run.old_ledger);
 	free(run.builtin_closure);
 	free(run.ledger.buf);
-	free(run.todo);
 	free(run.order);
 	free(run.entries);
 	free(run.reg_text);

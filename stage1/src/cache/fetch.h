@@ -21,6 +21,9 @@ struct fetch_progress {
 	size_t paths_done, paths_total;        /* of the paths to download */
 	uint64_t bytes_done, bytes_total;      /* compressed bytes */
 	double seconds;                        /* since the download started */
+	/* The closure is resolved: the totals are final (NARs are fetched
+	 * while it resolves, so earlier reports count what is known so far). */
+	bool resolved;
 };
 
 struct fetch_options {

@@ -370,16 +370,24 @@ static void list_push(struct http_request **head, struct http_request *req)
 	*head = req;
 }
 
-/* Appends to the submission queue (lock held). */
+/* Appends to the submission queue (lock held): at the end, or, for a
+ * request `ahead`, after the last queued one that is ahead too. */
 static void queue_append_locked(struct http_client *c, struct http_request *req)
 {
-	req->next = NULL;
-	req->prev = c->queue_tail;
-	if (c->queue_tail)
-		c->queue_tail->next = req;
+	struct http_request *after = c->queue_tail;
+	if (req->ahead)
+		while (after && !after->ahead)
+			after = after->prev;
+	req->prev = after;
+	req->next = after ? after->next : c->queue_head;
+	if (req->next)
+		req->next->prev = req;
+	else
+		c->queue_tail = req;
+	if (after)
+		after->next = req;
 	else
 		c->queue_head = req;
-	c->queue_tail = req;
 }
 
 static void queue_remove_locked(struct http_client *c, struct http_request *req)

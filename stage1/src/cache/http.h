@@ -143,6 +143,10 @@ struct http_request {
 	 * status 416, before any body byte is delivered. */
 	uint64_t range_start;
 	unsigned max_attempts;            /* buffered requests; 0 = client default */
+	/* Starts before the queued requests without it (in submission order
+	 * among those that have it): the NAR transfers, of which there are
+	 * few at a time, are not kept waiting behind hundreds of narinfos. */
+	bool ahead;
 	/* ---- private to http.c ---- */
 	enum http_req_state state;
 	bool want_resume, want_cancel, too_large, error_body_cut;
