@@ -16,7 +16,7 @@ Environment (all optional):
   BENCH_META_RUNS   runs of `nix path-info -r` under far, default 0 (~20 s
                   each: Nix 2.8 fetches the narinfos one after the other, as
                   the 5 far runs of `nix copy` show already; off so that
-                  make bench stays within 25 minutes)
+                  make bench stays under half an hour)
   BENCH_MEM_RUNS    runs of each contender on the 1 GiB path, default 3
                   (its peak RSS varies by under 1% from run to run)
   BENCH_CONTENDERS  what is timed, default "ours ours-sync nix"
