@@ -364,6 +364,10 @@ def machine():
     rev = subprocess.run(["git", "-C", TOP, "describe", "--always", "--dirty"],
                          capture_output=True, text=True).stdout.strip()
     info["rev"] = rev or "unknown"
+    # A BENCH_BIN from elsewhere (a before/after comparison) is not this
+    # tree's revision: name it by its path instead.
+    if os.path.commonpath([BIN, TOP]) != TOP:
+        info["rev"] = "`%s` (this tree, with the bench scripts, is at %s)" % (BIN, info["rev"])
     kind = subprocess.run(["file", "-b", BIN], capture_output=True, text=True).stdout
     info["build"] = ("the static initrd binary: `make static`, musl, -O2" if "statically linked" in kind
                      else "`make all`: glibc, shared libraries, -O2")
