@@ -104,11 +104,15 @@ demo:
 BENCH_PROFILES ?= loopback region far
 BENCH_CACHES   ?= zstd xz
 BENCH_RUNS     ?= 5
+# Settable so that two binaries can be compared on one corpus, e.g.
+# make bench BENCH_BIN=/elsewhere/initrd-provision BENCH_OUT=/tmp/before.md
+BENCH_BIN      ?= $(BUILD)/static/initrd-provision
+BENCH_DIR      ?= $(BUILD)/bench
 bench:
 	tools/deps.sh
 	$(MAKE) static
 	BENCH_PROFILES="$(BENCH_PROFILES)" BENCH_CACHES="$(BENCH_CACHES)" BENCH_RUNS="$(BENCH_RUNS)" \
-	BENCH_BIN=$(abspath $(BUILD)/static/initrd-provision) BENCH_DIR=$(abspath $(BUILD)/bench) \
+	BENCH_BIN=$(abspath $(BENCH_BIN)) BENCH_DIR=$(abspath $(BENCH_DIR)) \
 	bench/bench.py
 
 clean:

@@ -16,12 +16,20 @@ Environment (all optional):
   BENCH_META_RUNS   runs of `nix path-info -r` under far, default 0 (~20 s
                   each: Nix 2.8 fetches the narinfos one after the other, as
                   the 5 far runs of `nix copy` show already; off so that
-                  make bench stays within 25 minutes)
+                  make bench stays under half an hour)
   BENCH_MEM_RUNS    runs of each contender on the 1 GiB path, default 3
                   (its peak RSS varies by under 1% from run to run)
+  BENCH_CONTENDERS  what is timed, default "ours ours-sync nix"
+                  ours: initrd-provision fetch --no-sync; ours-sync: the
+                  same without --no-sync (its default: durable, syncs as it
+                  goes; needs the sync extra too); nix: nix copy.  Leaving
+                  out nix makes a quick before/after comparison of two
+                  binaries (its ratios then show as "–"); the page says
+                  what was skipped.
   BENCH_EXTRA     extra rows, default "sync memory metadata herd"
-                  sync: initrd-provision fetch without --no-sync (its
-                  default: syncs as it goes) on loopback;
+                  sync: the ours-sync contender, in every cache and profile
+                  (its far ÷ loopback ratio is issue 16's goal as much as
+                  the --no-sync one);
                   memory: the one-1-GiB-file path;
                   metadata: closure resolution under far;
                   herd: 20 fetches at once against an S3 stand-in that
@@ -43,7 +51,10 @@ XDG_CACHE_HOME (tools/testworld/nix-hermetic), so Nix's narinfo cache is cold.
 Contenders alternate (ours first on even runs, Nix first on odd ones).  Wall
 time is measured here (monotonic clock), CPU (user+sys) and peak RSS by
 /usr/bin/time -f.  No run ends with a sync: `sync -f` of the file system is
-timed separately after each run (the "+sync" column).
+timed separately after the first cache's loopback runs (the "+sync" column);
+the durable contender's wall already includes its syncs, so it has none.
+Durable runs always get their image on the host's disk: fsync into a tmpfs
+would cost nothing and hide what durability costs.
 """
 
 import json
@@ -72,6 +83,7 @@ PROFILES = {
 FAR_DELAY = 0.030
 IMAGE_SIZE = "6G"
 OURS, OURS_SYNC, NIXC = "ours", "ours-sync", "nix"
+CONTENDERS = (OURS, OURS_SYNC, NIXC)
 LABEL = {
     OURS: "initrd-provision fetch --no-sync",
     OURS_SYNC: "initrd-provision fetch (syncs, its default)",
@@ -273,7 +285,11 @@ def timed(cmd, work):
 
 
 def run_contender(who, url, corpus, fs, work, measure_sync):
-    root = os.path.join(fs.make(measure_sync), "root")
+    """measure_sync: time a `sync -f` after the run (never for OURS_SYNC,
+    whose wall includes its syncs)."""
+    durable = who == OURS_SYNC
+    measure_sync = measure_sync and not durable
+    root = os.path.join(fs.make(measure_sync or durable), "root")
     key = corpus["TRUSTED_PUBKEY"]
     report = os.path.join(work, "report.json")
     if os.path.exists(report):
@@ -318,6 +334,11 @@ def ratio(a, b):
     return "%.2f×" % (a / b) if b else "–"
 
 
+def med_or_none(runs, k):
+    """The median, or None when the contender was not run (a ratio to it is "–")."""
+    return med(runs, k) if runs else None
+
+
 def machine():
     info = {}
     with open("/proc/cpuinfo") as f:
@@ -343,6 +364,10 @@ def machine():
     rev = subprocess.run(["git", "-C", TOP, "describe", "--always", "--dirty"],
                          capture_output=True, text=True).stdout.strip()
     info["rev"] = rev or "unknown"
+    # A BENCH_BIN from elsewhere (a before/after comparison) is not this
+    # tree's revision: name it by its path instead.
+    if os.path.commonpath([BIN, TOP]) != TOP:
+        info["rev"] = "`%s` (this tree, with the bench scripts, is at %s)" % (BIN, info["rev"])
     kind = subprocess.run(["file", "-b", BIN], capture_output=True, text=True).stdout
     info["build"] = ("the static initrd binary: `make static`, musl, -O2" if "statically linked" in kind
                      else "`make all`: glibc, shared libraries, -O2")
@@ -424,6 +449,7 @@ def main():
     profiles = env_list("BENCH_PROFILES", "loopback region far")
     caches = env_list("BENCH_CACHES", "zstd xz")
     extra = env_list("BENCH_EXTRA", "sync memory metadata herd")
+    asked = env_list("BENCH_CONTENDERS", " ".join(CONTENDERS))
     runs = int(os.environ.get("BENCH_RUNS", "5"))
     floor_runs = int(os.environ.get("BENCH_FLOOR_RUNS", "3"))
     meta_runs = int(os.environ.get("BENCH_META_RUNS", "0"))
@@ -439,6 +465,19 @@ def main():
     for c in caches:
         if c not in ("zstd", "xz"):
             raise SystemExit("bench: unknown cache %r (zstd, xz)" % c)
+    for w in asked:
+        if w not in CONTENDERS:
+            raise SystemExit("bench: unknown contender %r in BENCH_CONTENDERS (%s)"
+                             % (w, ", ".join(CONTENDERS)))
+    # who -> why it was not run; the page names each one.
+    skipped = {w: "not in BENCH_CONTENDERS" for w in CONTENDERS if w not in asked}
+    if OURS_SYNC in asked and "sync" not in extra:
+        skipped[OURS_SYNC] = "BENCH_EXTRA has no sync"
+    contenders = [w for w in CONTENDERS if w not in skipped]
+    if not contenders:
+        raise SystemExit("bench: nothing to run: BENCH_CONTENDERS=%r" % " ".join(asked))
+    for w in skipped:
+        say("skipping %s (%s)" % (LABEL[w], skipped[w]))
     if os.geteuid() != 0:
         raise SystemExit("bench: needs root (real Nix builds the corpus; loop mounts)")
     if not os.access(BIN, os.X_OK):
@@ -483,15 +522,14 @@ def main():
         for c in caches:
             for p in profiles:
                 url, _ = servers.url(cache_dir[c], p)
-                whos = [OURS, NIXC]
-                if p == "loopback" and c == "zstd" and "sync" in extra:
-                    whos.append(OURS_SYNC)
+                whos = contenders
                 for i in range(runs):
                     order = whos if i % 2 == 0 else list(reversed(whos))
                     for who in order:
                         # What a sync adds depends neither on the network nor
                         # on the compression: timed on the first cache's
                         # loopback runs only (it costs seconds a run).
+                        # run_contender never times it after a durable run.
                         r = run_contender(who, url, corpus, fs, work,
                                           p == "loopback" and c == caches[0])
                         results.setdefault((c, p, who), []).append(r)
@@ -501,11 +539,12 @@ def main():
                                "%.2f s" % r["sync"] if "sync" in r else "-", r["others"]))
 
         mem = {}
-        if big:
+        mem_whos = [w for w in (OURS, NIXC) if w in contenders]
+        if big and mem_whos:
             warm(big["CACHE_ZSTD"])
             url, _ = servers.url(big["CACHE_ZSTD"], "loopback")
             for i in range(mem_runs):
-                for who in ([OURS, NIXC] if i % 2 == 0 else [NIXC, OURS]):
+                for who in (mem_whos if i % 2 == 0 else list(reversed(mem_whos))):
                     r = run_contender(who, url, big, fs, work, False)
                     mem.setdefault(who, []).append(r)
                     say("1 GiB path run %d %-4s wall %6.2f s  cpu %6.2f s  rss %5.1f MiB"
@@ -549,7 +588,7 @@ def main():
     load_end = loadavg()
     total = time.monotonic() - t_start
     text = report(date, machine(), corpus, big, caches, profiles, runs, floor_runs,
-                  floor, results, mem, meta, load_start, load_end, total)
+                  floor, results, mem, meta, load_start, load_end, total, skipped)
     if herd_lines:
         text += "\n" + "\n".join(herd_lines) + "\n"
     print(text)
@@ -562,7 +601,7 @@ def main():
 
 
 def report(date, m, corpus, big, caches, profiles, runs, floor_runs, floor, results, mem,
-           meta, load_start, load_end, total):
+           meta, load_start, load_end, total, skipped):
     L = []
     ncpu = m["nproc"]
     mib = 1 << 20
@@ -600,8 +639,14 @@ def report(date, m, corpus, big, caches, profiles, runs, floor_runs, floor, resu
              "median time of a `sync -f` of the file system after the run; CPU: user+sys "
              "seconds (\"cores used\" = CPU ÷ wall); RSS: peak resident MiB (/usr/bin/time).  "
              "The sync is timed on the %s loopback runs only (it depends neither on the network "
-             "nor on the compression)." % (runs, caches[0]))
+             "nor on the compression).  The durable contender (fetch without `--no-sync`) "
+             "always writes to an image on the host's disk; its wall includes its syncs, "
+             "so it has no `+sync`." % (runs, caches[0]))
     L.append("")
+    if skipped:
+        L.append("**Not run**: %s.  Their rows, and every ratio to them, are missing or "
+                 "\"–\"." % "; ".join("%s (%s)" % (LABEL[w], why) for w, why in skipped.items()))
+        L.append("")
 
     # Floor
     fl = {}
@@ -633,19 +678,20 @@ def report(date, m, corpus, big, caches, profiles, runs, floor_runs, floor, resu
     for c in caches:
         for p in profiles:
             nix = results.get((c, p, NIXC))
-            for who in (OURS, OURS_SYNC, NIXC):
+            for who in CONTENDERS:
                 rs = results.get((c, p, who))
                 if not rs:
                     continue
                 syncs = [r["sync"] for r in rs if "sync" in r]
                 L.append("| %s | %s | %s | %s | %s | %.2f | %.2f | %.1f | %s | %s | %s | %s | %.2f |"
                          % (c, p, LABEL[who], fmt_wall(rs),
-                            "%.2f" % statistics.median(syncs) if syncs else "–", med(rs, "cpu"),
+                            "%.2f" % statistics.median(syncs) if syncs
+                            else "in wall" if who == OURS_SYNC else "–", med(rs, "cpu"),
                             med(rs, "cpu") / med(rs, "wall"), med(rs, "rss"),
-                            ratio(med(rs, "wall"), med(nix, "wall")),
+                            ratio(med(rs, "wall"), med_or_none(nix, "wall")),
                             ratio(med(rs, "wall"), fl[c]),
-                            ratio(med(rs, "cpu"), med(nix, "cpu")),
-                            ratio(med(rs, "rss"), med(nix, "rss")), med(rs, "others")))
+                            ratio(med(rs, "cpu"), med_or_none(nix, "cpu")),
+                            ratio(med(rs, "rss"), med_or_none(nix, "rss")), med(rs, "others")))
     L.append("")
 
     if mem:
@@ -654,11 +700,13 @@ def report(date, m, corpus, big, caches, profiles, runs, floor_runs, floor, resu
         L.append("| contender | wall | CPU | peak RSS (min–max) | RSS ÷ Nix |")
         L.append("|---|---|---|---|---|")
         for who in (OURS, NIXC):
-            rs = mem[who]
+            rs = mem.get(who)
+            if not rs:
+                continue
             rss = [r["rss"] for r in rs]
             L.append("| %s | %s | %.2f | %.1f (%.1f–%.1f) | %s |"
                      % (LABEL[who], fmt_wall(rs), med(rs, "cpu"), statistics.median(rss),
-                        min(rss), max(rss), ratio(med(rs, "rss"), med(mem[NIXC], "rss"))))
+                        min(rss), max(rss), ratio(med(rs, "rss"), med_or_none(mem.get(NIXC), "rss"))))
         L.append("")
 
     depth = int(corpus["DEPTH"])
@@ -695,8 +743,30 @@ def report(date, m, corpus, big, caches, profiles, runs, floor_runs, floor, resu
                         statistics.median(v) * 1000, min(v) * 1000, max(v) * 1000))
         L.append("")
 
+    # Issue 16: a far cache should cost little more than a local one once
+    # NAR transfers overlap the narinfo round trips.
+    hiding = []   # (cache, who, loopback median, far median)
+    for c in caches:
+        for who in (OURS, OURS_SYNC):
+            lo, far = results.get((c, "loopback", who)), results.get((c, "far", who))
+            if lo and far:
+                hiding.append((c, who, med(lo, "wall"), med(far, "wall")))
+    if hiding:
+        L.append("## Latency hiding: far ÷ loopback")
+        L.append("")
+        L.append("The same fetch from the same cache with 30 ms added to every request "
+                 "and a 1 Gbit/s cap (`far`) and without (`loopback`): the ratio is what the "
+                 "latency still costs (issue 16's goal: ≤ 1.3×).  Median walls, seconds, "
+                 "from the table above.")
+        L.append("")
+        L.append("| cache | contender | loopback wall | far wall | far ÷ loopback |")
+        L.append("|---|---|---|---|---|")
+        for c, who, lo, far in hiding:
+            L.append("| %s | %s | %.2f | %.2f | **%s** |" % (c, LABEL[who], lo, far, ratio(far, lo)))
+        L.append("")
+
     # Goals
-    L.append("## Goals (issue 9)")
+    L.append("## Goals (issues 9 and 16)")
     L.append("")
 
     def goal(ok, text):
@@ -730,7 +800,7 @@ def report(date, m, corpus, big, caches, profiles, runs, floor_runs, floor, resu
         if xs:
             goal(max(xs) <= lim, "peak RSS on %s at most %.2f× Nix's (goal ≤ %s)"
                  % (c, max(xs), "half" if c == "zstd" else "1×"))
-    if mem and ("zstd", "loopback", OURS) in results:
+    if mem.get(OURS) and ("zstd", "loopback", OURS) in results:
         a = med(results[("zstd", "loopback", OURS)], "rss")
         b = med(mem[OURS], "rss")
         goal(b <= a * 1.1, "flat in NAR size: %.1f MiB with one %.0f MiB NAR vs %.1f MiB for the "
@@ -743,6 +813,9 @@ def report(date, m, corpus, big, caches, profiles, runs, floor_runs, floor, resu
             goal(x <= 2 * depth * FAR_DELAY,
                  "far resolution %.0f ms = %.2f× depth × 30 ms (goal ≤ 2×)"
                  % (x * 1000, x / (depth * FAR_DELAY)))
+    for c, who, lo, far in hiding:
+        goal(far <= 1.3 * lo, "far within 1.3× loopback (issue 16), %s, %s: %.2f s ÷ %.2f s = %.2f×"
+             % (c, "`--no-sync`" if who == OURS else "durable", far, lo, far / lo))
     L.append("")
     return "\n".join(L) + "\n"
 
