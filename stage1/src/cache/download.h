@@ -88,8 +88,7 @@ struct download_stats {
 };
 
 struct download_env {
-	struct resolve_env *resolve;        /* substituters, stats, http, narinfo refetch */
-	const struct store *store;
+	struct resolve_env *resolve;        /* substituters, store, stats, http, narinfo refetch */
 	unsigned jobs;                      /* worker threads, >= 1 */
 	unsigned max_transfers;             /* 0 = min(max_connections, DOWNLOAD_MAX_TRANSFERS) */
 	unsigned max_decoders;              /* 0 = jobs + 1 (fewer on a small decoder_memory) */

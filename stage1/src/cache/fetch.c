@@ -583,7 +583,7 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 	}
 	clock_gettime(CLOCK_MONOTONIC, &run.t_download_start);
 	struct download_env denv = {
-		.resolve = &env, .store = &run.store, .jobs = jobs,
+		.resolve = &env, .jobs = jobs,
 		.max_connections = res->connections, .max_attempts = run.hopts.max_attempts,
 		.decoder_memory = o->decoder_memory,
 		.progress = on_download_progress, .progress_ctx = &run,
