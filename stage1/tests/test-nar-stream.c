@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "cache/nar_stream.h"
@@ -109,6 +110,24 @@ static void serve(const struct fixture *f, enum nix_compression m, struct buf *o
 	*want = (struct nar_stream_expect){
 		.compression = m, .nar_hash = f->hash, .nar_size = f->nar.len, .file_size = out->len,
 	};
+}
+
+static bool load_served(const char *name, enum nix_compression m, struct fixture *f,
+			struct buf *in, struct nar_stream_expect *want)
+{
+	if (!fixture_load(name, f))
+		return false;
+	serve(f, m, in, want);
+	return true;
+}
+
+/* The message of the bound on compressed bytes (decompress_max_input). */
+static void too_long(char *msg, size_t msg_size, enum nix_compression m, uint64_t most,
+		     uint64_t nar_size)
+{
+	snprintf(msg, msg_size, "compressed NAR " URL " of " STORE_PATH " is too long: more than %" PRIu64
+		 " bytes for a NarSize of %" PRIu64 ", beyond the worst case of %s (endless padding or "
+		 "empty frames)", most, nar_size, decompressor_name(m));
 }
 
 static const enum nix_compression methods[] = {
@@ -242,6 +261,17 @@ static const struct check_case check_cases[] = {
 	{ "garbage after xz", NIX_COMPRESSION_XZ, TRAILING_GARBAGE, true, CORRUPT "xz: " },
 };
 
+#define GOT_MORE SIZE_MAX
+/* "<what> mismatch ...: expected N bytes, got M" (or "got more") */
+static void size_mismatch(char *msg, size_t msg_size, const char *what, uint64_t expected, size_t got)
+{
+	char got_text[32] = "more";
+	if (got != GOT_MORE)
+		snprintf(got_text, sizeof(got_text), "%zu", got);
+	snprintf(msg, msg_size, "%s mismatch for " STORE_PATH " (NAR " URL "): expected %" PRIu64
+		 " bytes, got %s", what, expected, got_text);
+}
+
 /* Damages the served NAR (or the narinfo) as `c` says, and writes the
  * message expected (for a decoder's complaint: its start). */
 static void damage(const struct check_case *c, const struct fixture *f, struct buf *in,
@@ -256,31 +286,21 @@ static void damage(const struct check_case *c, const struct fixture *f, struct b
 			 "got %s", hash_text, f->hash_text);
 		return;
 	case NAR_SIZE_SHORT:
-		want->nar_size++;
-		snprintf(msg, msg_size, "NarSize mismatch for " STORE_PATH " (NAR " URL "): expected %"
-			 PRIu64 " bytes, got %zu", want->nar_size, f->nar.len);
+		size_mismatch(msg, msg_size, "NarSize", ++want->nar_size, f->nar.len);
 		return;
 	case NAR_SIZE_LONG:
-		want->nar_size--;
-		snprintf(msg, msg_size, "NarSize mismatch for " STORE_PATH " (NAR " URL "): expected %"
-			 PRIu64 " bytes, got more", want->nar_size);
+		size_mismatch(msg, msg_size, "NarSize", --want->nar_size, GOT_MORE);
 		return;
 	case FILE_SIZE_SHORT:
-		want->file_size++;
-		snprintf(msg, msg_size, "FileSize mismatch for " STORE_PATH " (NAR " URL "): expected %"
-			 PRIu64 " bytes, got %zu", want->file_size, in->len);
+		size_mismatch(msg, msg_size, "FileSize", ++want->file_size, in->len);
 		return;
 	case FILE_SIZE_LONG:
-		want->file_size--;
-		snprintf(msg, msg_size, "FileSize mismatch for " STORE_PATH " (NAR " URL "): expected %"
-			 PRIu64 " bytes, got more", want->file_size);
+		size_mismatch(msg, msg_size, "FileSize", --want->file_size, GOT_MORE);
 		return;
 	case PLAIN_TOO_LONG:
 		buf_put(in, "", 1);
 		want->file_size = 0;
-		snprintf(msg, msg_size, "compressed NAR " URL " of " STORE_PATH " is too long: more than %"
-			 PRIu64 " bytes for a NarSize of %" PRIu64 ", beyond the worst case of none "
-			 "(endless padding or empty frames)", want->nar_size, want->nar_size);
+		too_long(msg, msg_size, NIX_COMPRESSION_NONE, want->nar_size, want->nar_size);
 		return;
 	case TRUNCATED:
 		in->len -= 5;
@@ -332,10 +352,9 @@ static void each_check_has_its_message(void)
 static void endless_empty_frames_hit_the_worst_case(void)
 {
 	struct fixture f;
-	CHECK(fixture_load("file", &f));
 	struct buf in;
 	struct nar_stream_expect want;
-	serve(&f, NIX_COMPRESSION_ZSTD, &in, &want);
+	CHECK(load_served("file", NIX_COMPRESSION_ZSTD, &f, &in, &want));
 	want.file_size = 0;
 	uint64_t most = decompress_max_input(NIX_COMPRESSION_ZSTD, f.nar.len);
 	static const unsigned char empty_frame[16] = { 0x50, 0x2a, 0x4d, 0x18, 8 };
@@ -351,9 +370,7 @@ static void endless_empty_frames_hit_the_worst_case(void)
 			continue; /* 65 KiB of single bytes: slow, and 7 crosses the same edge */
 		run(&want, &in, chunks[k], &o);
 		char msg[IP_ERROR_MSG_MAX];
-		snprintf(msg, sizeof(msg), "compressed NAR " URL " of " STORE_PATH " is too long: more than %"
-			 PRIu64 " bytes for a NarSize of %zu, beyond the worst case of zstd (endless padding "
-			 "or empty frames)", most, f.nar.len);
+		too_long(msg, sizeof(msg), NIX_COMPRESSION_ZSTD, most, f.nar.len);
 		CHECK_INT(o.r, ==, -EBADMSG);
 		CHECK(!o.at_finish);
 		CHECK_STR(o.err.msg, msg);
@@ -367,10 +384,9 @@ static void endless_empty_frames_hit_the_worst_case(void)
 static void decoder_over_its_memory_says_how_much(void)
 {
 	struct fixture f;
-	CHECK(fixture_load("tree", &f));
 	struct buf in;
 	struct nar_stream_expect want;
-	serve(&f, NIX_COMPRESSION_XZ, &in, &want);
+	CHECK(load_served("tree", NIX_COMPRESSION_XZ, &f, &in, &want));
 	struct outcome o;
 	run_with(&want, in.data, in.len, 0, &nar_null_sink_ops, NULL, 1u << 20, &o);
 	free(in.data);

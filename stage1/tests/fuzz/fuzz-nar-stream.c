@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cache/nar_stream.h"
+#include "fuzz-chunks.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -45,21 +46,11 @@ static void run(const struct nar_stream_expect *want, const uint8_t *body, size_
 	REQUIRE(parser);
 	struct nar_stream s;
 	nar_stream_open(&s, want, "fuzz", "http://fuzz.test/nar", dec, parser);
-	uint64_t x = 0x9e3779b97f4a7c15ull ^ size;
-	for (size_t i = 0; i < size && i < 64; i++)
-		x = (x ^ body[i]) * 0x100000001b3ull;
+	uint64_t x = fuzz_chunks_seed(body, size);
 	int r = 0;
 	size_t off = 0, last = 0;
 	while (off < size && r == 0) {
-		size_t n = size - off;
-		if (chunked) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			size_t pick = (x & 0x300) == 0x300 ? (size_t)(x >> 40) % 5000 + 1 : (size_t)(x % 64) + 1;
-			if (pick < n)
-				n = pick;
-		}
+		size_t n = chunked ? fuzz_chunks_next(&x, size - off) : size - off;
 		r = nar_stream_feed(&s, body + off, n, &err);
 		off += n;
 		last = n;
