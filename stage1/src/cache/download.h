@@ -5,6 +5,9 @@
  *             (<= 256 KiB, pause    -> NAR parser -> disk sink         -> rename into place
  *              when full)              (temporary name)
  *
+ * The worker's part, FileSize to the sink, is one NAR stream
+ * (cache/nar_stream.h); this file adds the threads, rings, pools and retries.
+ *
  * Back-pressure: on_data copies into the transfer's bounded ring buffer; when
  * the chunk does not fit it returns CURL_WRITEFUNC_PAUSE, and the worker
  * that drains the ring asks the HTTP thread (http_resume) to unpause.  No
