@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +11,13 @@
 
 #include "cache/decompress.h"
 #include "cache/download_decide.h"
+#include "cache/nar_stream.h"
 #include "cache/origin.h"
 #include "nix/nar.h"
 #include "nix/store_path.h"
 #include "store/disk_sink.h"
 #include "util/jitter.h"
 #include "util/log.h"
-#include "util/sha256.h"
 #include "util/wakeup.h"
 
 /* A worker hands a transfer back to the queue after this many bytes, so
@@ -95,12 +94,12 @@ struct job {
 	uint64_t mem_needed_now;           /* what the decoder said after -E2BIG (worker) */
 
 	/* stage: only the worker holding the job touches these */
-	bool stage_open, broken, err_in_nar;
-	struct decompressor *dec;
-	struct nar_parser *parser;
+	bool stage_open, broken;
+	struct decompressor *dec;          /* pooled; lent to the stream */
+	struct nar_parser *parser;         /* pooled; lent to the stream */
 	struct disk_sink *sink;
-	struct sha256 nar_hash;
-	uint64_t file_bytes, nar_bytes;
+	struct nar_stream stream;
+	uint64_t file_bytes, nar_bytes;    /* the stream's, kept after it closed */
 	unsigned attempt;                  /* transfers of this NAR from this substituter */
 	unsigned content_failures;
 	char first_url[320];
@@ -677,36 +676,6 @@ static void start_more(struct pipeline *pl)
 
 /* ---- the stage: compressed bytes -> verified tree ------------------------ */
 
-static int content_error(struct job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int content_error(struct job *j, const char *fmt, ...)
-{
-	char msg[IP_ERROR_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return ip_fail(&j->err, -EBADMSG, "%s", msg);
-}
-
-static int on_nar_bytes(void *ctx, const void *data, size_t len, struct ip_error *err)
-{
-	(void)err;
-	struct job *j = ctx;
-	j->err_in_nar = true; /* errors from here on name the path already */
-	j->nar_bytes += len;
-	if (j->nar_bytes > j->info->nar_size)
-		return content_error(j, "NarSize mismatch for %s/%s (NAR %s): expected %" PRIu64
-				     " bytes, got more", NIX_STORE_DIR, j->basename, j->url,
-				     j->info->nar_size);
-	sha256_update(&j->nar_hash, data, len);
-	int r = nar_parser_feed(j->parser, data, len, &j->err);
-	if (r == -EBADMSG)
-		return ip_fail_ctx(&j->err, r, "bad NAR for %s/%s (%s)", NIX_STORE_DIR, j->basename, j->url);
-	if (r < 0) /* the sink: disk full, read-only, ... */
-		return ip_fail_ctx(&j->err, r, "writing %s/%s", NIX_STORE_DIR, j->basename);
-	return 0;
-}
-
 /* The decoder, parser and sink go back to their pools (a failed stage's
  * too: reuse resets them completely). */
 /* Closes the stage; a transfer after this starts from byte 0 (a resume
@@ -802,10 +771,21 @@ static int stage_open(struct job *j)
 	r = parser_get(j);
 	if (r < 0)
 		return r;
-	sha256_init(&j->nar_hash);
+	const struct narinfo *info = j->info;
+	struct nar_stream_expect want = {
+		.compression = info->compression, .nar_hash = info->nar_hash,
+		.nar_size = info->nar_size, .file_size = info->file_size,
+	};
+	nar_stream_open(&j->stream, &want, j->basename, j->url, j->dec, j->parser);
 	j->file_bytes = j->nar_bytes = 0;
 	j->stage_open = true;
 	return 0;
+}
+
+static void stage_count(struct job *j)
+{
+	j->file_bytes = j->stream.file_bytes;
+	j->nar_bytes = j->stream.nar_bytes;
 }
 
 static int stage_feed(struct job *j, const unsigned char *data, size_t len)
@@ -815,39 +795,11 @@ static int stage_feed(struct job *j, const unsigned char *data, size_t len)
 		if (r < 0)
 			return r;
 	}
-	j->file_bytes += len;
-	uint64_t most = decompress_max_input(j->info->compression, j->info->nar_size);
-	if (j->file_bytes > most)
-		return content_error(j, "compressed NAR %s of %s/%s is too long: more than %" PRIu64 " bytes "
-				     "for a NarSize of %" PRIu64 ", beyond the worst case of %s (endless "
-				     "padding or empty frames)", j->url, NIX_STORE_DIR, j->basename, most,
-				     j->info->nar_size, decompressor_name(j->info->compression));
-	if (j->info->file_size && j->file_bytes > j->info->file_size)
-		return content_error(j, "FileSize mismatch for %s/%s (NAR %s): expected %" PRIu64
-				     " bytes, got more", NIX_STORE_DIR, j->basename, j->url,
-				     j->info->file_size);
-	j->err_in_nar = false;
-	int r = decompressor_feed(j->dec, data, len, on_nar_bytes, j, &j->err);
-	if (r == -E2BIG && !j->err_in_nar) { /* job_finalize decodes it again, as a big one */
-		j->mem_needed_now = decompressor_memory_needed(j->dec);
-		return r;
-	}
-	if (r < 0 && !j->err_in_nar) /* the decompressor's own complaint */
-		return ip_fail_ctx(&j->err, r, "corrupt compressed data in NAR %s of %s/%s", j->url,
-				   NIX_STORE_DIR, j->basename);
+	int r = nar_stream_feed(&j->stream, data, len, &j->err);
+	stage_count(j);
+	if (r == -E2BIG) /* job_finalize decodes it again, as a big one */
+		j->mem_needed_now = nar_stream_memory_needed(&j->stream);
 	return r;
-}
-
-static int hash_mismatch(struct job *j, const char *what, const struct nix_hash *want,
-			 const uint8_t got[32])
-{
-	struct nix_hash g;
-	char a[NIX_HASH_TEXT_MAX], b[NIX_HASH_TEXT_MAX];
-	memcpy(g.bytes, got, 32);
-	nix_hash_format(want, a);
-	nix_hash_format(&g, b);
-	return content_error(j, "%s mismatch for %s/%s (NAR %s): expected %s, got %s", what,
-			     NIX_STORE_DIR, j->basename, j->url, a, b);
 }
 
 /* End of a complete transfer: everything must add up. */
@@ -856,32 +808,10 @@ static int stage_finish(struct job *j)
 	int r;
 	if (!j->stage_open && (r = stage_open(j)) < 0) /* an empty body */
 		return r;
-	j->err_in_nar = false;
-	r = decompressor_finish(j->dec, on_nar_bytes, j, &j->err);
-	if (r < 0 && !j->err_in_nar)
-		return ip_fail_ctx(&j->err, r, "corrupt compressed data in NAR %s of %s/%s", j->url,
-				   NIX_STORE_DIR, j->basename);
+	r = nar_stream_finish(&j->stream, &j->err);
+	stage_count(j);
 	if (r < 0)
 		return r;
-	if (j->info->file_size && j->file_bytes != j->info->file_size)
-		return content_error(j, "FileSize mismatch for %s/%s (NAR %s): expected %" PRIu64
-				     " bytes, got %" PRIu64, NIX_STORE_DIR, j->basename, j->url,
-				     j->info->file_size, j->file_bytes);
-	/* FileHash is not checked: it is not signed, so it proves nothing that
-	 * the signed NarHash below does not, and hashing the compressed bytes
-	 * too was 4% of the CPU time (real Nix does not check it either).
-	 * FileSize is: it bounds what a transfer may send. */
-	uint8_t digest[32];
-	r = nar_parser_finish(j->parser, &j->err);
-	if (r < 0)
-		return ip_fail_ctx(&j->err, r, "bad NAR for %s/%s (%s)", NIX_STORE_DIR, j->basename, j->url);
-	if (j->nar_bytes != j->info->nar_size)
-		return content_error(j, "NarSize mismatch for %s/%s (NAR %s): expected %" PRIu64
-				     " bytes, got %" PRIu64, NIX_STORE_DIR, j->basename, j->url,
-				     j->info->nar_size, j->nar_bytes);
-	sha256_final(&j->nar_hash, digest);
-	if (memcmp(digest, j->info->nar_hash.bytes, 32) != 0)
-		return hash_mismatch(j, "NarHash", &j->info->nar_hash, digest);
 	r = disk_sink_finish(j->sink, &j->err);
 	if (r < 0)
 		return ip_fail_ctx(&j->err, r, "writing %s/%s", NIX_STORE_DIR, j->basename);

@@ -12,6 +12,9 @@
  * is still being asked for.  The closure is touched by the coordinator
  * only: a path's job gets copies of what it needs when it is added.
  *
+ * The worker's part, FileSize to the sink, is one NAR stream
+ * (cache/nar_stream.h); this file adds the threads, rings, pools and retries.
+ *
  * Back-pressure: on_data copies into the transfer's bounded ring buffer; when
  * the chunk does not fit it returns CURL_WRITEFUNC_PAUSE, and the worker
  * that drains the ring asks the HTTP thread (http_resume) to unpause.  No
@@ -100,8 +103,7 @@ struct download_stats {
 };
 
 struct download_env {
-	struct resolve_env *resolve;        /* substituters, stats, http */
-	const struct store *store;
+	struct resolve_env *resolve;        /* substituters, store, stats, http */
 	unsigned jobs;                      /* worker threads, >= 1 */
 	unsigned max_transfers;             /* 0 = min(max_connections, DOWNLOAD_MAX_TRANSFERS) */
 	unsigned max_decoders;              /* 0 = jobs + 1 (fewer on a small decoder_memory) */

@@ -678,7 +678,7 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 		.on_resolved = on_path_resolved, .on_other = on_other_narinfo, .cb_ctx = &run,
 	};
 	struct download_env denv = {
-		.resolve = &env, .store = &run.store, .jobs = jobs,
+		.resolve = &env, .jobs = jobs,
 		.max_connections = res->connections, .max_attempts = run.hopts.max_attempts,
 		.decoder_memory = o->decoder_memory,
 		.progress = on_download_progress, .progress_ctx = &run,

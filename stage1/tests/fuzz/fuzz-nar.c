@@ -9,6 +9,7 @@
 
 #include "nix/nar.h"
 #include "nix/nar_write.h"
+#include "fuzz-chunks.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -100,22 +101,11 @@ static int run(const uint8_t *data, size_t size, bool chunked, struct ip_error *
 	struct nar_parser *p = nar_parser_new(&check_ops, c);
 	if (!p)
 		abort();
-	/* xorshift seeded from the input: chunk sizes 1..64, sometimes larger. */
-	uint64_t x = 0x9e3779b97f4a7c15ull ^ size;
-	for (size_t i = 0; i < size && i < 64; i++)
-		x = (x ^ data[i]) * 0x100000001b3ull;
+	uint64_t x = fuzz_chunks_seed(data, size);
 	int r = 0;
 	size_t off = 0;
 	while (off < size && r == 0) {
-		size_t n = size - off;
-		if (chunked) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			size_t want = (x & 0x300) == 0x300 ? (size_t)(x >> 40) % 5000 + 1 : (size_t)(x % 64) + 1;
-			if (want < n)
-				n = want;
-		}
+		size_t n = chunked ? fuzz_chunks_next(&x, size - off) : size - off;
 		r = nar_parser_feed(p, data + off, n, err);
 		off += n;
 	}
