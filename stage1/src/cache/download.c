@@ -36,14 +36,14 @@ enum job_state {
 
 static const char *job_state_name(enum job_state s)
 {
-	switch (s) {
-	case JOB_RUNNING: return "running";
-	case JOB_ASKING: return "asking another cache";
-	case JOB_VERIFIED: return "verified";
-	case JOB_DONE: return "done";
-	case JOB_FAILED: return "failed";
-	}
-	return "?";
+	static const char *const names[] = {
+		[JOB_RUNNING] = "running",
+		[JOB_ASKING] = "asking another cache",
+		[JOB_VERIFIED] = "verified",
+		[JOB_DONE] = "done",
+		[JOB_FAILED] = "failed",
+	};
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 
 /* A path added to the pipeline whose transfer has not started: what the

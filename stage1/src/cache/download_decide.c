@@ -45,31 +45,38 @@ struct download_decision download_decide(const struct job_outcome *o)
 	}
 }
 
+static const char *const verdict_names[] = {
+	[DOWNLOAD_COMMIT] = "commit",
+	[DOWNLOAD_RETRY_AFTER] = "retry-after",
+	[DOWNLOAD_REFETCH_OTHER] = "refetch-other",
+	[DOWNLOAD_FAIL] = "fail",
+};
+
+static const char *const reason_names[] = {
+	[DOWNLOAD_VERIFIED] = "verified",
+	[DOWNLOAD_CANCELLED] = "cancelled",
+	[DOWNLOAD_DECODER_MEMORY] = "decoder-memory",
+	[DOWNLOAD_CONTENT] = "content",
+	[DOWNLOAD_CONTENT_FINAL] = "content-final",
+	[DOWNLOAD_LOCAL] = "local",
+	[DOWNLOAD_RANGE_REFUSED] = "range-refused",
+	[DOWNLOAD_TRANSIENT] = "transient",
+	[DOWNLOAD_GAVE_UP] = "gave-up",
+	[DOWNLOAD_MISSING] = "missing",
+	[DOWNLOAD_HTTP_FATAL] = "http-fatal",
+};
+
+static const char *name_in(const char *const *names, size_t n, unsigned i)
+{
+	return i < n && names[i] ? names[i] : "?";
+}
+
 const char *download_verdict_name(enum download_verdict v)
 {
-	switch (v) {
-	case DOWNLOAD_COMMIT: return "commit";
-	case DOWNLOAD_RETRY_AFTER: return "retry-after";
-	case DOWNLOAD_REFETCH_OTHER: return "refetch-other";
-	case DOWNLOAD_FAIL: return "fail";
-	}
-	return "?";
+	return name_in(verdict_names, sizeof(verdict_names) / sizeof(verdict_names[0]), v);
 }
 
 const char *download_reason_name(enum download_reason r)
 {
-	switch (r) {
-	case DOWNLOAD_VERIFIED: return "verified";
-	case DOWNLOAD_CANCELLED: return "cancelled";
-	case DOWNLOAD_DECODER_MEMORY: return "decoder-memory";
-	case DOWNLOAD_CONTENT: return "content";
-	case DOWNLOAD_CONTENT_FINAL: return "content-final";
-	case DOWNLOAD_LOCAL: return "local";
-	case DOWNLOAD_RANGE_REFUSED: return "range-refused";
-	case DOWNLOAD_TRANSIENT: return "transient";
-	case DOWNLOAD_GAVE_UP: return "gave-up";
-	case DOWNLOAD_MISSING: return "missing";
-	case DOWNLOAD_HTTP_FATAL: return "http-fatal";
-	}
-	return "?";
+	return name_in(reason_names, sizeof(reason_names) / sizeof(reason_names[0]), r);
 }
