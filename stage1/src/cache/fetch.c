@@ -584,6 +584,62 @@ static int resolve_and_download(struct run *run, struct resolve_env *env, struct
 	return r;
 }
 
+/* The substituters of the command line, with the environment's AWS
+ * credentials for s3:// ones when the caller gave no provider. */
+static int open_substituters(struct run *run, struct ip_error *err)
+{
+	const struct fetch_options *o = run->o;
+	struct substituter_env sub_env = {
+		.aws_credentials = o->aws_credentials,
+		.aws_region = o->aws_region,
+		.s3_dualstack = o->s3_dualstack,
+		.note = o->warn,
+		.note_ctx = o->cb_ctx,
+	};
+	int r;
+	for (size_t i = 0; i < o->n_substituters && !sub_env.aws_credentials; i++) {
+		if (strncmp(o->substituters[i], "s3://", 5) != 0)
+			continue;
+		struct aws_creds_config cc = { 0 };
+		r = aws_creds_provider_new(&cc, &run->own_creds, err);
+		if (r < 0)
+			return r;
+		sub_env.aws_credentials = run->own_creds;
+	}
+	for (; run->n_subs < o->n_substituters; run->n_subs++) {
+		r = substituter_init(&run->subs[run->n_subs], o->substituters[run->n_subs],
+				     (int)run->n_subs, &sub_env, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* What earlier runs and the image left that vouches for present paths:
+ * the registration file, the ledger, the built-in closure list.  Each is
+ * optional: one that cannot be read is ignored with a warning. */
+static void read_earlier_runs(struct run *run)
+{
+	const struct fetch_options *o = run->o;
+	struct ip_error e = { 0 };
+	if (run->store.stale_removed)
+		warn_line(run, "removed %u incomplete download(s) left in %s/nix/store by an interrupted run",
+			  run->store.stale_removed, o->root);
+	int r = registration_read(run->store.root_fd, &run->old_reg, &run->old_reg_len, &e);
+	if (r < 0 && r != -ENOENT)
+		warn_line(run, "ignoring it: %s", ip_error_str(&e));
+	ip_error_clear(&e);
+	r = ledger_read(run->store.root_fd, &run->old_ledger, &run->old_ledger_len, &e);
+	if (r < 0 && r != -ENOENT)
+		warn_line(run, "ignoring the ledger of earlier runs: %s", ip_error_str(&e));
+	ip_error_clear(&e);
+	if (o->builtin_closure &&
+	    file_read_all(o->builtin_closure, 2 * REGISTRATION_MAX_SIZE, &run->builtin_closure,
+			  &run->builtin_closure_len, &e) < 0)
+		warn_line(run, "ignoring the built-in closure list %s (its paths will be hashed): %s",
+			  o->builtin_closure, ip_error_str(&e));
+}
+
 int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struct ip_error *err)
 {
 	struct run run = { .o = o };
@@ -611,57 +667,13 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 		.verbose = o->curl_verbose,
 	};
 
-	struct substituter_env sub_env = {
-		.aws_credentials = o->aws_credentials,
-		.aws_region = o->aws_region,
-		.s3_dualstack = o->s3_dualstack,
-		.note = o->warn,
-		.note_ctx = o->cb_ctx,
-	};
-	for (size_t i = 0; i < o->n_substituters && !sub_env.aws_credentials; i++) {
-		if (strncmp(o->substituters[i], "s3://", 5) != 0)
-			continue;
-		/* No provider from the caller: the environment's AWS_* variables. */
-		struct aws_creds_config cc = { 0 };
-		r = aws_creds_provider_new(&cc, &run.own_creds, err);
-		if (r < 0)
-			goto out;
-		sub_env.aws_credentials = run.own_creds;
-	}
-	for (; run.n_subs < o->n_substituters; run.n_subs++) {
-		r = substituter_init(&run.subs[run.n_subs], o->substituters[run.n_subs],
-				     (int)run.n_subs, &sub_env, err);
-		if (r < 0)
-			goto out;
-	}
+	r = open_substituters(&run, err);
+	if (r < 0)
+		goto out;
 	r = store_open(o->root, !o->no_sync, &run.store, err);
 	if (r < 0)
 		goto out;
-	if (run.store.stale_removed && o->warn) {
-		char line[160];
-		snprintf(line, sizeof(line),
-			 "removed %u incomplete download(s) left in %s/nix/store by an interrupted run",
-			 run.store.stale_removed, o->root);
-		o->warn(o->cb_ctx, line);
-	}
-	struct ip_error e = { 0 };
-	r = registration_read(run.store.root_fd, &run.old_reg, &run.old_reg_len, &e);
-	if (r < 0 && r != -ENOENT && o->warn) {
-		char line[IP_ERROR_MSG_MAX + 32];
-		snprintf(line, sizeof(line), "ignoring it: %s", ip_error_str(&e));
-		o->warn(o->cb_ctx, line);
-	}
-
-	ip_error_clear(&e);
-	r = ledger_read(run.store.root_fd, &run.old_ledger, &run.old_ledger_len, &e);
-	if (r < 0 && r != -ENOENT)
-		warn_line(&run, "ignoring the ledger of earlier runs: %s", ip_error_str(&e));
-	ip_error_clear(&e);
-	if (o->builtin_closure &&
-	    file_read_all(o->builtin_closure, 2 * REGISTRATION_MAX_SIZE, &run.builtin_closure,
-			  &run.builtin_closure_len, &e) < 0)
-		warn_line(&run, "ignoring the built-in closure list %s (its paths will be hashed): %s",
-			  o->builtin_closure, ip_error_str(&e));
+	read_earlier_runs(&run);
 
 	/* 1-3. resolve the closure, hash present paths nothing vouches for,
 	 * fetch the missing ones: one loop on this thread steps the resolver
