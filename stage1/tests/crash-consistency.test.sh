@@ -131,7 +131,8 @@ write_order() {
 	command -v strace >/dev/null || { skip_because "strace is not installed (tools/packages/harden.txt)"; return 0; }
 	rm -rf "$ROOT"
 	strace -f -qq -e trace=syncfs,fsync,fdatasync,rename,renameat,renameat2 -o "$TEST_TMP/trace" \
-		"$BIN" "${ARGS[@]}" >"$TEST_TMP/trace.out" 2>&1 || { fail_because "fetch failed under strace"; return 1; }
+		"$BIN" "${ARGS[@]}" >"$TEST_TMP/trace.out" 2>&1 ||
+		{ fail_because "fetch failed under strace: $(tail -n 3 "$TEST_TMP/trace.out" | tr '\n' ' ')"; return 1; }
 	/usr/bin/python3 - "$TEST_TMP/trace" "$PATH_COUNT" <<'PY' || { fail_because "$(cat "$TEST_TMP/order.err")"; return 1; }
 import re, sys
 events = []
