@@ -31,6 +31,7 @@
 #include "nix/store_path.h"
 #include "store/profile.h"
 #include "userdata/userdata.h"
+#include "util/clock.h"
 #include "util/file.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -150,13 +151,6 @@ const char *boot_kernel_status_name(enum boot_kernel_status status)
 	case BOOT_KERNEL_MISMATCH: return "mismatch";
 	}
 	return "?";
-}
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int fail(struct boot_run *run, enum boot_phase phase, const struct ip_error *err, const char *fmt, ...)
@@ -308,7 +302,7 @@ static int read_instance_data(struct boot_run *run, struct imds_client *imds)
 		.allow_substituters = run->in.config.allow_user_data_substituters,
 		.allow_keys = run->in.config.allow_user_data_keys,
 	};
-	double t0 = now_seconds();
+	double t0 = monotonic_seconds();
 	bool have_user_data = false, user_data_malformed = false;
 
 	run->result.imds_gets++;
@@ -316,7 +310,7 @@ static int read_instance_data(struct boot_run *run, struct imds_client *imds)
 	if (r == -ENOENT) {
 		log_info("IMDS: no user-data");
 	} else if (r < 0) {
-		run->result.t_imds = now_seconds() - t0;
+		run->result.t_imds = monotonic_seconds() - t0;
 		return fail(run, PHASE_IMDS, &err, "reading user-data");
 	} else {
 		log_info("IMDS: user-data read (%zu bytes)", len);
@@ -355,7 +349,7 @@ static int read_instance_data(struct boot_run *run, struct imds_client *imds)
 		}
 		free(value);
 	}
-	run->result.t_imds = now_seconds() - t0;
+	run->result.t_imds = monotonic_seconds() - t0;
 	run->result.imds_requests = imds_request_count(imds);
 	if (run->result.failed)
 		return -1;
@@ -412,7 +406,7 @@ static int collect_trust(struct boot_run *run)
 static void on_fetch_progress(void *ctx, const struct fetch_progress *p)
 {
 	struct boot_run *run = ctx;
-	double now = now_seconds();
+	double now = monotonic_seconds();
 	if (p->resolved && !run->result.announced_resolution) {
 		run->result.announced_resolution = true;
 		log_info("closure resolved: %zu paths to fetch, %.1f MiB", p->paths_total,
@@ -494,7 +488,7 @@ static int fetch_target(struct boot_run *run)
 		}
 	log_info("fetching %s from %zu substituter(s)", run->decision.target, run->decision.n_substituters);
 	run->result.fetch_ran = true;
-	run->result.last_progress = now_seconds();
+	run->result.last_progress = monotonic_seconds();
 	int r = fetch_closure(&fo, &run->result.fetch, &err);
 	aws_session_close(&aws);
 	if (r < 0)
@@ -735,7 +729,7 @@ static void write_report(struct boot_run *run)
 	json_double(&w, "unpack", res->fetch.t_unpack_cpu, 3);
 	json_double(&w, "register", res->fetch.t_register, 3);
 	json_double(&w, "fetch", res->fetch.t_total, 3);
-	json_double(&w, "total", now_seconds() - inputs->t_start, 3);
+	json_double(&w, "total", monotonic_seconds() - inputs->t_start, 3);
 	json_end_object(&w);
 	/* One token request plus our GETs is a run without retries. */
 	unsigned imds_retries = res->imds_requests > res->imds_gets + 1 ? res->imds_requests - res->imds_gets - 1 : 0;
@@ -1040,7 +1034,7 @@ int boot_run(const struct boot_options *opts)
 	}
 	run->in.o = opts;
 	run->in.root_fd = -1;
-	run->in.t_start = now_seconds();
+	run->in.t_start = monotonic_seconds();
 	run->decision.source = BOOT_SOURCE_NONE;
 	run->result.outcome = BOOT_OUTCOME_FAILED;
 	run->result.kernel_status = BOOT_KERNEL_UNKNOWN;

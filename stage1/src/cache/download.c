@@ -16,6 +16,7 @@
 #include "nix/nar.h"
 #include "nix/store_path.h"
 #include "store/disk_sink.h"
+#include "util/clock.h"
 #include "util/jitter.h"
 #include "util/log.h"
 #include "util/wakeup.h"
@@ -197,20 +198,6 @@ struct pipeline {
 	 * shootdown on every core) once per path. */
 	struct pool idle_decoders, idle_small_decoders, idle_sinks, idle_parsers;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static double seconds_since(const struct timespec *t0)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
 
 /* ---- the pools --------------------------------------------------------- */
 
@@ -835,7 +822,7 @@ static void job_end_locked(struct pipeline *pl, struct job *j, enum job_state st
 	pl->transfers--;
 	if (state == JOB_VERIFIED) {
 		if (!pl->commit.head)
-			pl->commit_oldest_ms = now_ms();
+			pl->commit_oldest_ms = monotonic_ms();
 		queue_push(&pl->commit, j);
 	} else {
 		pl->finished++;
@@ -1388,7 +1375,7 @@ static int start_threads(struct pipeline *pl, struct ip_error *err)
 		if (e != 0)
 			return ip_fail(err, -e, "starting a worker thread: %s", strerror(e));
 	}
-	pl->next_progress_ms = now_ms() + (env->progress_interval_ms ? env->progress_interval_ms : 250);
+	pl->next_progress_ms = monotonic_ms() + (env->progress_interval_ms ? env->progress_interval_ms : 250);
 	return 0;
 }
 
@@ -1526,7 +1513,7 @@ unsigned download_step(struct download *dl)
 	pthread_mutex_lock(&pl->lock);
 	struct job *batch = NULL, *ask = pl->to_ask.head;
 	pl->to_ask.head = pl->to_ask.tail = NULL;
-	uint64_t now = now_ms();
+	uint64_t now = monotonic_ms();
 	size_t n_commit = 0;
 	for (struct job *j = pl->commit.head; j; j = j->next)
 		n_commit++;
@@ -1558,7 +1545,7 @@ unsigned download_step(struct download *dl)
 		commit_batch(pl, batch);
 		start_more(pl);
 	}
-	now = now_ms();
+	now = monotonic_ms();
 	if (pl->http && now >= pl->next_progress_ms) {
 		report_progress(pl);
 		pl->next_progress_ms = now + interval;

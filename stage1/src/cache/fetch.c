@@ -19,6 +19,7 @@
 #include "cache/substituter.h"
 #include "nix/store_path.h"
 #include "store/tree_hash.h"
+#include "util/clock.h"
 #include "util/file.h"
 #include "util/text.h"
 #include "store/ledger.h"
@@ -56,20 +57,6 @@ struct run {
 	struct aws_creds_provider *own_creds; /* environment-only, when the caller gave none */
 };
 
-static uint64_t monotonic_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
-static double since(const struct timespec *t0)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 static struct http_client *get_http(void *ctx, struct ip_error *err)
 {
 	struct run *run = ctx;
@@ -86,7 +73,7 @@ static void on_download_progress(void *ctx, const struct download_progress *p)
 	struct fetch_progress fp = {
 		.paths_done = p->paths_done, .paths_total = p->paths_total,
 		.bytes_done = p->bytes_done, .bytes_total = p->bytes_total,
-		.seconds = since(&run->t_download_start),
+		.seconds = seconds_since(&run->t_download_start),
 		.resolved = run->resolved,
 	};
 	run->o->progress(run->o->cb_ctx, &fp);
@@ -497,14 +484,14 @@ static int closure_known(struct run *run, unsigned jobs, struct fetch_result *re
 			 const struct timespec *t0, struct ip_error *err)
 {
 	struct timespec t;
-	res->t_resolve = since(t0);
+	res->t_resolve = seconds_since(t0);
 	int r = closure_link(&run->closure, err);
 	if (r < 0)
 		return r;
 	res->paths_total = run->closure.n;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	r = check_present_paths(run, jobs, res, err);
-	res->t_check = since(&t);
+	res->t_check = seconds_since(&t);
 	if (r < 0)
 		return r;
 	for (size_t k = 0; k < run->closure.n; k++) {
@@ -569,7 +556,7 @@ static int resolve_and_download(struct run *run, struct resolve_env *env, struct
 			*err = download_err;
 	}
 	if (!known)
-		res->t_resolve = since(&t0);
+		res->t_resolve = seconds_since(&t0);
 	res->paths_fetched = ds.paths;
 	res->download_bytes = ds.file_bytes;
 	res->nar_bytes = ds.nar_bytes;
@@ -580,7 +567,7 @@ static int resolve_and_download(struct run *run, struct resolve_env *env, struct
 	res->syncs = ds.syncs;
 	res->t_sync = ds.sync_seconds;
 	res->t_unpack_cpu = ds.worker_cpu_seconds;
-	res->t_download = since(&run->t_download_start);
+	res->t_download = seconds_since(&run->t_download_start);
 	return r;
 }
 
@@ -722,7 +709,7 @@ int fetch_closure(const struct fetch_options *o, struct fetch_result *res, struc
 		if (r < 0)
 			goto out;
 	}
-	res->t_register = since(&t);
+	res->t_register = seconds_since(&t);
 out:
 	fill_result(&run, res);
 	if (r < 0 && run.http && http_client_deadline_passed(run.http))
@@ -742,7 +729,7 @@ out:
 	free(run.order);
 	free(run.entries);
 	free(run.reg_text);
-	res->t_total = since(&t0);
+	res->t_total = seconds_since(&t0);
 	if (r == -ENOSPC && err && err->msg[0]) {
 		size_t used = strlen(err->msg);
 		snprintf(err->msg + used, sizeof(err->msg) - used,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cache/origin.h"
+#include "util/clock.h"
 #include "util/jitter.h"
 #include "util/log.h"
 #include "util/text.h"
@@ -66,13 +67,6 @@ const char *http_outcome_name(enum http_outcome o)
 	case HTTP_ABORTED: return "aborted";
 	}
 	return "?";
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Every state change goes through here (with the client lock held). */
@@ -620,7 +614,7 @@ static bool redirect_signed(struct http_client *c, struct http_request *req, cha
 		req->hops++;
 		res->attempts--; /* a hop is not another attempt */
 		pthread_mutex_lock(&c->lock);
-		req->not_before_ms = now_ms();
+		req->not_before_ms = monotonic_ms();
 		set_state_locked(req, HTTP_REQ_QUEUED);
 		queue_append_locked(c, req);
 		pthread_mutex_unlock(&c->lock);
@@ -762,7 +756,7 @@ static int start_transfer(struct http_client *c, struct http_request *req)
 	if (req->headers)
 		curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
 
-	req->window_start_ms = now_ms();
+	req->window_start_ms = monotonic_ms();
 	req->window_bytes = 0;
 	if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
 		release_easy(c, req);
@@ -808,7 +802,7 @@ static void note_cache_answer(struct http_client *c, bool throttled)
 {
 	struct http_conn_limit before = c->conn_limit;
 	if (!http_conn_limit_update(&c->conn_limit, throttled ? HTTP_CONN_THROTTLED : HTTP_CONN_OK,
-				    now_ms()) && !throttled)
+				    monotonic_ms()) && !throttled)
 		return;
 	pthread_mutex_lock(&c->lock);
 	if (throttled)
@@ -928,7 +922,7 @@ static void transfer_ended(struct http_client *c, struct http_request *req, CURL
 			log_debug("http: %s: %s; attempt %u of %u in %ld ms", req->url, res->message,
 				  res->attempts + 1, req->max_attempts, delay);
 			pthread_mutex_lock(&c->lock);
-			req->not_before_ms = now_ms() + (uint64_t)delay;
+			req->not_before_ms = monotonic_ms() + (uint64_t)delay;
 			set_state_locked(req, HTTP_REQ_QUEUED);
 			queue_append_locked(c, req);
 			pthread_mutex_unlock(&c->lock);
@@ -972,7 +966,7 @@ static void *http_thread(void *arg)
 {
 	struct http_client *c = arg;
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = monotonic_ms();
 		struct http_request *to_start = NULL, *to_abort = NULL;
 		struct http_request *to_cancel[64], *to_resume[64];
 		size_t n_cancel = 0, n_resume = 0;
@@ -1061,7 +1055,7 @@ static void *http_thread(void *arg)
 			struct http_request *req = to_resume[i];
 			if (req->state == HTTP_REQ_PAUSED || req->state == HTTP_REQ_ACTIVE) {
 				set_state(c, req, HTTP_REQ_ACTIVE);
-				req->window_start_ms = now_ms();
+				req->window_start_ms = monotonic_ms();
 				req->window_bytes = 0;
 				/* may call write_cb at once, which may pause again */
 				if (req->easy)
@@ -1097,7 +1091,7 @@ static void *http_thread(void *arg)
 			transfer_ended(c, req, msg->data.result);
 		}
 		bool files_busy = pump_files(c);
-		now = now_ms();
+		now = monotonic_ms();
 		check_stalls(c, now);
 
 		long timeout = HTTP_TICK_MS;
@@ -1223,7 +1217,7 @@ void http_submit(struct http_client *c, struct http_request *req, unsigned delay
 	req->file_buf = NULL;
 	req->file_pending = 0;
 	pthread_mutex_lock(&c->lock);
-	req->not_before_ms = now_ms() + delay_ms;
+	req->not_before_ms = monotonic_ms() + delay_ms;
 	set_state_locked(req, HTTP_REQ_QUEUED);
 	queue_append_locked(c, req);
 	pthread_mutex_unlock(&c->lock);

@@ -17,6 +17,7 @@
 #include "cache/fetch.h"
 #include "cache/s3_session.h"
 #include "nix/narinfo.h"
+#include "util/clock.h"
 #include "util/file.h"
 #include "util/log.h"
 #include "util/progress.h"
@@ -126,13 +127,6 @@ struct console {
 	double last_print;
 };
 
-static double mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void clear_line(struct console *con)
 {
 	if (con->tty && con->line_shown) {
@@ -146,7 +140,7 @@ static void on_progress(void *ctx, const struct fetch_progress *p)
 	struct console *con = ctx;
 	if (con->quiet || p->paths_total == 0)
 		return;
-	double now = mono_now();
+	double now = monotonic_seconds();
 	/* a terminal gets one line updated in place; a log at most a line a
 	 * second, and none for a run shorter than that (the summary says it) */
 	if (!con->tty && (p->seconds < 1.0 || now - con->last_print < 1.0))

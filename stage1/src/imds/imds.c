@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "imds/creds_json.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/text.h"
 
@@ -29,13 +30,6 @@ struct imds_client {
 	uint64_t token_valid_until_ms; /* monotonic; 0: no token */
 	unsigned requests;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(uint64_t ms)
 {
@@ -365,7 +359,7 @@ static void apply(struct imds_client *c, struct imds_call *call, const struct im
 		c->token[call->body.text.len] = '\0';
 		/* Renew a little before IMDS would refuse it. */
 		uint64_t ttl_ms = (uint64_t)c->token_ttl_s * 1000;
-		c->token_valid_until_ms = now_ms() + ttl_ms - min_u64(ttl_ms / 2, 60000);
+		c->token_valid_until_ms = monotonic_ms() + ttl_ms - min_u64(ttl_ms / 2, 60000);
 		return;
 	}
 	case IMDS_USE_V1:
@@ -420,7 +414,7 @@ static enum imds_step request(struct imds_client *c, struct imds_call *call,
 	long status = 0;
 	char why[IMDS_ENDPOINT_MAX + CURL_ERROR_SIZE + 8] = ""; /* endpoint: curl's error */
 	body_reset(&call->body);
-	uint64_t now = now_ms();
+	uint64_t now = monotonic_ms();
 	struct imds_exchange x = {
 		.request = req,
 		.allow_v1 = c->allow_v1,
@@ -443,7 +437,7 @@ static enum imds_step request(struct imds_client *c, struct imds_call *call,
  * the GET. */
 static enum imds_step attempt(struct imds_client *c, struct imds_call *call)
 {
-	uint64_t now = now_ms();
+	uint64_t now = monotonic_ms();
 	if (!c->v1_mode && !(c->token_valid_until_ms && now < c->token_valid_until_ms)) {
 		c->token_valid_until_ms = 0;
 		enum imds_step st = request(c, call, IMDS_REQUEST_TOKEN);
@@ -452,7 +446,7 @@ static enum imds_step attempt(struct imds_client *c, struct imds_call *call)
 		if (st != IMDS_STEP_AGAIN || (!c->v1_mode && !c->token_valid_until_ms))
 			return st;
 	}
-	if (now_ms() >= call->deadline)
+	if (monotonic_ms() >= call->deadline)
 		return IMDS_STEP_BACKOFF; /* the loop reports the spent budget */
 	return request(c, call, IMDS_REQUEST_GET);
 }
@@ -465,12 +459,12 @@ int imds_get(struct imds_client *c, const char *path, uint8_t **buf, size_t *len
 	if (path[0] != '/' || strlen(path) > 400 || strpbrk(path, " \r\n\t"))
 		return ip_fail(err, -EINVAL, "bad IMDS path");
 
-	const uint64_t start = now_ms();
+	const uint64_t start = monotonic_ms();
 	struct imds_call call = { .path = path, .deadline = start + c->budget_ms, .err = err };
 	uint64_t backoff = IMDS_BACKOFF_FIRST_MS;
 	unsigned attempts = 0;
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = monotonic_ms();
 		if (now >= call.deadline) {
 			call.result = ip_fail(err, -ETIMEDOUT, "IMDS: GET %s: gave up after %llu ms "
 					      "and %u attempts; last: %s", path,
@@ -483,7 +477,7 @@ int imds_get(struct imds_client *c, const char *path, uint8_t **buf, size_t *len
 		if (st == IMDS_STEP_DONE)
 			break;
 		if (st == IMDS_STEP_BACKOFF) {
-			now = now_ms();
+			now = monotonic_ms();
 			if (now < call.deadline)
 				sleep_ms(min_u64(backoff, call.deadline - now));
 			backoff = min_u64(backoff * 2, IMDS_BACKOFF_MAX_MS);

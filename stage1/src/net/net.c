@@ -7,6 +7,7 @@
 #include "net/ndisc.h"
 #include "net/ndisc_network.h"
 #include "net/resolv.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #include <arpa/inet.h>
@@ -59,13 +60,6 @@ void net_config_defaults(struct net_config *cfg)
 	cfg->grace_ms = NET_DEFAULT_GRACE_MS;
 	cfg->carrier_timeout_ms = NET_DEFAULT_CARRIER_TIMEOUT_MS;
 	cfg->resolv_conf = "/etc/resolv.conf";
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 enum iface_phase { IFACE_WAIT_CARRIER, IFACE_DHCP, IFACE_FAILED, IFACE_OFF };
@@ -651,7 +645,7 @@ static int acquire(struct link_ctx *lk, const struct net_config *cfg, struct ifa
 	out->win4 = out->win6 = -1;
 	out->first_up_ms = 0;
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = monotonic_ms();
 		bool waiting_carrier = false;
 		for (size_t i = 0; i < n; i++) {
 			struct iface *ifc = &ifs[i];
@@ -729,7 +723,7 @@ static int acquire(struct link_ctx *lk, const struct net_config *cfg, struct ifa
 		int r = poll(pfds, nfds, timeout);
 		if (r < 0 && errno != EINTR)
 			return ip_fail(err, -errno, "waiting for DHCP replies: %s", strerror(errno));
-		now = now_ms();
+		now = monotonic_ms();
 		for (size_t k = 0; r > 0 && k < nfds; k++) {
 			struct iface *ifc = &ifs[owner[k]];
 			if (!(pfds[k].revents & (POLLIN | POLLERR)))
@@ -790,7 +784,7 @@ static int apply_ipv6(struct link_ctx *lk, struct net_result *res, struct ip_err
 	if (r < 0)
 		return r;
 	res->configured6 = true;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = monotonic_ms();
 	for (;;) {
 		bool present, tentative, dad_failed;
 		r = link_address6_state(lk, res->ifindex6, &l->address, &present, &tentative, &dad_failed, err);
@@ -802,14 +796,14 @@ static int apply_ipv6(struct link_ctx *lk, struct net_result *res, struct ip_err
 				       name, addr);
 		if (!present || !tentative)
 			break;
-		if (now_ms() - t0 >= NET_DAD_MAX_MS) {
+		if (monotonic_ms() - t0 >= NET_DAD_MAX_MS) {
 			log_debug("%s: %s still tentative after %u ms; going on", name, addr, NET_DAD_MAX_MS);
 			break;
 		}
 		struct timespec ts = { 0, 20 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
-	res->dad_ms = now_ms() - t0;
+	res->dad_ms = monotonic_ms() - t0;
 	return link_add_default_route6(lk, name, res->ifindex6, &res->router6, res->router_lifetime, err);
 }
 
@@ -937,7 +931,7 @@ int net_up(const struct net_config *cfg, struct net_result *res, struct ip_error
 	memset(res, 0, sizeof(*res));
 	res->family = cfg->family;
 	bool want4 = cfg->family & NET_FAMILY_IPV4, want6 = cfg->family & NET_FAMILY_IPV6;
-	uint64_t start = now_ms();
+	uint64_t start = monotonic_ms();
 	struct link_ctx *lk = NULL;
 	struct iface *ifs = calloc(NET_MAX_INTERFACES, sizeof(*ifs));
 	size_t n = 0;
@@ -961,7 +955,7 @@ int net_up(const struct net_config *cfg, struct net_result *res, struct ip_error
 		ifc->phase6 = want6 ? IFACE6_WAIT_CARRIER : IFACE6_OFF;
 		if (want6)
 			prepare_ipv6(ifc, res);
-		ifc->up_ms = now_ms();
+		ifc->up_ms = monotonic_ms();
 		ifc->seed = (uint32_t)ifc->up_ms ^ (uint32_t)getpid() ^
 			    (uint32_t)ifc->info.mac[5] << 24 ^ (uint32_t)ifc->info.mac[4] << 16;
 		if (link_set_up(lk, ifc->info.name, ifc->info.ifindex, &ifc->err) < 0) {
@@ -977,7 +971,7 @@ int net_up(const struct net_config *cfg, struct net_result *res, struct ip_error
 	if (r < 0)
 		goto out;
 
-	uint64_t apply_start = now_ms();
+	uint64_t apply_start = monotonic_ms();
 	if (won.win4 >= 0) {
 		struct iface *win = &ifs[won.win4];
 		snprintf(res->ifname, sizeof(res->ifname), "%s", win->info.name);
@@ -1024,8 +1018,8 @@ int net_up(const struct net_config *cfg, struct net_result *res, struct ip_error
 	int ll_index = res->ipv4_up ? res->ifindex : res->ifindex6;
 	if (link_ipv6_link_local(lk, ll_index, &res->ipv6_link_local, &tentative, &ignored) < 0)
 		res->ipv6_link_local = false;
-	res->apply_ms = now_ms() - apply_start;
-	res->total_ms = now_ms() - start;
+	res->apply_ms = monotonic_ms() - apply_start;
+	res->total_ms = monotonic_ms() - start;
 	r = 0;
 	goto out;
 fail:
