@@ -937,23 +937,3 @@ void closure_resolver_free(struct closure_resolver *rv)
 	pthread_mutex_destroy(&rv->lock);
 	free(rv);
 }
-
-int closure_resolve(struct resolve_env *env, const char *root_path, struct closure *out,
-		    struct ip_error *err)
-{
-	struct wakeup wakeup;
-	struct closure_resolver *rv;
-	wakeup_init(&wakeup);
-	int r = closure_resolver_new(env, root_path, out, &wakeup, err, &rv);
-	while (r == 0 && !closure_resolver_done(rv)) {
-		uint64_t seen = wakeup_seen(&wakeup);
-		r = closure_resolver_step(rv);
-		if (r == 0 && !closure_resolver_done(rv))
-			wakeup_wait(&wakeup, seen, 1000);
-	}
-	closure_resolver_free(rv);
-	wakeup_destroy(&wakeup);
-	if (r == 0)
-		r = closure_link(out, err);
-	return r;
-}

@@ -140,10 +140,6 @@ bool closure_resolver_done(const struct closure_resolver *rv);
 int closure_resolver_find_other(struct closure_resolver *rv, size_t k, int after_sub);
 /* Cancels what is still in flight and waits for it to end. */
 void closure_resolver_free(struct closure_resolver *rv);
-
-/* The whole resolution in one call (the steps above, then closure_link). */
-int closure_resolve(struct resolve_env *env, const char *root_path, struct closure *out,
-		    struct ip_error *err);
 void closure_free(struct closure *c);
 
 /* CLOSURE_NONE when absent. */

@@ -21,18 +21,21 @@
  * NAR is ever held whole in memory.
  *
  * Bounds: at most `max_transfers` NAR transfers at once (one connection
- * each), their rings together within a budget of (2 * jobs + 4) full rings
- * (a NAR file smaller than a ring gets a ring of its size, so many small
- * NARs can be in flight while a far cache answers), and at most
- * `max_decoders` of them being decoded (each live decoder holds a zstd/xz
- * window of 2-8 MiB); a transfer waiting for a decoder just fills its ring
- * and pauses.  Transfers start largest first, only as slots free up, so
- * memory stays flat whatever the closure.
+ * each).  The rings of large NARs stay within a budget of (2 * jobs + 4)
+ * full rings; a NAR file smaller than a ring gets a ring of its size, and
+ * those small rings have a budget of their own (DOWNLOAD_SMALL_RING_BUDGET),
+ * so small NARs are fetched beside the large ones while a far cache
+ * answers.  At most `max_decoders` large streams are decoded at once (each
+ * live decoder holds a zstd/xz window of 2-8 MiB), plus one small NAR per
+ * worker in slots of its own; a transfer waiting for a decoder just fills
+ * its ring and pauses.  Transfers start largest first among the paths
+ * known, only as slots free up, so memory stays flat whatever the closure.
  *
  * Decoder memory: all decoders together, in use or pooled, stay within
- * `decoder_memory`.  Each decoder slot is a share of it (budget divided by
- * the slots, at least DOWNLOAD_DECODER_SHARE_MIN: fewer slots on a small
- * budget) and each decoder is held to its share.  A stream that needs more
+ * `decoder_memory`.  The small NARs' slots take DOWNLOAD_DECODER_SHARE_MIN
+ * each when the budget has room for them beside jobs + 1 others; each
+ * other slot is a share of the rest (at least DOWNLOAD_DECODER_SHARE_MIN:
+ * fewer slots on a small budget), and each decoder is held to its slot's.  A stream that needs more
  * (an xz dictionary of 64 MiB) is stopped at its first block header and
  * fetched again as a big one: it waits, holding nothing, until the others
  * leave room (the idle decoders are freed for it), and only one big stream
